@@ -1,0 +1,157 @@
+//! Classification: the joined pairs and row findings become discrepancy lines, each with
+//! exact deltas, and each line is decided by the first rule that matches it.
+//!
+//! Deltas are observed − book: positive means the shelf holds more than the book says.
+//! A side that lacks the item counts as zero. Values are at the book's unit cost where
+//! it has one, else the observed side's (scale 4, rounded half-even).
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use crate::columns::*;
+use crate::discrepancy::Kind;
+use crate::matching::Matched;
+use crate::rules::{DEFAULT_RULE, RuleSet};
+
+/// The columns of a discrepancy line, in the order they are written.
+pub const COLUMNS: [&str; 28] = [
+    "line",
+    "pairing",
+    "kind",
+    "side",
+    LOCATION,
+    ITEM_KEY,
+    "book_sku",
+    "observed_sku",
+    DESCRIPTION,
+    CATEGORY,
+    "book_qty",
+    "observed_qty",
+    "qty_delta",
+    "book_unit_cost",
+    "observed_unit_cost",
+    UNIT_COST,
+    "cost_delta",
+    "value_delta",
+    "rule",
+    "severity",
+    "resolution",
+    "detail",
+    "book_source",
+    "book_file",
+    "book_row",
+    "observed_source",
+    "observed_file",
+    "observed_row",
+];
+
+fn kind_is(kinds: &[Kind]) -> Expr {
+    kinds.iter().fold(lit(false), |acc, k| acc.or(col("kind").eq(lit(k.as_str()))))
+}
+
+/// Lines from the join come from both sides and carry no finding detail.
+fn no_finding() -> [Expr; 2] {
+    [lit(NULL).cast(DataType::String).alias("side"), lit(NULL).cast(DataType::String).alias("detail")]
+}
+
+/// The undecided lines of one pairing: differences from the join plus row findings.
+pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
+    let joined = matched.joined.clone().lazy();
+    let book_in = col("book_row").is_not_null();
+    let obs_in = col("observed_row").is_not_null();
+
+    let qty_lines = joined
+        .clone()
+        .with_column(
+            when(book_in.clone().not())
+                .then(lit(Kind::MissingInBook.as_str()))
+                .when(obs_in.clone().not())
+                .then(lit(Kind::MissingInObserved.as_str()))
+                .when(col("book_qty").neq(col("observed_qty")))
+                .then(lit(Kind::QtyMismatch.as_str()))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("kind"),
+        )
+        .filter(col("kind").is_not_null())
+        .with_columns(no_finding());
+    let cost_lines = joined
+        .filter(book_in.and(obs_in).and(col("book_unit_cost").neq(col("observed_unit_cost"))))
+        .with_column(lit(Kind::CostMismatch.as_str()).alias("kind"))
+        .with_columns(no_finding());
+
+    let all = concat(
+        [qty_lines, cost_lines, matched.findings.clone().lazy()],
+        UnionArgs { diagonal: true, ..Default::default() },
+    )?;
+
+    let zero_qty = lit("0").cast(qty_type());
+    let qty_kinds = kind_is(&[Kind::MissingInBook, Kind::MissingInObserved, Kind::QtyMismatch]);
+    let cost_kind = col("kind").eq(lit(Kind::CostMismatch.as_str()));
+    let null_of = |t: DataType| lit(NULL).cast(t);
+    Ok(all
+        .with_columns([
+            lit(pairing).alias("pairing"),
+            coalesce(&[col("book_description"), col("observed_description")]).alias(DESCRIPTION),
+            coalesce(&[col("book_category"), col("observed_category")]).alias(CATEGORY),
+            when(qty_kinds.clone())
+                .then(col("observed_qty").fill_null(zero_qty.clone()) - col("book_qty").fill_null(zero_qty))
+                .otherwise(null_of(qty_delta_type()))
+                .cast(qty_delta_type())
+                .alias("qty_delta"),
+            coalesce(&[col("book_unit_cost"), col("observed_unit_cost")]).alias(UNIT_COST),
+            when(cost_kind.clone())
+                .then(col("observed_unit_cost") - col("book_unit_cost"))
+                .otherwise(null_of(money_delta_type()))
+                .cast(money_delta_type())
+                .alias("cost_delta"),
+        ])
+        .with_column(
+            // A quantity difference is valued at cost; a cost difference over the book quantity.
+            when(qty_kinds)
+                .then(col("qty_delta") * col(UNIT_COST))
+                .when(cost_kind)
+                .then(col("cost_delta") * col("book_qty"))
+                .otherwise(null_of(money_delta_type()))
+                .cast(money_delta_type())
+                .alias("value_delta"),
+        ))
+}
+
+/// Decides every line: the first rule in scope whose condition holds names the rule,
+/// severity and resolution; lines no rule matches get the defaults.
+pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
+    let mut name = lit(DEFAULT_RULE);
+    let mut severity = lit(rules.default.severity.as_str());
+    let mut resolution = lit(rules.default.resolution.as_str());
+    // Built from the last rule to the first so that the first rule is outermost.
+    for rule in rules.rules.iter().rev() {
+        let mut cond = kind_is(&rule.applies_to).and(rule.condition.expr());
+        if !rule.locations.is_empty() {
+            cond = cond.and(rule.locations.iter().fold(lit(false), |a, l| a.or(col(LOCATION).eq(lit(l.as_str())))));
+        }
+        if !rule.categories.is_empty() {
+            let in_category =
+                rule.categories.iter().fold(lit(false), |a, c| a.or(col(CATEGORY).eq(lit(c.as_str()))));
+            cond = cond.and(in_category.fill_null(lit(false)));
+        }
+        name = when(cond.clone()).then(lit(rule.name.as_str())).otherwise(name);
+        severity = when(cond.clone()).then(lit(rule.decision.severity.as_str())).otherwise(severity);
+        resolution = when(cond).then(lit(rule.decision.resolution.as_str())).otherwise(resolution);
+    }
+    lines.with_columns([name.alias("rule"), severity.alias("severity"), resolution.alias("resolution")])
+}
+
+/// Orders the lines (pairing, location, item key, kind) and numbers them gaplessly.
+pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
+    let select: Vec<Expr> = COLUMNS.iter().filter(|c| **c != "line").map(|c| col(*c)).collect();
+    let sorted = lines
+        .select(select)
+        .sort_by_exprs(
+            [col("pairing"), col(LOCATION), col(ITEM_KEY), col("kind"), col("side"), col("book_row"), col("observed_row")],
+            SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true),
+        )
+        .with_row_index("line", Some(1))
+        .with_column(col("line").cast(DataType::UInt64))
+        .collect()?;
+    Ok(sorted)
+}

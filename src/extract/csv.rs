@@ -1,0 +1,80 @@
+//! CSV files through polars' reader, every column read as text.
+//!
+//! polars knows UTF-8 only, so Windows-1252 files are transcoded first (encoding_rs),
+//! and a file declared UTF-8 is checked up front so that a bad byte is reported with
+//! its line and column instead of as a bare decoding failure.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
+
+use super::RawTable;
+use crate::columns::ROW;
+use crate::job::{Encoding, Layout};
+
+pub fn read(path: &Path, bytes: Vec<u8>, delimiter: u8, encoding: Encoding, layout: &Layout) -> Result<RawTable> {
+    let text: Vec<u8> = match encoding {
+        Encoding::Utf8 => {
+            let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+            if let Err(e) = std::str::from_utf8(body) {
+                bail!(utf8_error(path, body, e.valid_up_to(), delimiter, layout));
+            }
+            if body.len() == bytes.len() { bytes } else { body.to_vec() }
+        }
+        Encoding::Windows1252 => {
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+            text.into_owned().into_bytes()
+        }
+    };
+    if text.iter().all(|b| b.is_ascii_whitespace()) {
+        bail!("{}: the file is empty (no header, no rows)", path.display());
+    }
+
+    let parse = CsvParseOptions::default()
+        .with_separator(delimiter)
+        .with_encoding(CsvEncoding::Utf8)
+        .with_quote_char(Some(b'"'));
+    let mut frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_skip_rows(layout.header_row - 1)
+        .with_skip_rows_after_header(layout.skip_rows)
+        .with_infer_schema_length(Some(0))
+        .with_parse_options(parse)
+        .into_reader_with_file_handle(Cursor::new(text))
+        .finish()
+        .with_context(|| format!("{}: cannot parse as CSV", path.display()))?;
+
+    // Line numbers count from the header; a quoted field spanning lines shifts them,
+    // which real inventory exports do not do.
+    let first = (layout.header_row + layout.skip_rows + 1) as u64;
+    let rows = UInt64Chunked::from_iter_values(ROW.into(), (0..frame.height() as u64).map(|i| first + i));
+    frame.with_column(rows.into_series().into())?;
+    Ok(RawTable { frame, row_label: "line".into() })
+}
+
+/// Locates the first invalid byte: line, and the header of the column it sits in.
+fn utf8_error(path: &Path, body: &[u8], offset: usize, delimiter: u8, layout: &Layout) -> String {
+    let before = &body[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let field = before[line_start..].iter().filter(|&&b| b == delimiter).count();
+    let header_line = body
+        .split(|&b| b == b'\n')
+        .nth(layout.header_row - 1)
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .unwrap_or_default();
+    let column = header_line
+        .trim_end_matches('\r')
+        .split(delimiter as char)
+        .nth(field)
+        .map(|h| format!("column {:?}", h.trim_matches('"')))
+        .unwrap_or_else(|| format!("field {}", field + 1));
+    format!(
+        "{}:{line}: {column}: invalid UTF-8 (byte 0x{:02X}); the source is declared encoding = \"utf-8\"\n    \
+         hint: exports from older POS systems are often Windows-1252: set encoding = \"windows-1252\"",
+        path.display(),
+        body[offset],
+    )
+}

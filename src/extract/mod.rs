@@ -1,0 +1,119 @@
+//! Extraction: each source's files into one snapshot frame with the canonical columns
+//! (columns.rs) and each row's provenance (source, file, line or sheet row).
+//!
+//! A reader (`csv`, `excel`) turns a file into a *raw table*: every cell as text, under
+//! the file's own headers, with the row number of each record. `layout` then maps the
+//! headers to canonical columns (unpivoting wide exports), and `typing` parses the
+//! numbers exactly. Adding a source kind means one reader and one arm in `read_file`.
+
+mod csv;
+mod excel;
+mod layout;
+pub mod typing;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::job::{Format, Source};
+
+/// What the manifest records about each input file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputFile {
+    pub source: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    /// Records in the file (data lines or sheet rows).
+    pub records: u64,
+    /// Snapshot rows the records became (more than records for wide exports).
+    pub rows: u64,
+    pub extracted_at: DateTime<Utc>,
+}
+
+/// One source's rows, with the canonical columns.
+pub struct Snapshot {
+    pub source: String,
+    pub frame: DataFrame,
+    pub inputs: Vec<InputFile>,
+}
+
+/// A file's cells as text under its own headers, before mapping.
+pub struct RawTable {
+    /// String columns named by the file's headers, plus `_row` (UInt64).
+    pub frame: DataFrame,
+    /// How a row number reads in messages: "line" (CSV) or "sheet \"X\" row" (spreadsheets).
+    pub row_label: String,
+}
+
+pub fn extract(source: &Source) -> Result<Snapshot> {
+    let mut frames = Vec::with_capacity(source.files.len());
+    let mut inputs = Vec::with_capacity(source.files.len());
+    for path in &source.files {
+        let (frame, input) = extract_file(source, path)?;
+        frames.push(frame);
+        inputs.push(input);
+    }
+    let mut frame = match frames.len() {
+        0 => anyhow::bail!("source `{}`: no file matches {}", source.name, source.pattern),
+        _ => {
+            let mut it = frames.into_iter();
+            let mut first = it.next().expect("one frame at least");
+            for f in it {
+                first.vstack_mut_owned(f)?;
+            }
+            first
+        }
+    };
+    frame.rechunk_mut();
+    Ok(Snapshot { source: source.name.clone(), frame, inputs })
+}
+
+fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let extracted_at = Utc::now();
+    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    let raw = match &source.format {
+        Format::Csv { delimiter, encoding } => csv::read(path, bytes, *delimiter, *encoding, &source.layout)?,
+        Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout)?,
+    };
+    let records = raw.frame.height() as u64;
+    let canonical = layout::apply(raw, &source.layout, path)?;
+    let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
+    let input = InputFile {
+        source: source.name.clone(),
+        path: path.to_path_buf(),
+        size,
+        sha256,
+        records,
+        rows: frame.height() as u64,
+        extracted_at,
+    };
+    Ok((frame, input))
+}
+
+/// Headers of a source's first file, for `tally check`.
+pub fn check_headers(source: &Source) -> Vec<String> {
+    let mut problems = Vec::new();
+    for path in &source.files {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(format!("{}: cannot read: {e}", path.display()));
+                continue;
+            }
+        };
+        let raw = match &source.format {
+            Format::Csv { delimiter, encoding } => csv::read(path, bytes, *delimiter, *encoding, &source.layout),
+            Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout),
+        };
+        if let Err(e) = raw.and_then(|raw| layout::apply(raw, &source.layout, path)) {
+            problems.push(format!("{e:#}"));
+        }
+    }
+    problems
+}

@@ -1,0 +1,201 @@
+//! Typing: text cells into the canonical columns, with quantities and money parsed into
+//! exact decimals (never through f64).
+//!
+//! Row-level problems that a reconciliation can live with (an empty SKU, an empty
+//! quantity) mark the row invalid: it becomes an `invalid_row` finding. A cell that is
+//! not a number and not a declared placeholder means the file is not what the job says
+//! it is, so the run stops (exit 2) and names file, line and column.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use super::RawTable;
+use crate::columns::*;
+use crate::job::{Layout, Placeholder};
+
+/// The string columns every snapshot has, null where the source has no such column.
+const TEXT_FIELDS: [Field; 7] =
+    [Field::Location, Field::Sku, Field::Gtin, Field::Description, Field::Category, Field::Uom, Field::AsOf];
+
+/// How many bad cells one error message lists before it summarises.
+const MAX_LISTED: usize = 10;
+
+pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Result<DataFrame> {
+    let RawTable { frame, row_label } = raw;
+    let height = frame.height();
+    let rows: Vec<u64> = frame.column(ROW)?.u64()?.into_no_null_iter().collect();
+    let text = |name: &str| -> Result<StringChunked> {
+        Ok(match frame.column(name) {
+            Ok(c) => c.str()?.clone(),
+            Err(_) => StringChunked::full_null(name.into(), height),
+        })
+    };
+    let place = |i: usize| {
+        if row_label == "line" {
+            format!("{}:{}", path.display(), rows[i])
+        } else {
+            format!("{}: {row_label} {}", path.display(), rows[i])
+        }
+    };
+    let locations = text(LOCATION)?;
+    let header_of = |field: Field, i: usize| -> String {
+        if let (Some(u), true) = (&layout.unpivot, field == Field::Qty || field == Field::UnitCost) {
+            let p = if field == Field::Qty { Some(&u.qty) } else { u.unit_cost.as_ref() };
+            if let Some(p) = p {
+                return format!("{}{}{}", p.prefix, locations.get(i).unwrap_or(""), p.suffix);
+            }
+        }
+        layout.columns.get(&field).cloned().unwrap_or_else(|| field.column().to_string())
+    };
+
+    let mut errors = Vec::new();
+    let qty_text = text(QTY)?;
+    let qty = parse_column(&qty_text, QTY_SCALE as u32, layout, &mut |i, msg| {
+        errors.push(format!("{}: column {:?} (qty): {msg}", place(i), header_of(Field::Qty, i)))
+    });
+    let cost_text = text(UNIT_COST)?;
+    let cost = parse_column(&cost_text, MONEY_SCALE as u32, layout, &mut |i, msg| {
+        errors.push(format!("{}: column {:?} (unit_cost): {msg}", place(i), header_of(Field::UnitCost, i)))
+    });
+    if !errors.is_empty() {
+        let n = errors.len();
+        let mut msg = errors.into_iter().take(MAX_LISTED).collect::<Vec<_>>().join("\n");
+        if n > MAX_LISTED {
+            msg.push_str(&format!("\n... and {} more bad cells", n - MAX_LISTED));
+        }
+        msg.push_str(
+            "\n    hint: a text that stands for a quantity belongs under the source's placeholders, \
+             e.g. placeholders = { \"Not stocked\" = \"absent\" }",
+        );
+        bail!(msg);
+    }
+
+    let skus = text(SKU)?;
+    let mut invalid: Vec<Option<&'static str>> = Vec::with_capacity(height);
+    for i in 0..height {
+        let blank = |c: &StringChunked| c.get(i).is_none_or(|t| t.trim().is_empty());
+        invalid.push(if blank(&skus) {
+            Some("the SKU is empty")
+        } else if blank(&locations) {
+            Some("the location is empty")
+        } else if qty.values[i].is_none() && !qty.absent[i] {
+            Some("the quantity is empty")
+        } else {
+            None
+        });
+    }
+
+    let mut columns: Vec<Column> = Vec::with_capacity(16);
+    for field in TEXT_FIELDS {
+        let mut c = text(field.column())?;
+        c.rename(field.column().into());
+        columns.push(c.into_series().into());
+    }
+    columns.push(decimal_column(QTY, qty.values, QTY_SCALE)?);
+    columns.push(decimal_column(UNIT_COST, cost.values, MONEY_SCALE)?);
+    columns.push(Column::new(SOURCE.into(), vec![source; height]));
+    columns.push(Column::new(FILE.into(), vec![path.to_string_lossy().as_ref(); height]));
+    columns.push(frame.column(ROW)?.clone());
+    columns.push(StringChunked::from_iter_options(INVALID.into(), invalid.into_iter()).into_series().into());
+    columns.push(BooleanChunked::from_slice(ABSENT.into(), &qty.absent).into_series().into());
+    Ok(DataFrame::new(height, columns)?)
+}
+
+struct Parsed {
+    /// Mantissas at the column's scale.
+    values: Vec<Option<i128>>,
+    /// The cell held a placeholder declared `absent`.
+    absent: Vec<bool>,
+}
+
+fn parse_column(
+    cells: &StringChunked,
+    scale: u32,
+    layout: &Layout,
+    error: &mut dyn FnMut(usize, String),
+) -> Parsed {
+    let mut values = Vec::with_capacity(cells.len());
+    let mut absent = vec![false; cells.len()];
+    for (i, cell) in cells.iter().enumerate() {
+        let value = match cell.map(str::trim) {
+            None | Some("") => None,
+            Some(t) => match layout.placeholders.get(t) {
+                Some(Placeholder::Absent) => {
+                    absent[i] = true;
+                    None
+                }
+                Some(Placeholder::Value(d)) => match to_mantissa(*d, scale) {
+                    Ok(m) => Some(m),
+                    Err(msg) => {
+                        error(i, msg);
+                        None
+                    }
+                },
+                None => match parse_decimal(t, layout.decimal_comma, scale) {
+                    Ok(m) => Some(m),
+                    Err(msg) => {
+                        error(i, msg);
+                        None
+                    }
+                },
+            },
+        };
+        values.push(value);
+    }
+    Parsed { values, absent }
+}
+
+/// Parses a number as written in an export into a mantissa at `scale`.
+pub fn parse_decimal(text: &str, decimal_comma: bool, scale: u32) -> Result<i128, String> {
+    let normalized = if decimal_comma {
+        if text.contains('.') {
+            return Err(format!("{text:?} has a '.' but the source uses a decimal comma"));
+        }
+        text.replace(',', ".")
+    } else {
+        if text.contains(',') {
+            return Err(format!("{text:?} has a ','; if the source writes decimal commas, set decimal_comma = true"));
+        }
+        text.to_string()
+    };
+    let d = Decimal::from_str_exact(&normalized).map_err(|_| format!("{text:?} is not a number"))?;
+    to_mantissa(d, scale).map_err(|m| format!("{text:?} {m}"))
+}
+
+fn to_mantissa(d: Decimal, scale: u32) -> Result<i128, String> {
+    let mut d = d.normalize();
+    if d.scale() > scale {
+        return Err(format!("has more than {scale} decimal places"));
+    }
+    d.rescale(scale);
+    let m = d.mantissa();
+    if m.abs() >= 10i128.pow(18) {
+        return Err("is too large (more than 18 digits)".into());
+    }
+    Ok(m)
+}
+
+fn decimal_column(name: &str, values: Vec<Option<i128>>, scale: usize) -> Result<Column> {
+    let ca = Int128Chunked::from_iter_options(name.into(), values.into_iter());
+    Ok(ca.into_decimal(18, scale)?.into_series().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(parse_decimal("12.5", false, 3), Ok(12_500));
+        assert_eq!(parse_decimal("-0.001", false, 3), Ok(-1));
+        assert_eq!(parse_decimal("3,75", true, 4), Ok(37_500));
+        assert_eq!(parse_decimal("7", false, 4), Ok(70_000));
+        assert!(parse_decimal("1.2345", false, 3).unwrap_err().contains("more than 3 decimal places"));
+        assert!(parse_decimal("abc", false, 3).unwrap_err().contains("is not a number"));
+        assert!(parse_decimal("1,5", false, 3).unwrap_err().contains("decimal_comma"));
+        assert!(parse_decimal("1.5", true, 3).unwrap_err().contains("decimal comma"));
+    }
+}

@@ -1,0 +1,107 @@
+//! The job file as the user wrote it: serde structs that reject unknown keys.
+//! `job::load` compiles these into the validated types of `job`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub kind: Spanned<SourceKind>,
+    pub path: Spanned<String>,
+    #[serde(default)]
+    pub columns: Option<Spanned<RawColumns>>,
+    pub delimiter: Option<Spanned<String>>,
+    pub encoding: Option<Spanned<Encoding>>,
+    #[serde(default)]
+    pub decimal_comma: bool,
+    pub header_row: Option<Spanned<i64>>,
+    pub skip_rows: Option<Spanned<i64>>,
+    pub sheet: Option<Spanned<String>>,
+    /// A fixed location for single-store files.
+    pub location: Option<Spanned<String>>,
+    /// Renames the source's location names to the codes the other systems use.
+    #[serde(default)]
+    pub location_names: BTreeMap<String, String>,
+    pub unpivot: Option<Spanned<RawUnpivot>>,
+    /// Cell texts that stand for something other than a number, e.g. `"Not stocked" = "absent"`.
+    #[serde(default)]
+    pub placeholders: BTreeMap<String, Spanned<String>>,
+    pub corrections: Option<Spanned<CorrectionFormat>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Csv,
+    Excel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum Encoding {
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
+    Utf8,
+    #[serde(rename = "windows-1252", alias = "cp1252", alias = "latin1")]
+    Windows1252,
+}
+
+/// Formats in which corrections are written for a side, besides the generic CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionFormat {
+    /// Only the generic CSV.
+    Generic,
+    /// ERPNext's stock reconciliation import: Item Code, Warehouse, Quantity, Valuation Rate.
+    Erpnext,
+}
+
+/// Canonical column ← the source's own header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumns {
+    pub location: Option<Spanned<String>>,
+    pub sku: Option<Spanned<String>>,
+    pub gtin: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub category: Option<Spanned<String>>,
+    pub qty: Option<Spanned<String>>,
+    pub uom: Option<Spanned<String>>,
+    pub unit_cost: Option<Spanned<String>>,
+    pub as_of: Option<Spanned<String>>,
+}
+
+/// A wide export with one column per location: patterns with `{location}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnpivot {
+    pub qty: String,
+    pub unit_cost: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPairing {
+    pub name: Spanned<String>,
+    pub book: Spanned<OneOrMany>,
+    pub observed: Spanned<OneOrMany>,
+    #[serde(default)]
+    pub locations: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! tally: nightly inventory reconciliation between retail systems.
+//!
+//! The pipeline runs in one direction (see `run`): job → extract → normalize → match →
+//! classify → resolve → write. Each stage is a function of frames where it can be, so it
+//! can be tested on a `df!` frame without files.
+
+pub mod classify;
+pub mod cli;
+pub mod columns;
+pub mod diag;
+pub mod discrepancy;
+pub mod extract;
+pub mod job;
+pub mod matching;
+pub mod normalize;
+pub mod progress;
+pub mod report;
+pub mod resolve;
+pub mod rules;
+pub mod run;
+pub mod toml_doc;
+pub mod write;

@@ -1,0 +1,22 @@
+//! `tally`: parse the command line, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tally::cli::{Cli, Command};
+use tally::run::{self, RunOptions};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { job, out, locations } => run::run_job(&job, &RunOptions { out, locations }),
+        Command::Check { job } => run::check_job(&job),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(run::EXIT_CANNOT_RUN)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Matching: one pairing's two sides joined on (location, item_key).
+//!
+//! Before the join each side is split: placeholder rows ("Not stocked") leave, invalid
+//! rows, rows whose key occurs more than once, and negative quantities become findings
+//! of their own. Only the clean rest is joined, so a duplicate is never summed or
+//! fanned out by the join (a common way diff tools give wrong answers silently).
+//! Every input row ends in exactly one bucket, and `SideTally` proves it.
+
+use anyhow::{Result, ensure};
+use polars::prelude::*;
+
+use crate::columns::*;
+use crate::discrepancy::{Kind, Side};
+
+/// Where one side's rows ended; `ties_out` checks that nothing was lost or doubled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SideTally {
+    pub sources: Vec<String>,
+    pub rows: u64,
+    pub matched: u64,
+    pub unmatched: u64,
+    pub duplicate: u64,
+    pub rejected: Rejected,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Rejected {
+    pub invalid_row: u64,
+    pub negative_qty: u64,
+    /// Declared placeholders meaning "not stocked here"; left out of matching.
+    pub not_stocked: u64,
+}
+
+impl SideTally {
+    pub fn accounted(&self) -> u64 {
+        self.matched + self.unmatched + self.duplicate + self.rejected_total()
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.invalid_row + self.rejected.negative_qty + self.rejected.not_stocked
+    }
+
+    pub fn ties_out(&self) -> bool {
+        self.accounted() == self.rows
+    }
+}
+
+pub struct Matched {
+    /// Clean rows of both sides, fully outer-joined: book_* and observed_* columns.
+    pub joined: DataFrame,
+    /// Row findings (duplicate_key, negative_qty, invalid_row) from either side.
+    pub findings: DataFrame,
+    pub book: SideTally,
+    pub observed: SideTally,
+}
+
+pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
+    let (book_clean, book_findings, mut book_tally) = split(book, Side::Book)?;
+    let (obs_clean, obs_findings, mut obs_tally) = split(observed, Side::Observed)?;
+
+    let keys = [col(LOCATION), col(ITEM_KEY)];
+    let joined = book_clean
+        .lazy()
+        .join(
+            obs_clean.lazy(),
+            keys.clone(),
+            keys,
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .collect()?;
+
+    let present = |side: Side| joined.column(&format!("{}_row", side.as_str())).map(|c| c.is_not_null());
+    let book_present = present(Side::Book)?;
+    let obs_present = present(Side::Observed)?;
+    let pairs = (&book_present & &obs_present).sum().unwrap_or(0) as u64;
+    book_tally.matched = pairs;
+    book_tally.unmatched = book_present.sum().unwrap_or(0) as u64 - pairs;
+    obs_tally.matched = pairs;
+    obs_tally.unmatched = obs_present.sum().unwrap_or(0) as u64 - pairs;
+    for (name, t) in [("book", &book_tally), ("observed", &obs_tally)] {
+        ensure!(t.ties_out(), "internal error: the {name} rows do not tie out: {t:?}");
+    }
+
+    let findings = concat(
+        [book_findings.lazy(), obs_findings.lazy()],
+        UnionArgs { diagonal: true, ..Default::default() },
+    )?
+    .collect()?;
+    Ok(Matched { joined, findings, book: book_tally, observed: obs_tally })
+}
+
+/// The side's columns under side-prefixed names (`book_qty`, `observed_row`, ...).
+/// `extra` columns are carried over under their own names.
+fn side_view(frame: LazyFrame, side: Side, extra: &[&str]) -> LazyFrame {
+    let p = side.as_str();
+    let mut exprs = vec![
+        col(LOCATION),
+        col(ITEM_KEY),
+        col(SKU).alias(format!("{p}_sku")),
+        col(DESCRIPTION).alias(format!("{p}_description")),
+        col(CATEGORY).alias(format!("{p}_category")),
+        col(QTY).alias(format!("{p}_qty")),
+        col(UNIT_COST).alias(format!("{p}_unit_cost")),
+        col(SOURCE).alias(format!("{p}_source")),
+        col(FILE).alias(format!("{p}_file")),
+        col(ROW).alias(format!("{p}_row")),
+    ];
+    exprs.extend(extra.iter().map(|c| col(*c)));
+    frame.select(exprs)
+}
+
+/// Splits a side into clean rows (to be joined), findings, and the first counts.
+fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTally)> {
+    let mut tally = SideTally { rows: frame.height() as u64, ..Default::default() };
+    tally.rejected.not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
+    let mut sources: Vec<String> =
+        frame.column(SOURCE)?.str()?.unique()?.into_iter().flatten().map(str::to_string).collect();
+    sources.sort();
+    tally.sources = sources;
+
+    let lf = frame.lazy().filter(col(ABSENT).not());
+    let eligible = col(INVALID).is_null();
+
+    let invalid = lf
+        .clone()
+        .filter(eligible.clone().not())
+        .with_columns([lit(Kind::InvalidRow.as_str()).alias("kind"), col(INVALID).alias("detail")]);
+
+    let counted = lf
+        .clone()
+        .filter(eligible)
+        .with_column(len().over([col(LOCATION), col(ITEM_KEY)]).alias("_key_rows"))
+        .collect()?;
+
+    let counted = counted.lazy();
+    let duplicate = counted.clone().filter(col("_key_rows").gt(lit(1))).with_columns([
+        lit(Kind::DuplicateKey.as_str()).alias("kind"),
+        concat_str(
+            [lit("the key appears "), col("_key_rows").cast(DataType::String), lit(format!(" times in the {}", side.as_str()))],
+            "",
+            false,
+        )
+        .alias("detail"),
+    ]);
+    let single = counted.filter(col("_key_rows").eq(lit(1)));
+    let zero = lit("0").cast(qty_type());
+    let negative = single
+        .clone()
+        .filter(col(QTY).lt(zero.clone()))
+        .with_columns([lit(Kind::NegativeQty.as_str()).alias("kind"), lit("negative on-hand quantity").alias("detail")]);
+    let clean = side_view(single.filter(col(QTY).gt_eq(zero)), side, &[]).collect()?;
+
+    let finding_view =
+        |lf: LazyFrame| side_view(lf, side, &["kind", "detail"]).with_column(lit(side.as_str()).alias("side"));
+    let invalid = finding_view(invalid).collect()?;
+    let duplicate = finding_view(duplicate).collect()?;
+    let negative = finding_view(negative).collect()?;
+    tally.rejected.invalid_row = invalid.height() as u64;
+    tally.duplicate = duplicate.height() as u64;
+    tally.rejected.negative_qty = negative.height() as u64;
+
+    let findings = concat([invalid.lazy(), duplicate.lazy(), negative.lazy()], UnionArgs::default())?.collect()?;
+    Ok((clean, findings, tally))
+}

@@ -1,0 +1,54 @@
+//! Reports for store managers: an HTML summary, one HTML page per location, and a
+//! Markdown summary, rendered with minijinja from `templates/` (compiled into the binary
+//! so that a deployed `tally` needs no template folder). HTML is autoescaped: SKUs and
+//! descriptions come from exports and may hold anything.
+
+mod model;
+
+use anyhow::{Context, Result};
+use minijinja::{AutoEscape, Environment};
+use polars::prelude::DataFrame;
+
+pub use model::{ReportInput, build};
+
+const TEMPLATES: [(&str, &str); 5] = [
+    ("base.html", include_str!("../../templates/base.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("summary.html", include_str!("../../templates/summary.html")),
+    ("location.html", include_str!("../../templates/location.html")),
+    ("summary.md", include_str!("../../templates/summary.md")),
+];
+
+/// A rendered report: path inside the run directory and its text.
+pub struct Page {
+    pub path: String,
+    pub text: String,
+}
+
+fn environment() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
+    });
+    env.add_filter("md", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    for (name, text) in TEMPLATES {
+        env.add_template(name, text).with_context(|| format!("template {name}"))?;
+    }
+    Ok(env)
+}
+
+/// Renders every report page.
+pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page>> {
+    let env = environment()?;
+    let model = build(input, discrepancies)?;
+    let mut pages = Vec::with_capacity(model.locations.len() + 2);
+    let summary = minijinja::context! { m => &model, root => "" };
+    pages.push(Page { path: "reports/summary.html".into(), text: env.get_template("summary.html")?.render(&summary)? });
+    pages.push(Page { path: "reports/summary.md".into(), text: env.get_template("summary.md")?.render(&summary)? });
+    let location_tpl = env.get_template("location.html")?;
+    for loc in &model.locations {
+        let ctx = minijinja::context! { m => &model, loc => loc, root => "../" };
+        pages.push(Page { path: format!("reports/{}", loc.page), text: location_tpl.render(&ctx)? });
+    }
+    Ok(pages)
+}

@@ -1,0 +1,224 @@
+//! What the report templates see: the discrepancy lines as display rows, and totals per
+//! kind, location and pairing computed with exact decimals.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use anyhow::Result;
+use polars::prelude::*;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::discrepancy::Resolution;
+use crate::write::corrections::file_stem;
+use crate::write::manifest::{CorrectionTotals, PairingTally, Totals};
+
+/// Run facts the reports show in their header.
+pub struct ReportInput<'a> {
+    pub run_id: &'a str,
+    pub started_at: String,
+    pub job: String,
+    pub outcome: &'a str,
+    pub totals: &'a Totals,
+    pub pairings: &'a [PairingTally],
+    pub corrections: &'a CorrectionTotals,
+}
+
+#[derive(Serialize)]
+pub struct Model<'a> {
+    pub run_id: &'a str,
+    pub started_at: &'a str,
+    pub job: &'a str,
+    pub outcome: &'a str,
+    pub engine_version: &'static str,
+    pub totals: &'a Totals,
+    pub pairings: &'a [PairingTally],
+    pub corrections: &'a CorrectionTotals,
+    pub kinds: Vec<Group>,
+    pub locations: Vec<LocationView>,
+    /// The lines with the largest values at cost, for the summary.
+    pub top: Vec<LineView>,
+}
+
+#[derive(Serialize, Default, Clone)]
+pub struct Group {
+    pub name: String,
+    pub lines: u64,
+    pub needs_person: u64,
+    pub qty_delta: String,
+    pub value_delta: String,
+}
+
+#[derive(Serialize)]
+pub struct LocationView {
+    pub code: String,
+    pub page: String,
+    pub summary: Group,
+    pub kinds: Vec<Group>,
+    pub lines: Vec<LineView>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct LineView {
+    pub line: String,
+    pub pairing: String,
+    pub kind: String,
+    pub side: String,
+    pub location: String,
+    pub item_key: String,
+    pub book_sku: String,
+    pub observed_sku: String,
+    pub description: String,
+    pub category: String,
+    pub book_qty: String,
+    pub observed_qty: String,
+    pub qty_delta: String,
+    pub unit_cost: String,
+    pub book_unit_cost: String,
+    pub observed_unit_cost: String,
+    pub value_delta: String,
+    pub rule: String,
+    pub severity: String,
+    pub resolution: String,
+    pub needs_person: bool,
+    pub detail: String,
+    pub book_ref: String,
+    pub observed_ref: String,
+}
+
+#[derive(Default)]
+struct Acc {
+    lines: u64,
+    needs_person: u64,
+    qty: Decimal,
+    value: Decimal,
+}
+
+impl Acc {
+    fn add(&mut self, line: &LineView) {
+        self.lines += 1;
+        self.needs_person += u64::from(line.needs_person);
+        self.qty += Decimal::from_str(&line.qty_delta).unwrap_or_default();
+        self.value += Decimal::from_str(&line.value_delta).unwrap_or_default();
+    }
+
+    fn group(&self, name: &str) -> Group {
+        Group {
+            name: name.to_string(),
+            lines: self.lines,
+            needs_person: self.needs_person,
+            qty_delta: self.qty.to_string(),
+            value_delta: self.value.to_string(),
+        }
+    }
+}
+
+const TOP: usize = 20;
+
+pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Result<Model<'a>> {
+    let lines = line_views(discrepancies)?;
+
+    let mut kinds: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut by_location: BTreeMap<String, (Acc, BTreeMap<String, Acc>, Vec<LineView>)> = BTreeMap::new();
+    for line in &lines {
+        kinds.entry(line.kind.clone()).or_default().add(line);
+        let entry = by_location.entry(line.location.clone()).or_default();
+        entry.0.add(line);
+        entry.1.entry(line.kind.clone()).or_default().add(line);
+        entry.2.push(line.clone());
+    }
+
+    let mut pages = std::collections::BTreeSet::new();
+    let locations = by_location
+        .into_iter()
+        .map(|(code, (acc, kinds, lines))| {
+            let mut page = format!("locations/{}.html", file_stem(&code));
+            let mut n = 2;
+            while !pages.insert(page.clone()) {
+                page = format!("locations/{}-{n}.html", file_stem(&code));
+                n += 1;
+            }
+            LocationView {
+                summary: acc.group(&code),
+                kinds: kinds.iter().map(|(k, a)| a.group(k)).collect(),
+                code,
+                page,
+                lines,
+            }
+        })
+        .collect();
+
+    let mut top: Vec<&LineView> = lines.iter().filter(|l| !l.value_delta.is_empty()).collect();
+    top.sort_by_key(|l| std::cmp::Reverse(Decimal::from_str(&l.value_delta).unwrap_or_default().abs()));
+    let top = top.into_iter().take(TOP).cloned().collect();
+
+    Ok(Model {
+        run_id: input.run_id,
+        started_at: &input.started_at,
+        job: &input.job,
+        outcome: input.outcome,
+        engine_version: env!("CARGO_PKG_VERSION"),
+        totals: input.totals,
+        pairings: input.pairings,
+        corrections: input.corrections,
+        kinds: kinds.iter().map(|(k, a)| a.group(k)).collect(),
+        locations,
+        top,
+    })
+}
+
+/// Every column as display text (exact decimals keep their scale).
+fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out = BTreeMap::new();
+    for c in frame.columns() {
+        let s = c.as_materialized_series().cast(&DataType::String)?;
+        let values = s.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect();
+        out.insert(c.name().to_string(), values);
+    }
+    Ok(out)
+}
+
+fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
+    let mut cols = text_columns(frame)?;
+    let mut take = |name: &str| cols.remove(name).unwrap_or_else(|| vec![String::new(); frame.height()]);
+    let (line, pairing, kind, side) = (take("line"), take("pairing"), take("kind"), take("side"));
+    let (location, item_key, book_sku, observed_sku) = (take("location"), take("item_key"), take("book_sku"), take("observed_sku"));
+    let (description, category, book_qty, observed_qty) = (take("description"), take("category"), take("book_qty"), take("observed_qty"));
+    let (qty_delta, unit_cost, value_delta, rule) = (take("qty_delta"), take("unit_cost"), take("value_delta"), take("rule"));
+    let (book_unit_cost, observed_unit_cost) = (take("book_unit_cost"), take("observed_unit_cost"));
+    let (severity, resolution, detail) = (take("severity"), take("resolution"), take("detail"));
+    let (book_source, book_row, observed_source, observed_row) =
+        (take("book_source"), take("book_row"), take("observed_source"), take("observed_row"));
+    let reference = |src: &str, row: &str| if src.is_empty() { String::new() } else { format!("{src} #{row}") };
+    let needs = |r: &str| {
+        Resolution::ALL.iter().any(|x| x.as_str() == r && x.needs_person())
+    };
+    Ok((0..frame.height())
+        .map(|i| LineView {
+            line: line[i].clone(),
+            pairing: pairing[i].clone(),
+            kind: kind[i].clone(),
+            side: side[i].clone(),
+            location: location[i].clone(),
+            item_key: item_key[i].clone(),
+            book_sku: book_sku[i].clone(),
+            observed_sku: observed_sku[i].clone(),
+            description: description[i].clone(),
+            category: category[i].clone(),
+            book_qty: book_qty[i].clone(),
+            observed_qty: observed_qty[i].clone(),
+            qty_delta: qty_delta[i].clone(),
+            unit_cost: unit_cost[i].clone(),
+            book_unit_cost: book_unit_cost[i].clone(),
+            observed_unit_cost: observed_unit_cost[i].clone(),
+            value_delta: value_delta[i].clone(),
+            rule: rule[i].clone(),
+            severity: severity[i].clone(),
+            needs_person: needs(&resolution[i]),
+            resolution: resolution[i].clone(),
+            detail: detail[i].clone(),
+            book_ref: reference(&book_source[i], &book_row[i]),
+            observed_ref: reference(&observed_source[i], &observed_row[i]),
+        })
+        .collect())
+}

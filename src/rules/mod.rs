@@ -1,0 +1,253 @@
+//! The rules file: how SKUs are normalised into item keys, and how each discrepancy is
+//! decided (severity and resolution) by the first rule that matches it.
+//!
+//! ```toml
+//! [normalize]
+//! steps = [{ op = "trim" }, { op = "uppercase" }, { op = "pad_leading_zeros", width = 8 }]
+//!
+//! [match]
+//! key = ["location", "item_key"]
+//!
+//! [defaults]                      # for lines no rule matches
+//! severity = "medium"
+//! resolution = "review"
+//!
+//! [[rules]]
+//! name = "count-noise"
+//! kind = "percent_of_book"        # absolute_qty | percent_of_book | value_at_cost | unit_cost | always
+//! max = "2"
+//! categories = ["Apparel"]        # optional scope: locations, categories, applies_to
+//! severity = "info"
+//! resolution = "ignore"           # ignore | correct_book | correct_observed | recount | review
+//! ```
+
+pub mod condition;
+pub mod normalize;
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discrepancy::{Kind, Resolution, Severity};
+use crate::toml_doc;
+pub use condition::Condition;
+pub use normalize::SkuStep;
+use raw::{RawDefaults, RawMatch, RawNumber, RawRule, RawStep, RuleKind};
+
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub path: PathBuf,
+    pub sku_steps: Vec<SkuStep>,
+    pub rules: Vec<Rule>,
+    pub default: Decision,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Decision {
+    pub severity: Severity,
+    pub resolution: Resolution,
+}
+
+/// A compiled rule: the first one whose scope and condition hold decides a line.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub condition: Condition,
+    pub applies_to: Vec<Kind>,
+    pub locations: Vec<String>,
+    pub categories: Vec<String>,
+    pub decision: Decision,
+}
+
+/// The name recorded on lines that no rule matched.
+pub const DEFAULT_RULE: &str = "(default)";
+
+pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic {
+            file: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read the rules file: {e}"),
+            hint: Some("the job's `rules` path is relative to the job file".into()),
+        }]
+    })?;
+    let mut diags = Diagnostics::new(path, &text);
+    let mut steps = Vec::new();
+    let mut rules = Vec::new();
+    let mut default = None;
+
+    if let Some(doc) = toml_doc::parse(&text, &mut diags) {
+        for (key, value) in doc.get_ref().iter() {
+            match key.get_ref().as_ref() {
+                "normalize" => {
+                    for (k, v) in toml_doc::entries(value, &mut diags, "normalize") {
+                        if k.get_ref() != "steps" {
+                            diags.hint(k.span(), format!("unknown key `{}` in [normalize]", k.get_ref()), "use steps = [...]");
+                            continue;
+                        }
+                        for (i, step) in toml_doc::items(v, &mut diags, "normalize.steps").into_iter().enumerate() {
+                            let ctx = format!("normalize step #{}", i + 1);
+                            if let Some(raw) = toml_doc::decode::<RawStep>(step, &mut diags, &ctx) {
+                                if let Some(step) = compile_step(raw, step.span(), &ctx, &mut diags) {
+                                    steps.push(step);
+                                }
+                            }
+                        }
+                    }
+                }
+                "match" => {
+                    if let Some(m) = toml_doc::decode::<RawMatch>(value, &mut diags, "[match]") {
+                        let key = m.key.get_ref();
+                        if key.iter().map(String::as_str).ne(["location", "item_key"]) {
+                            diags.hint(
+                                m.key.span(),
+                                format!("unsupported match key {key:?}"),
+                                "items are matched on key = [\"location\", \"item_key\"]",
+                            );
+                        }
+                    }
+                }
+                "defaults" => {
+                    default = toml_doc::decode::<RawDefaults>(value, &mut diags, "[defaults]")
+                        .map(|d| Decision { severity: d.severity, resolution: d.resolution });
+                }
+                "rules" => {
+                    for (i, value) in toml_doc::items(value, &mut diags, "rules").into_iter().enumerate() {
+                        let ctx = format!("rule #{}", i + 1);
+                        if let Some(raw) = toml_doc::decode::<RawRule>(value, &mut diags, &ctx) {
+                            if let Some(rule) = compile_rule(raw, &mut diags) {
+                                rules.push(rule);
+                            }
+                        }
+                    }
+                }
+                other => diags.hint(
+                    key.span(),
+                    format!("unknown key `{other}` in the rules file"),
+                    "the rules file takes: [normalize], [match], [defaults], [[rules]]",
+                ),
+            }
+        }
+    }
+
+    let mut names = std::collections::BTreeSet::new();
+    for r in &rules {
+        if !names.insert(r.name.clone()) {
+            diags.at(0..0, format!("rule name {:?} is used twice; discrepancies name their rule", r.name));
+        }
+    }
+
+    if !diags.items.is_empty() {
+        return Err(diags.items);
+    }
+    Ok(RuleSet {
+        path: path.to_path_buf(),
+        sku_steps: steps,
+        rules,
+        // Without a [defaults] table, an undecided line goes to a person.
+        default: default.unwrap_or(Decision { severity: Severity::Medium, resolution: Resolution::Review }),
+    })
+}
+
+fn compile_step(raw: RawStep, span: std::ops::Range<usize>, ctx: &str, diags: &mut Diagnostics) -> Option<SkuStep> {
+    Some(match raw {
+        RawStep::Trim => SkuStep::Trim,
+        RawStep::Uppercase => SkuStep::Uppercase,
+        RawStep::Lowercase => SkuStep::Lowercase,
+        RawStep::StripPrefix { prefix } => SkuStep::StripPrefix(prefix),
+        RawStep::StripSuffix { suffix } => SkuStep::StripSuffix(suffix),
+        RawStep::StripLeadingZeros => SkuStep::StripLeadingZeros,
+        RawStep::PadLeadingZeros { width } => {
+            if width == 0 || width > 64 {
+                diags.at(span, format!("{ctx}: width must be between 1 and 64"));
+                return None;
+            }
+            SkuStep::PadLeadingZeros(width)
+        }
+        RawStep::RegexReplace { pattern, replacement } => match regex::Regex::new(&pattern) {
+            Ok(re) => SkuStep::RegexReplace(re, replacement),
+            Err(e) => {
+                diags.at(span, format!("{ctx}: invalid regex {pattern:?}: {e}"));
+                return None;
+            }
+        },
+    })
+}
+
+fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
+    let RawRule { name, kind, max, applies_to, locations, categories, severity, resolution } = raw;
+    let before = diags.items.len();
+    let ctx = format!("rule `{}`", name.get_ref());
+
+    let threshold = |diags: &mut Diagnostics| -> Option<Decimal> {
+        let Some(max) = &max else {
+            diags.hint(kind.span(), format!("{ctx}: this kind needs `max`"), "e.g. max = \"2\"");
+            return None;
+        };
+        let parsed = match max.get_ref() {
+            RawNumber::Text(t) => Decimal::from_str_exact(t.trim()).ok(),
+            RawNumber::Integer(i) => Some(Decimal::from(*i)),
+            // TOML floats are binary: read back their shortest decimal text.
+            RawNumber::Float(f) => Decimal::from_str_exact(&f.to_string()).ok(),
+        };
+        match parsed {
+            Some(d) if d >= Decimal::ZERO => Some(d),
+            _ => {
+                diags.hint(max.span(), format!("{ctx}: `max` must be a number ≥ 0"), "e.g. max = \"2.5\"");
+                None
+            }
+        }
+    };
+    let condition = match kind.get_ref() {
+        RuleKind::AbsoluteQty => threshold(diags).map(Condition::AbsoluteQty),
+        RuleKind::PercentOfBook => threshold(diags).map(Condition::PercentOfBook),
+        RuleKind::ValueAtCost => threshold(diags).map(Condition::ValueAtCost),
+        RuleKind::UnitCost => threshold(diags).map(Condition::UnitCost),
+        RuleKind::Always => {
+            if let Some(m) = &max {
+                diags.hint(m.span(), format!("{ctx}: `always` takes no `max`"), "remove it");
+            }
+            Some(Condition::Always)
+        }
+    };
+    let condition = condition?;
+
+    let applies_to = match applies_to {
+        Some(kinds) => {
+            for k in kinds.get_ref() {
+                if !condition.can_apply_to(*k) {
+                    diags.hint(
+                        kinds.span(),
+                        format!("{ctx}: a {} rule cannot decide {} lines", condition.name(), k.as_str()),
+                        condition.applies_hint(),
+                    );
+                }
+            }
+            kinds.into_inner()
+        }
+        None => Kind::ALL.into_iter().filter(|k| condition.can_apply_to(*k)).collect(),
+    };
+    if resolution.get_ref().target().is_some() {
+        if let Some(k) = applies_to.iter().find(|k| k.is_row_finding()) {
+            diags.hint(
+                resolution.span(),
+                format!("{ctx}: {} lines cannot be corrected automatically", k.as_str()),
+                "limit the rule with applies_to, or use recount or review",
+            );
+        }
+    }
+    if diags.items.len() > before {
+        return None;
+    }
+    Some(Rule {
+        name: name.into_inner(),
+        condition,
+        applies_to,
+        locations,
+        categories,
+        decision: Decision { severity, resolution: Spanned::into_inner(resolution) },
+    })
+}

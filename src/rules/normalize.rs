@@ -1,0 +1,147 @@
+//! SKU normalisation: the steps that turn a raw SKU into the `item_key` used for matching.
+//!
+//! All steps run in one pass per value, reusing two buffers, instead of one polars string
+//! kernel per step: each kernel would materialise a whole new column (performance.md).
+
+use polars::prelude::*;
+use regex::Regex;
+
+#[derive(Debug, Clone)]
+pub enum SkuStep {
+    Trim,
+    Uppercase,
+    Lowercase,
+    StripPrefix(String),
+    StripSuffix(String),
+    /// Removes leading zeros, keeping one digit ("000" → "0").
+    StripLeadingZeros,
+    /// Restores leading zeros that a spreadsheet dropped: all-digit keys shorter than
+    /// the width are left-padded. Codes with letters are left alone.
+    PadLeadingZeros(usize),
+    RegexReplace(Regex, String),
+}
+
+impl SkuStep {
+    pub fn describe(&self) -> String {
+        match self {
+            SkuStep::Trim => "trim".into(),
+            SkuStep::Uppercase => "uppercase".into(),
+            SkuStep::Lowercase => "lowercase".into(),
+            SkuStep::StripPrefix(p) => format!("strip_prefix({p:?})"),
+            SkuStep::StripSuffix(s) => format!("strip_suffix({s:?})"),
+            SkuStep::StripLeadingZeros => "strip_leading_zeros".into(),
+            SkuStep::PadLeadingZeros(w) => format!("pad_leading_zeros({w})"),
+            SkuStep::RegexReplace(r, with) => format!("regex_replace({:?} -> {with:?})", r.as_str()),
+        }
+    }
+
+    /// Applies the step to `input`, writing the result to `out` (cleared first).
+    fn apply(&self, input: &str, out: &mut String) {
+        out.clear();
+        match self {
+            SkuStep::Trim => out.push_str(input.trim()),
+            SkuStep::Uppercase => out.extend(input.chars().flat_map(char::to_uppercase)),
+            SkuStep::Lowercase => out.extend(input.chars().flat_map(char::to_lowercase)),
+            SkuStep::StripPrefix(p) => out.push_str(input.strip_prefix(p.as_str()).unwrap_or(input)),
+            SkuStep::StripSuffix(s) => out.push_str(input.strip_suffix(s.as_str()).unwrap_or(input)),
+            SkuStep::StripLeadingZeros => {
+                let stripped = input.trim_start_matches('0');
+                if stripped.is_empty() && !input.is_empty() {
+                    out.push('0');
+                } else {
+                    out.push_str(stripped);
+                }
+            }
+            SkuStep::PadLeadingZeros(width) => {
+                if !input.is_empty() && input.len() < *width && input.bytes().all(|b| b.is_ascii_digit()) {
+                    out.extend(std::iter::repeat_n('0', width - input.len()));
+                }
+                out.push_str(input);
+            }
+            SkuStep::RegexReplace(re, with) => out.push_str(&re.replace_all(input, with.as_str())),
+        }
+    }
+}
+
+/// Normalises one SKU; `scratch` is reused between calls.
+pub fn normalize_into(raw: &str, steps: &[SkuStep], out: &mut String, scratch: &mut String) {
+    out.clear();
+    out.push_str(raw);
+    for step in steps {
+        step.apply(out, scratch);
+        std::mem::swap(out, scratch);
+    }
+}
+
+/// Every intermediate value, for explaining a key.
+pub fn trace(raw: &str, steps: &[SkuStep]) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(steps.len());
+    let mut current = raw.to_string();
+    let mut next = String::new();
+    for step in steps {
+        step.apply(&current, &mut next);
+        std::mem::swap(&mut current, &mut next);
+        out.push((step.describe(), current.clone()));
+    }
+    out
+}
+
+/// The `item_key` column for a column of raw SKUs.
+pub fn item_keys(skus: &StringChunked, steps: &[SkuStep]) -> StringChunked {
+    let mut scratch = String::new();
+    let mut tmp = String::new();
+    skus.apply_into_string_amortized(|raw, out| {
+        normalize_into(raw, steps, &mut tmp, &mut scratch);
+        out.push_str(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(raw: &str, steps: &[SkuStep]) -> String {
+        let (mut out, mut scratch) = (String::new(), String::new());
+        normalize_into(raw, steps, &mut out, &mut scratch);
+        out
+    }
+
+    #[test]
+    fn dirty_pos_sku_becomes_erp_item_code() {
+        let steps = [
+            SkuStep::Trim,
+            SkuStep::Uppercase,
+            SkuStep::StripPrefix("NW-".into()),
+            SkuStep::PadLeadingZeros(8),
+        ];
+        assert_eq!(run("  nw-00012345 ", &steps), "00012345");
+        // A spreadsheet turned 00012345 into the number 12345.
+        assert_eq!(run("12345", &steps), "00012345");
+        // Codes with letters keep their shape.
+        assert_eq!(run("TS-RED-M", &steps), "TS-RED-M");
+    }
+
+    #[test]
+    fn strip_leading_zeros_keeps_one_digit() {
+        assert_eq!(run("000120", &[SkuStep::StripLeadingZeros]), "120");
+        assert_eq!(run("000", &[SkuStep::StripLeadingZeros]), "0");
+        assert_eq!(run("", &[SkuStep::StripLeadingZeros]), "");
+    }
+
+    #[test]
+    fn regex_replace_and_trace() {
+        let steps = [SkuStep::RegexReplace(Regex::new("[^A-Z0-9]").unwrap(), String::new()), SkuStep::Lowercase];
+        assert_eq!(run("AB-12 / C", &steps), "ab12c");
+        let t = trace("AB-1", &steps);
+        assert_eq!(t.last().unwrap().1, "ab1");
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn column_keeps_nulls() {
+        let skus = StringChunked::from_iter_options("sku".into(), [Some(" a1 "), None, Some("b2")].into_iter());
+        let keys = item_keys(&skus, &[SkuStep::Trim, SkuStep::Uppercase]);
+        let got: Vec<Option<&str>> = keys.iter().collect();
+        assert_eq!(got, vec![Some("A1"), None, Some("B2")]);
+    }
+}

@@ -1,0 +1,71 @@
+//! The rules file as written. `rules::load` compiles it into a `RuleSet`.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::discrepancy::{Kind, Resolution, Severity};
+
+/// One SKU normalisation step, e.g. `{ op = "strip_prefix", prefix = "NW-" }`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawStep {
+    Trim,
+    Uppercase,
+    Lowercase,
+    StripPrefix { prefix: String },
+    StripSuffix { suffix: String },
+    StripLeadingZeros,
+    PadLeadingZeros { width: usize },
+    RegexReplace { pattern: String, replacement: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    pub key: Spanned<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub severity: Severity,
+    pub resolution: Resolution,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// |observed - book| ≤ max (quantity units).
+    AbsoluteQty,
+    /// |observed - book| ≤ max % of |book|.
+    PercentOfBook,
+    /// |observed - book| × unit cost ≤ max (money).
+    ValueAtCost,
+    /// |observed cost - book cost| ≤ max (money per unit), for cost mismatches.
+    UnitCost,
+    /// Matches every line in scope.
+    Always,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawNumber {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: Spanned<String>,
+    pub kind: Spanned<RuleKind>,
+    pub max: Option<Spanned<RawNumber>>,
+    pub applies_to: Option<Spanned<Vec<Kind>>>,
+    #[serde(default)]
+    pub locations: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    pub severity: Severity,
+    pub resolution: Spanned<Resolution>,
+}

@@ -1,0 +1,143 @@
+//! `manifest.json`: what an auditor needs to trust a run — who ran what, on which exact
+//! inputs (SHA-256), under which rules, and counts that tie out: every input row ends as
+//! matched, unmatched, duplicate or rejected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::WrittenFile;
+use crate::discrepancy::{Resolution, Severity};
+use crate::extract::InputFile;
+use crate::matching::SideTally;
+use crate::rules::{Decision, RuleSet};
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub engine: Engine,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub run_by: String,
+    pub job: HashedFile,
+    pub rules: HashedFile,
+    /// `--location` filters of this run (empty: all).
+    pub locations: Vec<String>,
+    pub inputs: Vec<InputFile>,
+    pub pairings: Vec<PairingTally>,
+    pub discrepancies: Totals,
+    pub corrections: CorrectionTotals,
+    pub rules_in_force: Vec<RuleInForce>,
+    pub default_decision: Decision,
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    /// Every other file of the run directory, with its hash.
+    pub files: Vec<WrittenFile>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Engine {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine { name: "tally", version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct HashedFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl HashedFile {
+    pub fn of(path: &Path) -> Result<HashedFile> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(HashedFile { path: path.to_path_buf(), size: bytes.len() as u64, sha256: format!("{:x}", Sha256::digest(&bytes)) })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairingTally {
+    pub name: String,
+    pub book: SideTally,
+    pub observed: SideTally,
+    /// Pairs whose quantities (and costs) agree: zero differences, logged as a count.
+    pub equal: u64,
+    pub ties_out: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Totals {
+    pub lines: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub by_severity: BTreeMap<String, u64>,
+    pub by_resolution: BTreeMap<String, u64>,
+    pub by_rule: BTreeMap<String, u64>,
+    /// Exact sums as decimal text (observed − book).
+    pub qty_delta_sum: String,
+    pub value_delta_sum: String,
+    pub needs_person: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CorrectionTotals {
+    pub total: u64,
+    pub by_target: BTreeMap<String, u64>,
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleInForce {
+    pub name: String,
+    pub kind: &'static str,
+    pub max: Option<String>,
+    pub applies_to: Vec<&'static str>,
+    pub locations: Vec<String>,
+    pub categories: Vec<String>,
+    pub severity: Severity,
+    pub resolution: Resolution,
+}
+
+pub fn rules_in_force(rules: &RuleSet) -> Vec<RuleInForce> {
+    rules
+        .rules
+        .iter()
+        .map(|r| RuleInForce {
+            name: r.name.clone(),
+            kind: r.condition.name(),
+            max: r.condition.threshold().map(|d| d.to_string()),
+            applies_to: r.applies_to.iter().map(|k| k.as_str()).collect(),
+            locations: r.locations.clone(),
+            categories: r.categories.clone(),
+            severity: r.decision.severity,
+            resolution: r.decision.resolution,
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing needs a person (exit 0).
+    Reconciled,
+    /// Some lines need a recount or a review (exit 1).
+    NeedsReview,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Reconciled => 0,
+            Outcome::NeedsReview => 1,
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The run directory: one per run, never overwritten, never half-written.
+//!
+//! Everything is written into a hidden staging folder beside the final one (each file
+//! itself through a temporary name and a rename) and the folder is renamed into place
+//! only when every file is complete. A failed run leaves nothing behind.
+
+pub mod corrections;
+pub mod manifest;
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+/// A file the run wrote, as listed in the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+pub struct RunDir {
+    staging: PathBuf,
+    target: PathBuf,
+    committed: bool,
+    pub written: Vec<WrittenFile>,
+}
+
+impl RunDir {
+    pub fn create(output: &Path, run_id: &str) -> Result<RunDir> {
+        fs::create_dir_all(output).with_context(|| format!("cannot create the output folder {}", output.display()))?;
+        let target = output.join(run_id);
+        if target.exists() {
+            bail!("{} already exists; a run directory is never overwritten", target.display());
+        }
+        let staging = output.join(format!(".{run_id}.partial"));
+        fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+        Ok(RunDir { staging, target, committed: false, written: Vec::new() })
+    }
+
+    pub fn final_path(&self) -> &Path {
+        &self.target
+    }
+
+    /// Writes `rel` through a temporary name; `fill` gets a buffered writer.
+    pub fn write_with(&mut self, rel: &str, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+        let path = self.staging.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp",
+            path.file_name().expect("a file name").to_string_lossy()
+        ));
+        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut w = BufWriter::new(file);
+        fill(&mut w).with_context(|| format!("cannot write {rel}"))?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, &path)?;
+        let bytes = fs::read(&path)?;
+        self.written.push(WrittenFile {
+            path: rel.to_string(),
+            size: bytes.len() as u64,
+            sha256: format!("{:x}", Sha256::digest(&bytes)),
+        });
+        Ok(())
+    }
+
+    pub fn write_bytes(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        self.write_with(rel, |w| Ok(w.write_all(bytes)?))
+    }
+
+    pub fn write_csv(&mut self, rel: &str, frame: &DataFrame) -> Result<()> {
+        let mut frame = frame.clone();
+        self.write_with(rel, |w| Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?))
+    }
+
+    pub fn write_parquet(&mut self, rel: &str, frame: &DataFrame) -> Result<()> {
+        let mut frame = frame.clone();
+        self.write_with(rel, |w| {
+            ParquetWriter::new(w).finish(&mut frame)?;
+            Ok(())
+        })
+    }
+
+    /// Moves the complete run directory into place.
+    pub fn commit(mut self) -> Result<PathBuf> {
+        fs::rename(&self.staging, &self.target)
+            .with_context(|| format!("cannot move the run directory into place at {}", self.target.display()))?;
+        self.committed = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `tally check`: every error of a job and its rules at once, each with file and line.
+
+use std::path::Path;
+
+use crate::common::*;
+
+#[test]
+fn sample_job_is_valid() {
+    let job = Path::new(REPO).join("sample-data/job.toml");
+    let o = run(&["check", job.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("ok (3 sources, 1 pairings, 9 rules)"), "{}", o.stdout);
+}
+
+#[test]
+fn broken_job_lists_every_error() {
+    let ws = Workspace::new();
+    ws.write("book.csv", BOOK_CSV);
+    ws.write(
+        "job.toml",
+        r#"rules = "rules.toml"
+outptu = "runs"
+
+[sources.book]
+kind = "csv"
+path = "book.csv"
+delimiter = ";;"
+sheet = "Stock"
+
+[sources.book.columns]
+sku = "SKU"
+location = "Store"
+qty = "Qty"
+quantity = "Qty"
+
+[sources.count]
+kind = "spreadsheet"
+path = "count.csv"
+
+[sources.pos]
+kind = "csv"
+path = "missing/*.csv"
+location = "S1"
+
+[sources.pos.columns]
+sku = "SKU"
+location = "Store"
+qty = "Qty"
+
+[[pairings]]
+name = "p"
+book = "book"
+observed = ["pos", "nowhere"]
+"#,
+    );
+    ws.write(
+        "rules.toml",
+        r#"[normalize]
+steps = [{ op = "trim" }, { op = "regex_replace", pattern = "([", replacement = "" }, { op = "shout" }]
+
+[[rules]]
+name = "a"
+kind = "fuzzy"
+severity = "low"
+resolution = "ignore"
+
+[[rules]]
+name = "b"
+kind = "absolute_qty"
+severity = "low"
+resolution = "ignore"
+
+[[rules]]
+name = "c"
+kind = "always"
+applies_to = ["duplicate_key"]
+severity = "urgent"
+resolution = "correct_book"
+"#,
+    );
+    let job = ws.path("job.toml");
+    let o = run(&["check", job.to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    let err = o.stderr;
+    let expected = [
+        "job.toml:2: unknown key `outptu` in the job file",
+        "job.toml:7: source `book`: delimiter must be one ASCII character",
+        "job.toml:8: source `book`: `sheet` applies to excel sources only",
+        "job.toml:14: source `book`: unknown field `quantity`",
+        "job.toml:17: source `count`: unknown variant `spreadsheet`",
+        "job.toml:21: source `pos`: no file matches",
+        "job.toml:23: source `pos`: a fixed `location` and a location column are both given",
+        "job.toml:33: pairing `p`: `observed` names an unknown source \"nowhere\"",
+        "rules.toml:2: normalize step #2: invalid regex",
+        "rules.toml:2: normalize step #3: unknown variant `shout`",
+        "rules.toml:6: rule #1: unknown variant `fuzzy`",
+        "rules.toml:12: rule `b`: this kind needs `max`",
+        "rules.toml:20: rule #3: unknown variant `urgent`",
+    ];
+    for e in expected {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+    assert!(err.contains("configuration errors"), "{err}");
+}
+
+#[test]
+fn check_reads_the_headers_of_each_input() {
+    let ws = Workspace::csv_job(BOOK_CSV, "Item,Store,Quantity\nA1,S1,1\n");
+    let o = run(&["check", ws.path("job.toml").to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains(r#"column "Counted" (mapped to qty) not found"#), "{}", o.stderr);
+}

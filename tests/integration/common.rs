@@ -1,0 +1,170 @@
+//! Helpers: a temporary workspace with a job, rules and data files, and the binary.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+pub fn tally() -> Command {
+    Command::cargo_bin("tally").expect("the tally binary is built")
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(args: &[&str]) -> Output {
+    let out = tally().args(args).output().expect("tally runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A folder holding a job, its rules and its inputs.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+/// Rules used by most fixtures: trim + uppercase, every difference to review.
+pub const PLAIN_RULES: &str = r#"
+[normalize]
+steps = [{ op = "trim" }, { op = "uppercase" }]
+
+[defaults]
+severity = "medium"
+resolution = "review"
+
+[[rules]]
+name = "equal-enough"
+kind = "absolute_qty"
+max = "0.5"
+applies_to = ["qty_mismatch"]
+severity = "info"
+resolution = "ignore"
+"#;
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace { dir: tempfile::tempdir().expect("a temp dir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    pub fn copy_fixture(&self, name: &str, rel: &str) -> PathBuf {
+        let bytes = std::fs::read(Path::new(REPO).join("tests/fixtures").join(name)).unwrap();
+        self.write(rel, bytes)
+    }
+
+    /// Runs `tally run job.toml --out runs` in the workspace.
+    pub fn run_job(&self, job: &str) -> Output {
+        let job = self.path(job);
+        let out = self.path("runs");
+        run(&["run", job.to_str().unwrap(), "--out", out.to_str().unwrap()])
+    }
+
+    /// The run directories under `runs/` (hidden staging folders included, so that a
+    /// half-written run would be seen).
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        match std::fs::read_dir(self.path("runs")) {
+            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn only_run_dir(&self) -> PathBuf {
+        let dirs = self.run_dirs();
+        assert_eq!(dirs.len(), 1, "exactly one run directory: {dirs:?}");
+        dirs.into_iter().next().unwrap()
+    }
+}
+
+pub fn manifest(run_dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(run_dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The discrepancies CSV as records keyed by header.
+pub fn discrepancies(run_dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    read_csv(&run_dir.join("discrepancies.csv"))
+}
+
+pub fn read_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| headers.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// Asserts the manifest's per-side counts tie out.
+pub fn assert_ties_out(m: &Value) {
+    for p in m["pairings"].as_array().unwrap() {
+        assert_eq!(p["ties_out"], true, "pairing {} ties out", p["name"]);
+        for side in ["book", "observed"] {
+            let t = &p[side];
+            let r = &t["rejected"];
+            let sum = ["matched", "unmatched", "duplicate"].iter().map(|k| t[k].as_u64().unwrap()).sum::<u64>()
+                + ["invalid_row", "negative_qty", "not_stocked"].iter().map(|k| r[k].as_u64().unwrap()).sum::<u64>();
+            assert_eq!(sum, t["rows"].as_u64().unwrap(), "{side} of {}", p["name"]);
+        }
+    }
+}
+
+/// A two-source CSV job: `book.csv` (SKU, Store, Qty, Cost) against `count.csv`
+/// (Item, Store, Counted), with PLAIN_RULES.
+pub const CSV_JOB: &str = r#"
+rules = "rules.toml"
+
+[sources.book]
+kind = "csv"
+path = "book.csv"
+
+[sources.book.columns]
+sku = "SKU"
+location = "Store"
+qty = "Qty"
+unit_cost = "Cost"
+
+[sources.count]
+kind = "csv"
+path = "count.csv"
+
+[sources.count.columns]
+sku = "Item"
+location = "Store"
+qty = "Counted"
+
+[[pairings]]
+name = "store-count"
+book = "book"
+observed = "count"
+"#;
+
+pub const BOOK_CSV: &str = "SKU,Store,Qty,Cost\nA1,S1,10,2.50\nA2,S1,5,1.25\nA3,S1,7,4.00\n";
+pub const COUNT_CSV: &str = "Item,Store,Counted\na1,S1,10\nA2 ,S1,3\nA4,S1,1\n";
+
+impl Workspace {
+    /// A workspace holding CSV_JOB with the given inputs.
+    pub fn csv_job(book: impl AsRef<[u8]>, count: impl AsRef<[u8]>) -> Workspace {
+        let ws = Workspace::new();
+        ws.write("job.toml", CSV_JOB);
+        ws.write("rules.toml", PLAIN_RULES);
+        ws.write("book.csv", book);
+        ws.write("count.csv", count);
+        ws
+    }
+}

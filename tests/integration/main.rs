@@ -1,0 +1,8 @@
+//! Integration tests: the `tally` binary on real files, one module per area.
+
+mod bad_input;
+mod check;
+mod common;
+mod formats;
+mod reports;
+mod sample;

@@ -1,0 +1,219 @@
+//! The sample scenario (sample-data/) end to end, with the expected figures worked out
+//! by hand in sample-data/README.md.
+
+use std::path::Path;
+
+use crate::common::*;
+
+fn run_sample() -> (Workspace, Output, std::path::PathBuf) {
+    let ws = Workspace::new();
+    let job = Path::new(REPO).join("sample-data/job.toml");
+    let out = ws.path("runs");
+    let o = run(&["run", job.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let dir = ws.only_run_dir();
+    (ws, o, dir)
+}
+
+#[test]
+fn sample_job_needs_review_and_counts_every_kind() {
+    let (_ws, o, dir) = run_sample();
+    assert_eq!(o.code, 1, "differences need review\n{}{}", o.stdout, o.stderr);
+    let m = manifest(&dir);
+    let kinds = &m["discrepancies"]["by_kind"];
+    let expect = [
+        ("qty_mismatch", 7),
+        ("missing_in_observed", 3),
+        ("missing_in_book", 5),
+        ("cost_mismatch", 4),
+        ("duplicate_key", 2),
+        ("negative_qty", 1),
+        ("invalid_row", 1),
+    ];
+    for (kind, n) in expect {
+        assert_eq!(kinds[kind], n, "{kind}");
+    }
+    assert_eq!(m["discrepancies"]["lines"], 23);
+    assert_eq!(m["discrepancies"]["needs_person"], 10);
+    assert_eq!(m["discrepancies"]["qty_delta_sum"], "-25.250");
+    assert_eq!(m["discrepancies"]["value_delta_sum"], "-983.1200");
+    assert_eq!(m["corrections"]["total"], 6);
+    assert_eq!(m["corrections"]["by_target"]["book"], 4);
+    assert_eq!(m["corrections"]["by_target"]["observed"], 2);
+    assert_eq!(m["exit_code"], 1);
+    assert_eq!(m["outcome"], "needs_review");
+}
+
+#[test]
+fn sample_manifest_ties_out_and_hashes_inputs() {
+    let (_ws, _o, dir) = run_sample();
+    let m = manifest(&dir);
+    assert_ties_out(&m);
+    let p = &m["pairings"][0];
+    assert_eq!(p["book"]["rows"], 20);
+    assert_eq!(p["book"]["matched"], 16);
+    assert_eq!(p["book"]["unmatched"], 3);
+    assert_eq!(p["book"]["rejected"]["negative_qty"], 1);
+    assert_eq!(p["observed"]["rows"], 26);
+    assert_eq!(p["observed"]["matched"], 16);
+    assert_eq!(p["observed"]["unmatched"], 5);
+    assert_eq!(p["observed"]["duplicate"], 2);
+    assert_eq!(p["observed"]["rejected"]["invalid_row"], 1);
+    assert_eq!(p["observed"]["rejected"]["not_stocked"], 2);
+    assert_eq!(p["equal"], 5);
+
+    let inputs = m["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 4, "erp xlsx, two shopify files, square");
+    for input in inputs {
+        let path = Path::new(input["path"].as_str().unwrap());
+        let bytes = std::fs::read(path).unwrap();
+        use sha2::Digest;
+        assert_eq!(input["sha256"].as_str().unwrap(), format!("{:x}", sha2::Sha256::digest(&bytes)));
+        assert_eq!(input["size"].as_u64().unwrap(), bytes.len() as u64);
+    }
+    let square = inputs.iter().find(|i| i["source"] == "square").unwrap();
+    assert_eq!(square["records"], 6);
+    assert_eq!(square["rows"], 12, "unpivoted: 6 items × 2 locations");
+    assert_eq!(m["job"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(m["rules"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(m["rules_in_force"].as_array().unwrap().len(), 9);
+
+    // Every file the manifest lists exists with that hash.
+    for f in m["files"].as_array().unwrap() {
+        let bytes = std::fs::read(dir.join(f["path"].as_str().unwrap())).unwrap();
+        use sha2::Digest;
+        assert_eq!(f["sha256"].as_str().unwrap(), format!("{:x}", sha2::Sha256::digest(&bytes)));
+    }
+}
+
+#[test]
+fn sample_writes_every_file() {
+    let (_ws, o, dir) = run_sample();
+    for f in [
+        "manifest.json",
+        "discrepancies.csv",
+        "discrepancies.parquet",
+        "corrections/erp-vs-stores.book.csv",
+        "corrections/erp-vs-stores.book.erpnext.csv",
+        "corrections/erp-vs-stores.observed.csv",
+        "reports/summary.html",
+        "reports/summary.md",
+        "reports/locations/BOS-01.html",
+        "reports/locations/NYC-02.html",
+        "reports/locations/PDX-03.html",
+        "reports/locations/SEA-04.html",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} is written");
+    }
+    assert!(o.stdout.contains("reports/summary.html"), "says where the reports are: {}", o.stdout);
+    // No temporary file is left anywhere.
+    let leftovers: Vec<_> = walk(&dir).into_iter().filter(|p| p.to_string_lossy().contains(".tmp")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn sample_lines_are_decided_by_the_first_matching_rule() {
+    let (_ws, _o, dir) = run_sample();
+    let lines = discrepancies(&dir);
+    let find = |loc: &str, key: &str, kind: &str| {
+        lines
+            .iter()
+            .find(|l| l["location"] == loc && l["item_key"] == key && l["kind"] == kind)
+            .unwrap_or_else(|| panic!("line {loc} {key} {kind}"))
+    };
+    // 150 → 148 is 1.33 % of book: within the 2 % tolerance.
+    let l = find("BOS-01", "00030003", "qty_mismatch");
+    assert_eq!((l["qty_delta"].as_str(), l["rule"].as_str(), l["resolution"].as_str()), ("-2.000", "count-noise", "ignore"));
+    // 12.5 kg → 12.25 kg is exactly 2 %: the boundary is inclusive, and exact.
+    let l = find("PDX-03", "00050007", "qty_mismatch");
+    assert_eq!((l["qty_delta"].as_str(), l["value_delta"].as_str(), l["rule"].as_str()), ("-0.250", "-2.0300", "count-noise"));
+    // Leading zeros restored: the xlsx held the number 10002, Shopify "NW-00010002".
+    let l = find("BOS-01", "00010002", "qty_mismatch");
+    assert_eq!((l["book_sku"].as_str(), l["observed_sku"].as_str()), ("10002", "NW-00010002"));
+    assert_eq!((l["rule"].as_str(), l["resolution"].as_str()), ("small-variance", "correct_book"));
+    let l = find("BOS-01", "00020011", "qty_mismatch");
+    assert_eq!((l["value_delta"].as_str(), l["rule"].as_str(), l["resolution"].as_str()), ("-467.2000", "(default)", "review"));
+    let l = find("SEA-04", "00020010", "cost_mismatch");
+    assert_eq!((l["cost_delta"].as_str(), l["value_delta"].as_str(), l["resolution"].as_str()), ("2.6000", "7.8000", "correct_observed"));
+    let l = find("PDX-03", "00040002", "cost_mismatch");
+    assert_eq!((l["cost_delta"].as_str(), l["rule"].as_str()), ("0.0050", "cost-within-cent"));
+    let l = find("NYC-02", "00040001", "negative_qty");
+    assert_eq!((l["side"].as_str(), l["book_qty"].as_str(), l["resolution"].as_str()), ("book", "-2.000", "review"));
+    let dups: Vec<_> = lines.iter().filter(|l| l["kind"] == "duplicate_key").collect();
+    assert_eq!(dups.len(), 2);
+    assert!(dups.iter().all(|l| l["item_key"] == "00030004" && l["side"] == "observed"));
+    assert_eq!(dups[0]["detail"], "the key appears 2 times in the observed");
+    // The duplicated key is never joined: the book's row is reported unmatched.
+    find("BOS-01", "00030004", "missing_in_observed");
+    let invalid = lines.iter().find(|l| l["kind"] == "invalid_row").unwrap();
+    assert_eq!(invalid["detail"], "the SKU is empty");
+    assert_eq!(invalid["observed_row"], "6", "soho.csv line 6");
+    // Lines are numbered without gaps.
+    let numbers: Vec<u64> = lines.iter().map(|l| l["line"].parse().unwrap()).collect();
+    assert_eq!(numbers, (1..=23).collect::<Vec<_>>());
+}
+
+#[test]
+fn sample_corrections_in_generic_and_erpnext_formats() {
+    let (_ws, _o, dir) = run_sample();
+    let erpnext = std::fs::read_to_string(dir.join("corrections/erp-vs-stores.book.erpnext.csv")).unwrap();
+    assert_eq!(
+        erpnext,
+        "Item Code,Warehouse,Quantity,Valuation Rate\n\
+         00010002,Back Bay - NWO,17.000,9.1000\n\
+         00020010,Back Bay - NWO,3.000,58.4000\n\
+         00030110,SoHo - NWO,11.000,19.9000\n\
+         00030004,Ballard - NWO,35.000,7.3500\n"
+    );
+    let observed = read_csv(&dir.join("corrections/erp-vs-stores.observed.csv"));
+    assert_eq!(observed.len(), 2);
+    for c in &observed {
+        assert_eq!(c["item_key"], "00020010");
+        assert_eq!(c["current_unit_cost"], "61.0000");
+        assert_eq!(c["new_unit_cost"], "58.4000");
+        assert_eq!(c["target_source"], "square");
+    }
+    let book = read_csv(&dir.join("corrections/erp-vs-stores.book.csv"));
+    let numbers: Vec<&str> = book.iter().map(|c| c["correction"].as_str()).collect();
+    assert_eq!(numbers, ["1", "2", "3", "4"]);
+}
+
+#[test]
+fn parquet_holds_the_same_lines_with_exact_decimals() {
+    use polars::prelude::*;
+    let (_ws, _o, dir) = run_sample();
+    let file = std::fs::File::open(dir.join("discrepancies.parquet")).unwrap();
+    let df = ParquetReader::new(file).finish().unwrap();
+    assert_eq!(df.height(), 23);
+    assert!(matches!(df.column("qty_delta").unwrap().dtype(), DataType::Decimal(_, 3)));
+    assert!(matches!(df.column("value_delta").unwrap().dtype(), DataType::Decimal(_, 4)));
+    let sum: i128 = df.column("value_delta").unwrap().decimal().unwrap().physical().into_iter().flatten().sum();
+    assert_eq!(sum, -9_831_200);
+}
+
+#[test]
+fn location_filter_limits_the_run() {
+    let ws = Workspace::new();
+    let job = Path::new(REPO).join("sample-data/job.toml");
+    let out = ws.path("runs");
+    let o = run(&["run", job.to_str().unwrap(), "--out", out.to_str().unwrap(), "--location", "PDX-03"]);
+    assert_eq!(o.code, 0, "PDX-03 alone needs nobody: {}{}", o.stdout, o.stderr);
+    let m = manifest(&ws.only_run_dir());
+    assert_ties_out(&m);
+    assert_eq!(m["pairings"][0]["book"]["rows"], 4);
+    assert_eq!(m["pairings"][0]["observed"]["rows"], 6);
+    assert_eq!(m["discrepancies"]["lines"], 5);
+    assert_eq!(m["locations"][0], "PDX-03");
+}
