@@ -18,5 +18,7 @@ pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod run;
+#[cfg(test)]
+mod testing;
 pub mod toml_doc;
 pub mod write;

@@ -114,7 +114,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTall
     let mut tally = SideTally { rows: frame.height() as u64, ..Default::default() };
     tally.rejected.not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
     let mut sources: Vec<String> =
-        frame.column(SOURCE)?.str()?.unique()?.into_iter().flatten().map(str::to_string).collect();
+        frame.column(SOURCE)?.str()?.unique()?.iter().flatten().map(str::to_string).collect();
     sources.sort();
     tally.sources = sources;
 
@@ -129,7 +129,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTall
     let counted = lf
         .clone()
         .filter(eligible)
-        .with_column(len().over([col(LOCATION), col(ITEM_KEY)]).alias("_key_rows"))
+        .with_column(len().over([col(LOCATION), col(ITEM_KEY)])?.alias("_key_rows"))
         .collect()?;
 
     let counted = counted.lazy();
@@ -161,4 +161,43 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTall
 
     let findings = concat([invalid.lazy(), duplicate.lazy(), negative.lazy()], UnionArgs::default())?.collect()?;
     Ok((clean, findings, tally))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::snapshot;
+
+    #[test]
+    fn duplicates_and_negatives_are_split_off_before_the_join() {
+        let book = snapshot("erp", &[("S1", "A", "5", None), ("S1", "B", "2", None), ("S1", "C", "-1", None)]);
+        let observed = snapshot("pos", &[("S1", "A", "3", None), ("S1", "A", "2", None), ("S1", "B", "2", None)]);
+        let m = reconcile(book, observed).unwrap();
+        assert_eq!(m.book.matched, 1, "only B joins");
+        assert_eq!(m.book.unmatched, 1, "A's book row finds no clean partner");
+        assert_eq!(m.book.rejected.negative_qty, 1);
+        assert_eq!(m.observed.duplicate, 2);
+        assert_eq!(m.observed.matched, 1);
+        assert!(m.book.ties_out() && m.observed.ties_out());
+        assert_eq!(m.joined.height(), 2, "A (book only) and B: the two observed A rows never fan out");
+        let kinds: Vec<Option<&str>> = m.findings.column("kind").unwrap().str().unwrap().iter().collect();
+        assert_eq!(kinds.iter().filter(|k| **k == Some("duplicate_key")).count(), 2);
+        assert_eq!(kinds.iter().filter(|k| **k == Some("negative_qty")).count(), 1);
+    }
+
+    #[test]
+    fn placeholders_and_invalid_rows_are_counted_not_joined() {
+        let book = snapshot("erp", &[("S1", "A", "5", None)]);
+        let mut observed = snapshot("pos", &[("S1", "A", "0", None), ("S1", "B", "1", None)]);
+        let absent = BooleanChunked::from_slice(ABSENT.into(), &[true, false]);
+        let invalid = StringChunked::from_iter_options(INVALID.into(), [None, Some("the location is empty")].into_iter());
+        observed.with_column(absent.into_series().into()).unwrap();
+        observed.with_column(invalid.into_series().into()).unwrap();
+        let m = reconcile(book, observed).unwrap();
+        assert_eq!(m.observed.rejected.not_stocked, 1);
+        assert_eq!(m.observed.rejected.invalid_row, 1);
+        assert_eq!(m.observed.matched, 0);
+        assert_eq!(m.book.unmatched, 1);
+        assert!(m.observed.ties_out());
+    }
 }

@@ -67,7 +67,7 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
         .sort_by_exprs([col("target"), col("line")], SortMultipleOptions::default())
         .with_row_index("_i", None)
         .with_column(
-            (col("_i").cast(DataType::UInt64) - col("_i").min().over([col("target")]).cast(DataType::UInt64) + lit(1u64))
+            (col("_i").cast(DataType::UInt64) - col("_i").min().over([col("target")])?.cast(DataType::UInt64) + lit(1u64))
                 .alias("correction"),
         )
         .select(COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())

@@ -223,7 +223,7 @@ fn decimal_sum(frame: &DataFrame, column: &str) -> Result<rust_decimal::Decimal>
     let DataType::Decimal(_, scale) = c.dtype() else {
         anyhow::bail!("internal error: {column} is not a decimal column");
     };
-    let sum: i128 = c.decimal()?.physical().into_iter().flatten().sum();
+    let sum: i128 = c.decimal()?.physical().iter().flatten().sum();
     Ok(rust_decimal::Decimal::from_i128_with_scale(sum, *scale as u32))
 }
 

@@ -7,7 +7,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use polars::prelude::*;
 
 use super::RawTable;
@@ -44,7 +44,7 @@ pub fn read(path: &Path, bytes: Vec<u8>, delimiter: u8, encoding: Encoding, layo
         .with_parse_options(parse)
         .into_reader_with_file_handle(Cursor::new(text))
         .finish()
-        .with_context(|| format!("{}: cannot parse as CSV", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: cannot parse as CSV: {e}", path.display()))?;
 
     // Line numbers count from the header; a quoted field spanning lines shifts them,
     // which real inventory exports do not do.

@@ -13,7 +13,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 use super::RawTable;
-use crate::columns::*;
+use crate::columns::{Field, LOCATION, MONEY_SCALE, QTY, QTY_SCALE, ROW, SKU, UNIT_COST, SOURCE, FILE, INVALID, ABSENT};
 use crate::job::{Layout, Placeholder};
 
 /// The string columns every snapshot has, null where the source has no such column.

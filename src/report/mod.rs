@@ -6,7 +6,7 @@
 mod model;
 
 use anyhow::{Context, Result};
-use minijinja::{AutoEscape, Environment};
+use minijinja::{AutoEscape, Environment, Value};
 use polars::prelude::DataFrame;
 
 pub use model::{ReportInput, build};
@@ -42,12 +42,13 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
     let env = environment()?;
     let model = build(input, discrepancies)?;
     let mut pages = Vec::with_capacity(model.locations.len() + 2);
-    let summary = minijinja::context! { m => &model, root => "" };
+    let m = Value::from(minijinja::value::Serde(&model));
+    let summary = minijinja::context! { m => m.clone(), root => "" };
     pages.push(Page { path: "reports/summary.html".into(), text: env.get_template("summary.html")?.render(&summary)? });
     pages.push(Page { path: "reports/summary.md".into(), text: env.get_template("summary.md")?.render(&summary)? });
     let location_tpl = env.get_template("location.html")?;
     for loc in &model.locations {
-        let ctx = minijinja::context! { m => &model, loc => loc, root => "../" };
+        let ctx = minijinja::context! { m => m.clone(), loc => Value::from(minijinja::value::Serde(loc)), root => "../" };
         pages.push(Page { path: format!("reports/{}", loc.page), text: location_tpl.render(&ctx)? });
     }
     Ok(pages)

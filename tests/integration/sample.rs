@@ -199,7 +199,7 @@ fn parquet_holds_the_same_lines_with_exact_decimals() {
     assert_eq!(df.height(), 23);
     assert!(matches!(df.column("qty_delta").unwrap().dtype(), DataType::Decimal(_, 3)));
     assert!(matches!(df.column("value_delta").unwrap().dtype(), DataType::Decimal(_, 4)));
-    let sum: i128 = df.column("value_delta").unwrap().decimal().unwrap().physical().into_iter().flatten().sum();
+    let sum: i128 = df.column("value_delta").unwrap().decimal().unwrap().physical().iter().flatten().sum();
     assert_eq!(sum, -9_831_200);
 }
 
