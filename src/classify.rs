@@ -46,12 +46,17 @@ pub const COLUMNS: [&str; 28] = [
 ];
 
 fn kind_is(kinds: &[Kind]) -> Expr {
-    kinds.iter().fold(lit(false), |acc, k| acc.or(col("kind").eq(lit(k.as_str()))))
+    kinds
+        .iter()
+        .fold(lit(false), |acc, k| acc.or(col("kind").eq(lit(k.as_str()))))
 }
 
 /// Lines from the join come from both sides and carry no finding detail.
 fn no_finding() -> [Expr; 2] {
-    [lit(NULL).cast(DataType::String).alias("side"), lit(NULL).cast(DataType::String).alias("detail")]
+    [
+        lit(NULL).cast(DataType::String).alias("side"),
+        lit(NULL).cast(DataType::String).alias("detail"),
+    ]
 }
 
 /// The undecided lines of one pairing: differences from the join plus row findings.
@@ -75,17 +80,28 @@ pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
         .filter(col("kind").is_not_null())
         .with_columns(no_finding());
     let cost_lines = joined
-        .filter(book_in.and(obs_in).and(col("book_unit_cost").neq(col("observed_unit_cost"))))
+        .filter(
+            book_in
+                .and(obs_in)
+                .and(col("book_unit_cost").neq(col("observed_unit_cost"))),
+        )
         .with_column(lit(Kind::CostMismatch.as_str()).alias("kind"))
         .with_columns(no_finding());
 
     let all = concat(
         [qty_lines, cost_lines, matched.findings.clone().lazy()],
-        UnionArgs { diagonal: true, ..Default::default() },
+        UnionArgs {
+            diagonal: true,
+            ..Default::default()
+        },
     )?;
 
     let zero_qty = lit("0").cast(qty_type());
-    let qty_kinds = kind_is(&[Kind::MissingInBook, Kind::MissingInObserved, Kind::QtyMismatch]);
+    let qty_kinds = kind_is(&[
+        Kind::MissingInBook,
+        Kind::MissingInObserved,
+        Kind::QtyMismatch,
+    ]);
     let cost_kind = col("kind").eq(lit(Kind::CostMismatch.as_str()));
     let null_of = |t: DataType| lit(NULL).cast(t);
     Ok(all
@@ -94,7 +110,10 @@ pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
             coalesce(&[col("book_description"), col("observed_description")]).alias(DESCRIPTION),
             coalesce(&[col("book_category"), col("observed_category")]).alias(CATEGORY),
             when(qty_kinds.clone())
-                .then(col("observed_qty").fill_null(zero_qty.clone()) - col("book_qty").fill_null(zero_qty))
+                .then(
+                    col("observed_qty").fill_null(zero_qty.clone())
+                        - col("book_qty").fill_null(zero_qty),
+                )
                 .otherwise(null_of(qty_delta_type()))
                 .cast(qty_delta_type())
                 .alias("qty_delta"),
@@ -127,28 +146,58 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
     for rule in rules.rules.iter().rev() {
         let mut cond = kind_is(&rule.applies_to).and(rule.condition.expr());
         if !rule.locations.is_empty() {
-            cond = cond.and(rule.locations.iter().fold(lit(false), |a, l| a.or(col(LOCATION).eq(lit(l.as_str())))));
+            cond = cond.and(
+                rule.locations
+                    .iter()
+                    .fold(lit(false), |a, l| a.or(col(LOCATION).eq(lit(l.as_str())))),
+            );
         }
         if !rule.categories.is_empty() {
-            let in_category =
-                rule.categories.iter().fold(lit(false), |a, c| a.or(col(CATEGORY).eq(lit(c.as_str()))));
+            let in_category = rule
+                .categories
+                .iter()
+                .fold(lit(false), |a, c| a.or(col(CATEGORY).eq(lit(c.as_str()))));
             cond = cond.and(in_category.fill_null(lit(false)));
         }
-        name = when(cond.clone()).then(lit(rule.name.as_str())).otherwise(name);
-        severity = when(cond.clone()).then(lit(rule.decision.severity.as_str())).otherwise(severity);
-        resolution = when(cond).then(lit(rule.decision.resolution.as_str())).otherwise(resolution);
+        name = when(cond.clone())
+            .then(lit(rule.name.as_str()))
+            .otherwise(name);
+        severity = when(cond.clone())
+            .then(lit(rule.decision.severity.as_str()))
+            .otherwise(severity);
+        resolution = when(cond)
+            .then(lit(rule.decision.resolution.as_str()))
+            .otherwise(resolution);
     }
-    lines.with_columns([name.alias("rule"), severity.alias("severity"), resolution.alias("resolution")])
+    lines.with_columns([
+        name.alias("rule"),
+        severity.alias("severity"),
+        resolution.alias("resolution"),
+    ])
 }
 
 /// Orders the lines (pairing, location, item key, kind) and numbers them gaplessly.
 pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
-    let select: Vec<Expr> = COLUMNS.iter().filter(|c| **c != "line").map(|c| col(*c)).collect();
+    let select: Vec<Expr> = COLUMNS
+        .iter()
+        .filter(|c| **c != "line")
+        .map(|c| col(*c))
+        .collect();
     let sorted = lines
         .select(select)
         .sort_by_exprs(
-            [col("pairing"), col(LOCATION), col(ITEM_KEY), col("kind"), col("side"), col("book_row"), col("observed_row")],
-            SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true),
+            [
+                col("pairing"),
+                col(LOCATION),
+                col(ITEM_KEY),
+                col("kind"),
+                col("side"),
+                col("book_row"),
+                col("observed_row"),
+            ],
+            SortMultipleOptions::default()
+                .with_maintain_order(true)
+                .with_nulls_last(true),
         )
         .with_row_index("line", Some(1))
         .with_column(col("line").cast(DataType::UInt64))
@@ -168,14 +217,23 @@ mod tests {
     use crate::rules::{Condition, Decision, Rule};
     use crate::testing::snapshot;
 
-    fn rule(name: &str, condition: Condition, kinds: &[Kind], locations: &[&str], resolution: Resolution) -> Rule {
+    fn rule(
+        name: &str,
+        condition: Condition,
+        kinds: &[Kind],
+        locations: &[&str],
+        resolution: Resolution,
+    ) -> Rule {
         Rule {
             name: name.into(),
             condition,
             applies_to: kinds.to_vec(),
             locations: locations.iter().map(|s| s.to_string()).collect(),
             categories: vec![],
-            decision: Decision { severity: Severity::Low, resolution },
+            decision: Decision {
+                severity: Severity::Low,
+                resolution,
+            },
         }
     }
 
@@ -184,7 +242,10 @@ mod tests {
             path: PathBuf::from("rules.toml"),
             sku_steps: vec![],
             rules,
-            default: Decision { severity: Severity::High, resolution: Resolution::Review },
+            default: Decision {
+                severity: Severity::High,
+                resolution: Resolution::Review,
+            },
         }
     }
 
@@ -195,7 +256,11 @@ mod tests {
 
     fn strings(df: &DataFrame, col: &str) -> Vec<String> {
         let s = df.column(col).unwrap().cast(&DataType::String).unwrap();
-        s.str().unwrap().iter().map(|v| v.unwrap_or("").to_string()).collect()
+        s.str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
     }
 
     const BOOK: &[crate::testing::Row] = &[
@@ -219,13 +284,31 @@ mod tests {
 
     #[test]
     fn kinds_and_exact_deltas() {
-        let lines = classify(snapshot("erp", BOOK), snapshot("pos", OBSERVED), &rules(vec![]));
-        assert_eq!(strings(&lines, "kind"), ["qty_mismatch", "cost_mismatch", "missing_in_observed", "missing_in_book"]);
+        let lines = classify(
+            snapshot("erp", BOOK),
+            snapshot("pos", OBSERVED),
+            &rules(vec![]),
+        );
+        assert_eq!(
+            strings(&lines, "kind"),
+            [
+                "qty_mismatch",
+                "cost_mismatch",
+                "missing_in_observed",
+                "missing_in_book"
+            ]
+        );
         assert_eq!(strings(&lines, "item_key"), ["A", "B", "C", "D"]);
-        assert_eq!(strings(&lines, "qty_delta"), ["-0.200", "", "-7.500", "1.000"]);
+        assert_eq!(
+            strings(&lines, "qty_delta"),
+            ["-0.200", "", "-7.500", "1.000"]
+        );
         assert_eq!(strings(&lines, "cost_delta"), ["", "0.2500", "", ""]);
         // −0.2 × 2.5; 0.25 × 4 units; C has no cost; D at the observed cost.
-        assert_eq!(strings(&lines, "value_delta"), ["-0.5000", "1.0000", "", "9.0000"]);
+        assert_eq!(
+            strings(&lines, "value_delta"),
+            ["-0.5000", "1.0000", "", "9.0000"]
+        );
         assert_eq!(strings(&lines, "line"), ["1", "2", "3", "4"]);
         assert!(strings(&lines, "rule").iter().all(|r| r == DEFAULT_RULE));
     }
@@ -258,18 +341,54 @@ mod tests {
     #[test]
     fn the_first_matching_rule_decides() {
         let rs = rules(vec![
-            rule("s2-only", Condition::Always, &Kind::ALL, &["S2"], Resolution::Recount),
+            rule(
+                "s2-only",
+                Condition::Always,
+                &Kind::ALL,
+                &["S2"],
+                Resolution::Recount,
+            ),
             // 0.2 of 10 is exactly 2 %: inclusive.
-            rule("two-percent", Condition::PercentOfBook(Decimal::new(2, 0)), &[Kind::QtyMismatch], &[], Resolution::Ignore),
-            rule("tiny", Condition::AbsoluteQty(Decimal::new(5, 1)), &[Kind::QtyMismatch], &[], Resolution::CorrectBook),
-            rule("cheap", Condition::ValueAtCost(Decimal::new(10, 0)), &[Kind::MissingInBook, Kind::MissingInObserved], &[], Resolution::CorrectObserved),
-            rule("cost", Condition::UnitCost(Decimal::new(1, 1)), &[Kind::CostMismatch], &[], Resolution::Ignore),
+            rule(
+                "two-percent",
+                Condition::PercentOfBook(Decimal::new(2, 0)),
+                &[Kind::QtyMismatch],
+                &[],
+                Resolution::Ignore,
+            ),
+            rule(
+                "tiny",
+                Condition::AbsoluteQty(Decimal::new(5, 1)),
+                &[Kind::QtyMismatch],
+                &[],
+                Resolution::CorrectBook,
+            ),
+            rule(
+                "cheap",
+                Condition::ValueAtCost(Decimal::new(10, 0)),
+                &[Kind::MissingInBook, Kind::MissingInObserved],
+                &[],
+                Resolution::CorrectObserved,
+            ),
+            rule(
+                "cost",
+                Condition::UnitCost(Decimal::new(1, 1)),
+                &[Kind::CostMismatch],
+                &[],
+                Resolution::Ignore,
+            ),
         ]);
         let lines = classify(snapshot("erp", BOOK), snapshot("pos", OBSERVED), &rs);
         // A: two-percent before tiny. B: 0.25 cost delta > 0.1: default. C: no cost, so
         // no value: default. D: 9.00 ≤ 10: cheap.
-        assert_eq!(strings(&lines, "rule"), ["two-percent", "(default)", "(default)", "cheap"]);
-        assert_eq!(strings(&lines, "resolution"), ["ignore", "review", "review", "correct_observed"]);
+        assert_eq!(
+            strings(&lines, "rule"),
+            ["two-percent", "(default)", "(default)", "cheap"]
+        );
+        assert_eq!(
+            strings(&lines, "resolution"),
+            ["ignore", "review", "review", "correct_observed"]
+        );
 
         let s2 = snapshot("pos", &[("S2", "A", "1", Some("2.5000"))]);
         let lines = classify(snapshot("erp", &BOOK[3..]), s2, &rs);

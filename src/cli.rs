@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "tally", version, about = "Reconcile inventory between retail systems.")]
+#[command(
+    name = "tally",
+    version,
+    about = "Reconcile inventory between retail systems."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

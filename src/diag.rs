@@ -41,7 +41,11 @@ pub struct Diagnostics<'a> {
 
 impl<'a> Diagnostics<'a> {
     pub fn new(file: &Path, text: &'a str) -> Self {
-        Self { file: file.to_path_buf(), text, items: Vec::new() }
+        Self {
+            file: file.to_path_buf(),
+            text,
+            items: Vec::new(),
+        }
     }
 
     pub fn file(&self) -> &Path {
@@ -61,18 +65,36 @@ impl<'a> Diagnostics<'a> {
     }
 
     /// Records a problem located at a span, with a hint.
-    pub fn hint(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
+    pub fn hint(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.at(span, message).hint = Some(hint.into());
     }
 
     /// Records a TOML syntax or shape error, which carries its own span.
     /// `fallback` locates errors that serde reports without a span of their own.
     pub fn toml(&mut self, err: &toml::de::Error, context: &str, fallback: Option<Range<usize>>) {
-        let line = err.span().or(fallback).map(|s| line_of(self.text, s.start)).unwrap_or(0);
+        let line = err
+            .span()
+            .or(fallback)
+            .map(|s| line_of(self.text, s.start))
+            .unwrap_or(0);
         let message = err.message().trim_end().to_string();
-        let message = if context.is_empty() { message } else { format!("{context}: {message}") };
+        let message = if context.is_empty() {
+            message
+        } else {
+            format!("{context}: {message}")
+        };
         let hint = toml_hint(&message);
-        self.items.push(Diagnostic { file: self.file.clone(), line, message, hint });
+        self.items.push(Diagnostic {
+            file: self.file.clone(),
+            line,
+            message,
+            hint,
+        });
     }
 }
 
@@ -89,7 +111,11 @@ fn toml_hint(message: &str) -> Option<String> {
 /// 1-based line number of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// All the diagnostics of a failed load; displayed one per line.
@@ -99,7 +125,11 @@ pub struct ConfigErrors(pub Vec<Diagnostic>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(f, "{n} configuration error{}:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} configuration error{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.0 {
             writeln!(f, "  {d}")?;
         }

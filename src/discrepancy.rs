@@ -42,12 +42,18 @@ impl Kind {
 
     /// Findings on one source's rows: a person must look, nothing is corrected automatically.
     pub fn is_row_finding(self) -> bool {
-        matches!(self, Kind::DuplicateKey | Kind::NegativeQty | Kind::InvalidRow)
+        matches!(
+            self,
+            Kind::DuplicateKey | Kind::NegativeQty | Kind::InvalidRow
+        )
     }
 
     /// Kinds whose size is a quantity difference (missing on one side counts as zero).
     pub fn is_qty_difference(self) -> bool {
-        matches!(self, Kind::MissingInBook | Kind::MissingInObserved | Kind::QtyMismatch)
+        matches!(
+            self,
+            Kind::MissingInBook | Kind::MissingInObserved | Kind::QtyMismatch
+        )
     }
 }
 
@@ -62,7 +68,13 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

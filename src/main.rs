@@ -9,7 +9,11 @@ use tally::run::{self, RunOptions};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { job, out, locations } => run::run_job(&job, &RunOptions { out, locations }),
+        Command::Run {
+            job,
+            out,
+            locations,
+        } => run::run_job(&job, &RunOptions { out, locations }),
         Command::Check { job } => run::check_job(&job),
     };
     match result {

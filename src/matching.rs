@@ -69,7 +69,11 @@ pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
         )
         .collect()?;
 
-    let present = |side: Side| joined.column(&format!("{}_row", side.as_str())).map(|c| c.is_not_null());
+    let present = |side: Side| {
+        joined
+            .column(&format!("{}_row", side.as_str()))
+            .map(|c| c.is_not_null())
+    };
     let book_present = present(Side::Book)?;
     let obs_present = present(Side::Observed)?;
     let pairs = (&book_present & &obs_present).sum().unwrap_or(0) as u64;
@@ -78,15 +82,26 @@ pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
     obs_tally.matched = pairs;
     obs_tally.unmatched = obs_present.sum().unwrap_or(0) as u64 - pairs;
     for (name, t) in [("book", &book_tally), ("observed", &obs_tally)] {
-        ensure!(t.ties_out(), "internal error: the {name} rows do not tie out: {t:?}");
+        ensure!(
+            t.ties_out(),
+            "internal error: the {name} rows do not tie out: {t:?}"
+        );
     }
 
     let findings = concat(
         [book_findings.lazy(), obs_findings.lazy()],
-        UnionArgs { diagonal: true, ..Default::default() },
+        UnionArgs {
+            diagonal: true,
+            ..Default::default()
+        },
     )?
     .collect()?;
-    Ok(Matched { joined, findings, book: book_tally, observed: obs_tally })
+    Ok(Matched {
+        joined,
+        findings,
+        book: book_tally,
+        observed: obs_tally,
+    })
 }
 
 /// The side's columns under side-prefixed names (`book_qty`, `observed_row`, ...).
@@ -111,47 +126,71 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str]) -> LazyFrame {
 
 /// Splits a side into clean rows (to be joined), findings, and the first counts.
 fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTally)> {
-    let mut tally = SideTally { rows: frame.height() as u64, ..Default::default() };
+    let mut tally = SideTally {
+        rows: frame.height() as u64,
+        ..Default::default()
+    };
     tally.rejected.not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
-    let mut sources: Vec<String> =
-        frame.column(SOURCE)?.str()?.unique()?.iter().flatten().map(str::to_string).collect();
+    let mut sources: Vec<String> = frame
+        .column(SOURCE)?
+        .str()?
+        .unique()?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
     sources.sort();
     tally.sources = sources;
 
     let lf = frame.lazy().filter(col(ABSENT).not());
     let eligible = col(INVALID).is_null();
 
-    let invalid = lf
-        .clone()
-        .filter(eligible.clone().not())
-        .with_columns([lit(Kind::InvalidRow.as_str()).alias("kind"), col(INVALID).alias("detail")]);
+    let invalid = lf.clone().filter(eligible.clone().not()).with_columns([
+        lit(Kind::InvalidRow.as_str()).alias("kind"),
+        col(INVALID).alias("detail"),
+    ]);
 
     let counted = lf
         .clone()
         .filter(eligible)
-        .with_column(len().over([col(LOCATION), col(ITEM_KEY)])?.alias("_key_rows"))
+        .with_column(
+            len()
+                .over([col(LOCATION), col(ITEM_KEY)])?
+                .alias("_key_rows"),
+        )
         .collect()?;
 
     let counted = counted.lazy();
-    let duplicate = counted.clone().filter(col("_key_rows").gt(lit(1))).with_columns([
-        lit(Kind::DuplicateKey.as_str()).alias("kind"),
-        concat_str(
-            [lit("the key appears "), col("_key_rows").cast(DataType::String), lit(format!(" times in the {}", side.as_str()))],
-            "",
-            false,
-        )
-        .alias("detail"),
-    ]);
+    let duplicate = counted
+        .clone()
+        .filter(col("_key_rows").gt(lit(1)))
+        .with_columns([
+            lit(Kind::DuplicateKey.as_str()).alias("kind"),
+            concat_str(
+                [
+                    lit("the key appears "),
+                    col("_key_rows").cast(DataType::String),
+                    lit(format!(" times in the {}", side.as_str())),
+                ],
+                "",
+                false,
+            )
+            .alias("detail"),
+        ]);
     let single = counted.filter(col("_key_rows").eq(lit(1)));
     let zero = lit("0").cast(qty_type());
     let negative = single
         .clone()
         .filter(col(QTY).lt(zero.clone()))
-        .with_columns([lit(Kind::NegativeQty.as_str()).alias("kind"), lit("negative on-hand quantity").alias("detail")]);
+        .with_columns([
+            lit(Kind::NegativeQty.as_str()).alias("kind"),
+            lit("negative on-hand quantity").alias("detail"),
+        ]);
     let clean = side_view(single.filter(col(QTY).gt_eq(zero)), side, &[]).collect()?;
 
-    let finding_view =
-        |lf: LazyFrame| side_view(lf, side, &["kind", "detail"]).with_column(lit(side.as_str()).alias("side"));
+    let finding_view = |lf: LazyFrame| {
+        side_view(lf, side, &["kind", "detail"]).with_column(lit(side.as_str()).alias("side"))
+    };
     let invalid = finding_view(invalid).collect()?;
     let duplicate = finding_view(duplicate).collect()?;
     let negative = finding_view(negative).collect()?;
@@ -159,7 +198,11 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTall
     tally.duplicate = duplicate.height() as u64;
     tally.rejected.negative_qty = negative.height() as u64;
 
-    let findings = concat([invalid.lazy(), duplicate.lazy(), negative.lazy()], UnionArgs::default())?.collect()?;
+    let findings = concat(
+        [invalid.lazy(), duplicate.lazy(), negative.lazy()],
+        UnionArgs::default(),
+    )?
+    .collect()?;
     Ok((clean, findings, tally))
 }
 
@@ -170,8 +213,22 @@ mod tests {
 
     #[test]
     fn duplicates_and_negatives_are_split_off_before_the_join() {
-        let book = snapshot("erp", &[("S1", "A", "5", None), ("S1", "B", "2", None), ("S1", "C", "-1", None)]);
-        let observed = snapshot("pos", &[("S1", "A", "3", None), ("S1", "A", "2", None), ("S1", "B", "2", None)]);
+        let book = snapshot(
+            "erp",
+            &[
+                ("S1", "A", "5", None),
+                ("S1", "B", "2", None),
+                ("S1", "C", "-1", None),
+            ],
+        );
+        let observed = snapshot(
+            "pos",
+            &[
+                ("S1", "A", "3", None),
+                ("S1", "A", "2", None),
+                ("S1", "B", "2", None),
+            ],
+        );
         let m = reconcile(book, observed).unwrap();
         assert_eq!(m.book.matched, 1, "only B joins");
         assert_eq!(m.book.unmatched, 1, "A's book row finds no clean partner");
@@ -179,10 +236,30 @@ mod tests {
         assert_eq!(m.observed.duplicate, 2);
         assert_eq!(m.observed.matched, 1);
         assert!(m.book.ties_out() && m.observed.ties_out());
-        assert_eq!(m.joined.height(), 2, "A (book only) and B: the two observed A rows never fan out");
-        let kinds: Vec<Option<&str>> = m.findings.column("kind").unwrap().str().unwrap().iter().collect();
-        assert_eq!(kinds.iter().filter(|k| **k == Some("duplicate_key")).count(), 2);
-        assert_eq!(kinds.iter().filter(|k| **k == Some("negative_qty")).count(), 1);
+        assert_eq!(
+            m.joined.height(),
+            2,
+            "A (book only) and B: the two observed A rows never fan out"
+        );
+        let kinds: Vec<Option<&str>> = m
+            .findings
+            .column("kind")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == Some("duplicate_key"))
+                .count(),
+            2
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == Some("negative_qty")).count(),
+            1
+        );
     }
 
     #[test]
@@ -190,7 +267,10 @@ mod tests {
         let book = snapshot("erp", &[("S1", "A", "5", None)]);
         let mut observed = snapshot("pos", &[("S1", "A", "0", None), ("S1", "B", "1", None)]);
         let absent = BooleanChunked::from_slice(ABSENT.into(), &[true, false]);
-        let invalid = StringChunked::from_iter_options(INVALID.into(), [None, Some("the location is empty")].into_iter());
+        let invalid = StringChunked::from_iter_options(
+            INVALID.into(),
+            [None, Some("the location is empty")].into_iter(),
+        );
         observed.with_column(absent.into_series().into()).unwrap();
         observed.with_column(invalid.into_series().into()).unwrap();
         let m = reconcile(book, observed).unwrap();

@@ -15,10 +15,14 @@ pub fn key(mut frame: DataFrame, steps: &[SkuStep]) -> Result<DataFrame> {
     let frame = frame
         .lazy()
         .with_column(
-            when(col(INVALID).is_null().and(col(ITEM_KEY).str().len_bytes().eq(lit(0u32))))
-                .then(lit("the SKU is empty after normalisation"))
-                .otherwise(col(INVALID))
-                .alias(INVALID),
+            when(
+                col(INVALID)
+                    .is_null()
+                    .and(col(ITEM_KEY).str().len_bytes().eq(lit(0u32))),
+            )
+            .then(lit("the SKU is empty after normalisation"))
+            .otherwise(col(INVALID))
+            .alias(INVALID),
         )
         .collect()?;
     Ok(frame)
@@ -29,6 +33,8 @@ pub fn keep_locations(frame: DataFrame, locations: &[String]) -> Result<DataFram
     if locations.is_empty() {
         return Ok(frame);
     }
-    let wanted = locations.iter().fold(lit(false), |acc, l| acc.or(col(LOCATION).eq(lit(l.as_str()))));
+    let wanted = locations.iter().fold(lit(false), |acc, l| {
+        acc.or(col(LOCATION).eq(lit(l.as_str())))
+    });
     Ok(frame.lazy().filter(wanted).collect()?)
 }

@@ -32,25 +32,45 @@ pub const COLUMNS: [&str; 15] = [
 /// gaplessly in line order.
 pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
     let to_book = col("resolution").eq(lit(Resolution::CorrectBook.as_str()));
-    let targets = to_book.clone().or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())));
-    let is_qty = [Kind::MissingInBook, Kind::MissingInObserved, Kind::QtyMismatch]
-        .iter()
-        .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
+    let targets = to_book
+        .clone()
+        .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())));
+    let is_qty = [
+        Kind::MissingInBook,
+        Kind::MissingInObserved,
+        Kind::QtyMismatch,
+    ]
+    .iter()
+    .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
     let is_cost = col("kind").eq(lit(Kind::CostMismatch.as_str()));
     let zero = lit("0").cast(qty_type());
-    let pick = |book: &str, observed: &str| when(to_book.clone()).then(col(book)).otherwise(col(observed));
-    let pick_other = |book: &str, observed: &str| when(to_book.clone()).then(col(observed)).otherwise(col(book));
+    let pick = |book: &str, observed: &str| {
+        when(to_book.clone())
+            .then(col(book))
+            .otherwise(col(observed))
+    };
+    let pick_other = |book: &str, observed: &str| {
+        when(to_book.clone())
+            .then(col(observed))
+            .otherwise(col(book))
+    };
 
     let frame = discrepancies
         .clone()
         .lazy()
         .filter(targets)
         .with_columns([
-            when(to_book.clone()).then(lit("book")).otherwise(lit("observed")).alias("target"),
+            when(to_book.clone())
+                .then(lit("book"))
+                .otherwise(lit("observed"))
+                .alias("target"),
             // A side that lacks the item is written under the normalised key.
             coalesce(&[pick("book_sku", "observed_sku"), col(ITEM_KEY)]).alias(SKU),
             pick("book_qty", "observed_qty").alias("current_qty"),
-            when(is_qty).then(pick_other("book_qty", "observed_qty").fill_null(zero)).otherwise(pick("book_qty", "observed_qty")).alias("new_qty"),
+            when(is_qty)
+                .then(pick_other("book_qty", "observed_qty").fill_null(zero))
+                .otherwise(pick("book_qty", "observed_qty"))
+                .alias("new_qty"),
             pick("book_unit_cost", "observed_unit_cost").alias("current_unit_cost"),
             // A row the target lacks is created with the other side's cost.
             when(is_cost.or(pick("book_row", "observed_row").is_null()))
@@ -67,8 +87,13 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
         .sort_by_exprs([col("target"), col("line")], SortMultipleOptions::default())
         .with_row_index("_i", None)
         .with_column(
-            (col("_i").cast(DataType::UInt64) - col("_i").min().over([col("target")])?.cast(DataType::UInt64) + lit(1u64))
-                .alias("correction"),
+            (col("_i").cast(DataType::UInt64)
+                - col("_i")
+                    .min()
+                    .over([col("target")])?
+                    .cast(DataType::UInt64)
+                + lit(1u64))
+            .alias("correction"),
         )
         .select(COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
         .collect()?;

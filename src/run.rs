@@ -14,7 +14,9 @@ use crate::discrepancy::Resolution;
 use crate::extract::{self, InputFile};
 use crate::job::{self, Job};
 use crate::progress::Stage;
-use crate::write::manifest::{self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals};
+use crate::write::manifest::{
+    self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals,
+};
 use crate::write::{RunDir, corrections};
 use crate::{classify, matching, normalize, report, resolve};
 
@@ -49,8 +51,18 @@ pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
     for (kind, n) in &m.discrepancies.by_kind {
         println!("    {kind:<20} {n}");
     }
-    println!("  reports: {}", result.run_dir.join("reports/summary.html").display());
-    println!("  outcome: {}", if m.exit_code == 0 { "reconciled" } else { "needs review" });
+    println!(
+        "  reports: {}",
+        result.run_dir.join("reports/summary.html").display()
+    );
+    println!(
+        "  outcome: {}",
+        if m.exit_code == 0 {
+            "reconciled"
+        } else {
+            "needs review"
+        }
+    );
     Ok(m.exit_code as u8)
 }
 
@@ -80,20 +92,33 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
 
 pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
     let started_at = Utc::now();
-    let run_id = format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), short_id(started_at));
+    let run_id = format!(
+        "{}-{}",
+        started_at.format("%Y%m%dT%H%M%SZ"),
+        short_id(started_at)
+    );
 
     // Extract and key every source that a pairing uses, once.
     let mut snapshots: BTreeMap<String, DataFrame> = BTreeMap::new();
     let mut inputs: Vec<InputFile> = Vec::new();
     for source in &job.sources {
-        if !job.pairings.iter().any(|p| p.book.contains(&source.name) || p.observed.contains(&source.name)) {
+        if !job
+            .pairings
+            .iter()
+            .any(|p| p.book.contains(&source.name) || p.observed.contains(&source.name))
+        {
             continue;
         }
         let stage = Stage::start(format!("extract {}", source.name));
-        let snapshot = extract::extract(source).with_context(|| format!("source `{}`", source.name))?;
+        let snapshot =
+            extract::extract(source).with_context(|| format!("source `{}`", source.name))?;
         let frame = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
         let frame = normalize::keep_locations(frame, &opts.locations)?;
-        stage.done(format!("{} rows from {} file(s)", frame.height(), snapshot.inputs.len()));
+        stage.done(format!(
+            "{} rows from {} file(s)",
+            frame.height(),
+            snapshot.inputs.len()
+        ));
         snapshots.insert(source.name.clone(), frame);
         inputs.extend(snapshot.inputs);
     }
@@ -115,7 +140,11 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
         let undecided = classify::lines(&matched, &pairing.name)?;
         let decided = classify::decide(undecided, &job.rules).collect()?;
         let equal_pairs = matched.book.matched - distinct_pairs_with_lines(&decided)?;
-        stage.done(format!("{} matched, {} lines", matched.book.matched, decided.height()));
+        stage.done(format!(
+            "{} matched, {} lines",
+            matched.book.matched,
+            decided.height()
+        ));
         tallies.push(PairingTally {
             name: pairing.name.clone(),
             ties_out: matched.book.ties_out() && matched.observed.ties_out(),
@@ -125,25 +154,41 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
         });
         lines.push(decided.lazy());
     }
-    let discrepancies =
-        classify::finish(concat(lines, UnionArgs { diagonal: true, ..Default::default() })?)?;
+    let discrepancies = classify::finish(concat(
+        lines,
+        UnionArgs {
+            diagonal: true,
+            ..Default::default()
+        },
+    )?)?;
     let corrections = resolve::corrections(&discrepancies)?;
 
     // Write the run directory.
     let stage = Stage::start("write run directory");
     let totals = totals(&discrepancies)?;
-    let outcome = if totals.needs_person > 0 { Outcome::NeedsReview } else { Outcome::Reconciled };
+    let outcome = if totals.needs_person > 0 {
+        Outcome::NeedsReview
+    } else {
+        Outcome::Reconciled
+    };
     let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let mut dir = RunDir::create(&out, &run_id)?;
     dir.write_csv("discrepancies.csv", &discrepancies)?;
     dir.write_parquet("discrepancies.parquet", &discrepancies)?;
-    let mut correction_totals = CorrectionTotals { total: corrections.height() as u64, ..Default::default() };
+    let mut correction_totals = CorrectionTotals {
+        total: corrections.height() as u64,
+        ..Default::default()
+    };
     for (target, n) in count_by(&corrections, "target")? {
         correction_totals.by_target.insert(target, n);
     }
     correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
 
-    let job_display = job.path.display().to_string();
+    // Reports name the job file only; the manifest has its full path and hash.
+    let job_display = job.path.file_name().map_or_else(
+        || job.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let report_input = report::ReportInput {
         run_id: &run_id,
         started_at: started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -165,7 +210,9 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
         engine: manifest::Engine::default(),
         started_at,
         finished_at: Utc::now(),
-        run_by: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()),
+        run_by: std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into()),
         job: HashedFile::of(&job.path)?,
         rules: HashedFile::of(&job.rules.path)?,
         locations: opts.locations.clone(),
@@ -187,7 +234,12 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
 
 /// A short random-looking suffix so two runs in one second never collide.
 fn short_id(t: chrono::DateTime<Utc>) -> String {
-    let seed = format!("{}-{}-{:?}", t.timestamp_nanos_opt().unwrap_or_default(), std::process::id(), std::thread::current().id());
+    let seed = format!(
+        "{}-{}-{:?}",
+        t.timestamp_nanos_opt().unwrap_or_default(),
+        std::process::id(),
+        std::thread::current().id()
+    );
     format!("{:x}", Sha256::digest(seed.as_bytes()))[..8].to_string()
 }
 
@@ -196,7 +248,11 @@ fn distinct_pairs_with_lines(decided: &DataFrame) -> Result<u64> {
     let n = decided
         .clone()
         .lazy()
-        .filter(col("book_row").is_not_null().and(col("observed_row").is_not_null()))
+        .filter(
+            col("book_row")
+                .is_not_null()
+                .and(col("observed_row").is_not_null()),
+        )
         .select([col("location"), col("item_key")])
         .unique(None, UniqueKeepStrategy::Any)
         .collect()?
@@ -215,7 +271,11 @@ fn count_by(frame: &DataFrame, column: &str) -> Result<Vec<(String, u64)>> {
     let keys = counts.column(column)?.str()?.clone();
     let ns = counts.column("n")?.cast(&DataType::UInt64)?;
     let ns = ns.u64()?;
-    Ok(keys.iter().zip(ns.iter()).map(|(k, n)| (k.unwrap_or("").to_string(), n.unwrap_or(0))).collect())
+    Ok(keys
+        .iter()
+        .zip(ns.iter())
+        .map(|(k, n)| (k.unwrap_or("").to_string(), n.unwrap_or(0)))
+        .collect())
 }
 
 fn decimal_sum(frame: &DataFrame, column: &str) -> Result<rust_decimal::Decimal> {
@@ -224,11 +284,17 @@ fn decimal_sum(frame: &DataFrame, column: &str) -> Result<rust_decimal::Decimal>
         anyhow::bail!("internal error: {column} is not a decimal column");
     };
     let sum: i128 = c.decimal()?.physical().iter().flatten().sum();
-    Ok(rust_decimal::Decimal::from_i128_with_scale(sum, *scale as u32))
+    Ok(rust_decimal::Decimal::from_i128_with_scale(
+        sum,
+        *scale as u32,
+    ))
 }
 
 fn totals(discrepancies: &DataFrame) -> Result<Totals> {
-    let mut t = Totals { lines: discrepancies.height() as u64, ..Default::default() };
+    let mut t = Totals {
+        lines: discrepancies.height() as u64,
+        ..Default::default()
+    };
     t.by_kind = count_by(discrepancies, "kind")?.into_iter().collect();
     t.by_severity = count_by(discrepancies, "severity")?.into_iter().collect();
     t.by_resolution = count_by(discrepancies, "resolution")?.into_iter().collect();

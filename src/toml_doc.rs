@@ -26,7 +26,11 @@ pub fn parse<'i>(text: &'i str, diags: &mut Diagnostics) -> Option<Spanned<DeTab
 }
 
 /// Deserialises one part of the document, recording the error if it does not fit.
-pub fn decode<T: DeserializeOwned>(value: &Value<'_>, diags: &mut Diagnostics, context: &str) -> Option<T> {
+pub fn decode<T: DeserializeOwned>(
+    value: &Value<'_>,
+    diags: &mut Diagnostics,
+    context: &str,
+) -> Option<T> {
     match T::deserialize(ValueDeserializer::from(value.clone())) {
         Ok(v) => Some(v),
         Err(err) => {
@@ -52,7 +56,11 @@ pub fn entries<'a, 'i>(
 }
 
 /// The items of an array (an array of tables `[[x]]` included).
-pub fn items<'a, 'i>(value: &'a Value<'i>, diags: &mut Diagnostics, what: &str) -> Vec<&'a Value<'i>> {
+pub fn items<'a, 'i>(
+    value: &'a Value<'i>,
+    diags: &mut Diagnostics,
+    what: &str,
+) -> Vec<&'a Value<'i>> {
     match value.get_ref().as_array() {
         Some(array) => array.iter().collect(),
         None => {

@@ -14,14 +14,24 @@ use super::RawTable;
 use crate::columns::ROW;
 use crate::job::{Encoding, Layout};
 
-pub fn read(path: &Path, bytes: Vec<u8>, delimiter: u8, encoding: Encoding, layout: &Layout) -> Result<RawTable> {
+pub fn read(
+    path: &Path,
+    bytes: Vec<u8>,
+    delimiter: u8,
+    encoding: Encoding,
+    layout: &Layout,
+) -> Result<RawTable> {
     let text: Vec<u8> = match encoding {
         Encoding::Utf8 => {
             let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
             if let Err(e) = std::str::from_utf8(body) {
                 bail!(utf8_error(path, body, e.valid_up_to(), delimiter, layout));
             }
-            if body.len() == bytes.len() { bytes } else { body.to_vec() }
+            if body.len() == bytes.len() {
+                bytes
+            } else {
+                body.to_vec()
+            }
         }
         Encoding::Windows1252 => {
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
@@ -49,17 +59,27 @@ pub fn read(path: &Path, bytes: Vec<u8>, delimiter: u8, encoding: Encoding, layo
     // Line numbers count from the header; a quoted field spanning lines shifts them,
     // which real inventory exports do not do.
     let first = (layout.header_row + layout.skip_rows + 1) as u64;
-    let rows = UInt64Chunked::from_iter_values(ROW.into(), (0..frame.height() as u64).map(|i| first + i));
+    let rows =
+        UInt64Chunked::from_iter_values(ROW.into(), (0..frame.height() as u64).map(|i| first + i));
     frame.with_column(rows.into_series().into())?;
-    Ok(RawTable { frame, row_label: "line".into() })
+    Ok(RawTable {
+        frame,
+        row_label: "line".into(),
+    })
 }
 
 /// Locates the first invalid byte: line, and the header of the column it sits in.
 fn utf8_error(path: &Path, body: &[u8], offset: usize, delimiter: u8, layout: &Layout) -> String {
     let before = &body[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let field = before[line_start..].iter().filter(|&&b| b == delimiter).count();
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let field = before[line_start..]
+        .iter()
+        .filter(|&&b| b == delimiter)
+        .count();
     let header_line = body
         .split(|&b| b == b'\n')
         .nth(layout.header_row - 1)

@@ -26,11 +26,18 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
     let sheet = match sheet {
         Some(s) => {
             if !names.iter().any(|n| n == s) {
-                bail!("{}: no sheet named {s:?}; the workbook has {}", path.display(), names.join(", "));
+                bail!(
+                    "{}: no sheet named {s:?}; the workbook has {}",
+                    path.display(),
+                    names.join(", ")
+                );
             }
             s.to_string()
         }
-        None => names.first().cloned().ok_or_else(|| anyhow!("{}: the workbook has no sheets", path.display()))?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("{}: the workbook has no sheets", path.display()))?,
     };
     let range = book
         .worksheet_range(&sheet)
@@ -38,7 +45,11 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
     let (row0, col0) = range.start().unwrap_or((0, 0));
     let header_abs = (layout.header_row - 1) as u32;
     if range.is_empty() || header_abs < row0 || header_abs > range.end().map_or(0, |e| e.0) {
-        bail!("{}: sheet {sheet:?} has no header at row {}", path.display(), layout.header_row);
+        bail!(
+            "{}: sheet {sheet:?} has no header at row {}",
+            path.display(),
+            layout.header_row
+        );
     }
 
     let rows: Vec<&[Data]> = range.rows().collect();
@@ -46,16 +57,29 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
     let width = range.width();
     let mut headers = Vec::with_capacity(width);
     for (j, cell) in rows[header_idx].iter().enumerate() {
-        let h = cell_text(cell).map(|t| t.trim().to_string()).unwrap_or_default();
+        let h = cell_text(cell)
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default();
         // Blank headers get a name of their own so that they cannot collide.
-        headers.push(if h.is_empty() { format!("(column {})", col_name(col0 as usize + j)) } else { h });
+        headers.push(if h.is_empty() {
+            format!("(column {})", col_name(col0 as usize + j))
+        } else {
+            h
+        });
     }
 
     let mut cols: Vec<Vec<Option<String>>> = vec![Vec::new(); width];
     let mut row_numbers = Vec::new();
-    for (i, row) in rows.iter().enumerate().skip(header_idx + 1 + layout.skip_rows) {
+    for (i, row) in rows
+        .iter()
+        .enumerate()
+        .skip(header_idx + 1 + layout.skip_rows)
+    {
         let cells: Vec<Option<String>> = row.iter().map(cell_text).collect();
-        if cells.iter().all(|c| c.as_deref().is_none_or(|t| t.trim().is_empty())) {
+        if cells
+            .iter()
+            .all(|c| c.as_deref().is_none_or(|t| t.trim().is_empty()))
+        {
             continue; // blank rows between blocks or at the end of a sheet are not records
         }
         for (col, cell) in cols.iter_mut().zip(cells) {
@@ -68,13 +92,28 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
     let mut seen = std::collections::BTreeSet::new();
     for (h, values) in headers.into_iter().zip(cols) {
         if !seen.insert(h.clone()) {
-            bail!("{}: sheet {sheet:?}: header {h:?} appears twice in row {}", path.display(), layout.header_row);
+            bail!(
+                "{}: sheet {sheet:?}: header {h:?} appears twice in row {}",
+                path.display(),
+                layout.header_row
+            );
         }
-        columns.push(StringChunked::from_iter_options(h.as_str().into(), values.into_iter()).into_series().into());
+        columns.push(
+            StringChunked::from_iter_options(h.as_str().into(), values.into_iter())
+                .into_series()
+                .into(),
+        );
     }
-    columns.push(UInt64Chunked::from_vec(ROW.into(), row_numbers).into_series().into());
+    columns.push(
+        UInt64Chunked::from_vec(ROW.into(), row_numbers)
+            .into_series()
+            .into(),
+    );
     let frame = DataFrame::new_infer_height(columns)?;
-    Ok(RawTable { frame, row_label: format!("sheet {sheet:?} row") })
+    Ok(RawTable {
+        frame,
+        row_label: format!("sheet {sheet:?} row"),
+    })
 }
 
 /// A cell as the text a person sees; `None` for empty cells.

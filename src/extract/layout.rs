@@ -13,7 +13,11 @@ use crate::job::{Layout, Pattern};
 
 pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
     let RawTable { frame, row_label } = raw;
-    let headers: Vec<String> = frame.get_column_names().iter().map(|s| s.to_string()).collect();
+    let headers: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let header_place = if row_label == "line" {
         format!("line {}", layout.header_row)
     } else {
@@ -31,7 +35,12 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
             "{}: column {} not found in the header ({header_place}); the header has: {}",
             path.display(),
             missing.join(", "),
-            headers.iter().filter(|h| h.as_str() != ROW).map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
+            headers
+                .iter()
+                .filter(|h| h.as_str() != ROW)
+                .map(|h| format!("{h:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 
@@ -54,7 +63,11 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
                     unpivot.qty.suffix
                 );
             }
-            let cost_cols = unpivot.unit_cost.as_ref().map(|p| matching(&headers, p)).unwrap_or_default();
+            let cost_cols = unpivot
+                .unit_cost
+                .as_ref()
+                .map(|p| matching(&headers, p))
+                .unwrap_or_default();
             let mut parts = Vec::with_capacity(qty_cols.len());
             for (location, qty_header) in &qty_cols {
                 let mut exprs = mapped.clone();
@@ -72,14 +85,25 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
     };
 
     if let Some(location) = &layout.fixed_location {
-        frame = frame.lazy().with_column(lit(location.clone()).alias(LOCATION)).collect()?;
+        frame = frame
+            .lazy()
+            .with_column(lit(location.clone()).alias(LOCATION))
+            .collect()?;
     }
-    if !layout.location_names.is_empty() && frame.get_column_names().iter().any(|c| c.as_str() == LOCATION) {
+    if !layout.location_names.is_empty()
+        && frame
+            .get_column_names()
+            .iter()
+            .any(|c| c.as_str() == LOCATION)
+    {
         let names = &layout.location_names;
-        let renamed = frame.column(LOCATION)?.str()?.apply_into_string_amortized(|loc, out| {
-            let trimmed = loc.trim();
-            out.push_str(names.get(trimmed).map_or(trimmed, String::as_str));
-        });
+        let renamed = frame
+            .column(LOCATION)?
+            .str()?
+            .apply_into_string_amortized(|loc, out| {
+                let trimmed = loc.trim();
+                out.push_str(names.get(trimmed).map_or(trimmed, String::as_str));
+            });
         frame.with_column(renamed.into_series().into())?;
     }
     Ok(RawTable { frame, row_label })
@@ -87,5 +111,8 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
 
 /// (location, header) for each header that fits the pattern, in file order.
 fn matching(headers: &[String], pattern: &Pattern) -> Vec<(String, String)> {
-    headers.iter().filter_map(|h| pattern.location(h).map(|loc| (loc.to_string(), h.clone()))).collect()
+    headers
+        .iter()
+        .filter_map(|h| pattern.location(h).map(|loc| (loc.to_string(), h.clone())))
+        .collect()
 }

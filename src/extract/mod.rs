@@ -58,7 +58,11 @@ pub fn extract(source: &Source) -> Result<Snapshot> {
         inputs.push(input);
     }
     let mut frame = match frames.len() {
-        0 => anyhow::bail!("source `{}`: no file matches {}", source.name, source.pattern),
+        0 => anyhow::bail!(
+            "source `{}`: no file matches {}",
+            source.name,
+            source.pattern
+        ),
         _ => {
             let mut it = frames.into_iter();
             let mut first = it.next().expect("one frame at least");
@@ -69,7 +73,11 @@ pub fn extract(source: &Source) -> Result<Snapshot> {
         }
     };
     frame.rechunk_mut();
-    Ok(Snapshot { source: source.name.clone(), frame, inputs })
+    Ok(Snapshot {
+        source: source.name.clone(),
+        frame,
+        inputs,
+    })
 }
 
 fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> {
@@ -78,7 +86,10 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let raw = match &source.format {
-        Format::Csv { delimiter, encoding } => csv::read(path, bytes, *delimiter, *encoding, &source.layout)?,
+        Format::Csv {
+            delimiter,
+            encoding,
+        } => csv::read(path, bytes, *delimiter, *encoding, &source.layout)?,
         Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout)?,
     };
     let records = raw.frame.height() as u64;
@@ -108,7 +119,10 @@ pub fn check_headers(source: &Source) -> Vec<String> {
             }
         };
         let raw = match &source.format {
-            Format::Csv { delimiter, encoding } => csv::read(path, bytes, *delimiter, *encoding, &source.layout),
+            Format::Csv {
+                delimiter,
+                encoding,
+            } => csv::read(path, bytes, *delimiter, *encoding, &source.layout),
             Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout),
         };
         if let Err(e) = raw.and_then(|raw| layout::apply(raw, &source.layout, path)) {

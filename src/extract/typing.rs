@@ -13,12 +13,22 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 use super::RawTable;
-use crate::columns::{Field, LOCATION, MONEY_SCALE, QTY, QTY_SCALE, ROW, SKU, UNIT_COST, SOURCE, FILE, INVALID, ABSENT};
+use crate::columns::{
+    ABSENT, FILE, Field, INVALID, LOCATION, MONEY_SCALE, QTY, QTY_SCALE, ROW, SKU, SOURCE,
+    UNIT_COST,
+};
 use crate::job::{Layout, Placeholder};
 
 /// The string columns every snapshot has, null where the source has no such column.
-const TEXT_FIELDS: [Field; 7] =
-    [Field::Location, Field::Sku, Field::Gtin, Field::Description, Field::Category, Field::Uom, Field::AsOf];
+const TEXT_FIELDS: [Field; 7] = [
+    Field::Location,
+    Field::Sku,
+    Field::Gtin,
+    Field::Description,
+    Field::Category,
+    Field::Uom,
+    Field::AsOf,
+];
 
 /// How many bad cells one error message lists before it summarises.
 const MAX_LISTED: usize = 10;
@@ -42,27 +52,50 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     };
     let locations = text(LOCATION)?;
     let header_of = |field: Field, i: usize| -> String {
-        if let (Some(u), true) = (&layout.unpivot, field == Field::Qty || field == Field::UnitCost) {
-            let p = if field == Field::Qty { Some(&u.qty) } else { u.unit_cost.as_ref() };
+        if let (Some(u), true) = (
+            &layout.unpivot,
+            field == Field::Qty || field == Field::UnitCost,
+        ) {
+            let p = if field == Field::Qty {
+                Some(&u.qty)
+            } else {
+                u.unit_cost.as_ref()
+            };
             if let Some(p) = p {
                 return format!("{}{}{}", p.prefix, locations.get(i).unwrap_or(""), p.suffix);
             }
         }
-        layout.columns.get(&field).cloned().unwrap_or_else(|| field.column().to_string())
+        layout
+            .columns
+            .get(&field)
+            .cloned()
+            .unwrap_or_else(|| field.column().to_string())
     };
 
     let mut errors = Vec::new();
     let qty_text = text(QTY)?;
     let qty = parse_column(&qty_text, QTY_SCALE as u32, layout, &mut |i, msg| {
-        errors.push(format!("{}: column {:?} (qty): {msg}", place(i), header_of(Field::Qty, i)))
+        errors.push(format!(
+            "{}: column {:?} (qty): {msg}",
+            place(i),
+            header_of(Field::Qty, i)
+        ))
     });
     let cost_text = text(UNIT_COST)?;
     let cost = parse_column(&cost_text, MONEY_SCALE as u32, layout, &mut |i, msg| {
-        errors.push(format!("{}: column {:?} (unit_cost): {msg}", place(i), header_of(Field::UnitCost, i)))
+        errors.push(format!(
+            "{}: column {:?} (unit_cost): {msg}",
+            place(i),
+            header_of(Field::UnitCost, i)
+        ))
     });
     if !errors.is_empty() {
         let n = errors.len();
-        let mut msg = errors.into_iter().take(MAX_LISTED).collect::<Vec<_>>().join("\n");
+        let mut msg = errors
+            .into_iter()
+            .take(MAX_LISTED)
+            .collect::<Vec<_>>()
+            .join("\n");
         if n > MAX_LISTED {
             msg.push_str(&format!("\n... and {} more bad cells", n - MAX_LISTED));
         }
@@ -97,10 +130,21 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     columns.push(decimal_column(QTY, qty.values, QTY_SCALE)?);
     columns.push(decimal_column(UNIT_COST, cost.values, MONEY_SCALE)?);
     columns.push(Column::new(SOURCE.into(), vec![source; height]));
-    columns.push(Column::new(FILE.into(), vec![path.to_string_lossy().as_ref(); height]));
+    columns.push(Column::new(
+        FILE.into(),
+        vec![path.to_string_lossy().as_ref(); height],
+    ));
     columns.push(frame.column(ROW)?.clone());
-    columns.push(StringChunked::from_iter_options(INVALID.into(), invalid.into_iter()).into_series().into());
-    columns.push(BooleanChunked::from_slice(ABSENT.into(), &qty.absent).into_series().into());
+    columns.push(
+        StringChunked::from_iter_options(INVALID.into(), invalid.into_iter())
+            .into_series()
+            .into(),
+    );
+    columns.push(
+        BooleanChunked::from_slice(ABSENT.into(), &qty.absent)
+            .into_series()
+            .into(),
+    );
     Ok(DataFrame::new(height, columns)?)
 }
 
@@ -152,16 +196,21 @@ fn parse_column(
 pub fn parse_decimal(text: &str, decimal_comma: bool, scale: u32) -> Result<i128, String> {
     let normalized = if decimal_comma {
         if text.contains('.') {
-            return Err(format!("{text:?} has a '.' but the source uses a decimal comma"));
+            return Err(format!(
+                "{text:?} has a '.' but the source uses a decimal comma"
+            ));
         }
         text.replace(',', ".")
     } else {
         if text.contains(',') {
-            return Err(format!("{text:?} has a ','; if the source writes decimal commas, set decimal_comma = true"));
+            return Err(format!(
+                "{text:?} has a ','; if the source writes decimal commas, set decimal_comma = true"
+            ));
         }
         text.to_string()
     };
-    let d = Decimal::from_str_exact(&normalized).map_err(|_| format!("{text:?} is not a number"))?;
+    let d =
+        Decimal::from_str_exact(&normalized).map_err(|_| format!("{text:?} is not a number"))?;
     to_mantissa(d, scale).map_err(|m| format!("{text:?} {m}"))
 }
 
@@ -193,9 +242,25 @@ mod tests {
         assert_eq!(parse_decimal("-0.001", false, 3), Ok(-1));
         assert_eq!(parse_decimal("3,75", true, 4), Ok(37_500));
         assert_eq!(parse_decimal("7", false, 4), Ok(70_000));
-        assert!(parse_decimal("1.2345", false, 3).unwrap_err().contains("more than 3 decimal places"));
-        assert!(parse_decimal("abc", false, 3).unwrap_err().contains("is not a number"));
-        assert!(parse_decimal("1,5", false, 3).unwrap_err().contains("decimal_comma"));
-        assert!(parse_decimal("1.5", true, 3).unwrap_err().contains("decimal comma"));
+        assert!(
+            parse_decimal("1.2345", false, 3)
+                .unwrap_err()
+                .contains("more than 3 decimal places")
+        );
+        assert!(
+            parse_decimal("abc", false, 3)
+                .unwrap_err()
+                .contains("is not a number")
+        );
+        assert!(
+            parse_decimal("1,5", false, 3)
+                .unwrap_err()
+                .contains("decimal_comma")
+        );
+        assert!(
+            parse_decimal("1.5", true, 3)
+                .unwrap_err()
+                .contains("decimal comma")
+        );
     }
 }

@@ -30,7 +30,10 @@ pub struct Job {
 
 impl Job {
     pub fn source(&self, name: &str) -> &Source {
-        self.sources.iter().find(|s| s.name == name).expect("pairings reference validated sources")
+        self.sources
+            .iter()
+            .find(|s| s.name == name)
+            .expect("pairings reference validated sources")
     }
 }
 
@@ -88,7 +91,10 @@ impl Pattern {
         if suffix.contains("{location}") {
             return None;
         }
-        Some(Pattern { prefix: prefix.to_string(), suffix: suffix.to_string() })
+        Some(Pattern {
+            prefix: prefix.to_string(),
+            suffix: suffix.to_string(),
+        })
     }
 
     /// The location a header names, if the header fits the pattern.
@@ -131,6 +137,9 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     let mut errors = Vec::new();
 
     let mut sources = Vec::new();
+    // Every name under [sources], valid or not, so that pairings are checked against
+    // what the user declared rather than against what compiled.
+    let mut declared = BTreeSet::new();
     let mut pairings = Vec::new();
     let mut rules_path: Option<Spanned<String>> = None;
     let mut output = None;
@@ -145,19 +154,26 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 "sources" => {
                     saw_sources = true;
                     for (name, value) in toml_doc::entries(value, &mut diags, "sources") {
+                        declared.insert(name.get_ref().to_string());
                         let context = format!("source `{}`", name.get_ref());
-                        if let Some(raw) = toml_doc::decode::<RawSource>(value, &mut diags, &context) {
-                            if let Some(src) = compile_source(name.get_ref(), raw, &dir, &mut diags) {
-                                sources.push(src);
-                            }
+                        if let Some(raw) =
+                            toml_doc::decode::<RawSource>(value, &mut diags, &context)
+                            && let Some(src) = compile_source(name.get_ref(), raw, &dir, &mut diags)
+                        {
+                            sources.push(src);
                         }
                     }
                 }
                 "pairings" => {
                     saw_pairings = true;
-                    for (i, value) in toml_doc::items(value, &mut diags, "pairings").into_iter().enumerate() {
+                    for (i, value) in toml_doc::items(value, &mut diags, "pairings")
+                        .into_iter()
+                        .enumerate()
+                    {
                         let context = format!("pairing #{}", i + 1);
-                        if let Some(raw) = toml_doc::decode::<RawPairing>(value, &mut diags, &context) {
+                        if let Some(raw) =
+                            toml_doc::decode::<RawPairing>(value, &mut diags, &context)
+                        {
                             pairings.push(raw);
                         }
                     }
@@ -170,17 +186,29 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
             }
         }
         if !saw_sources {
-            diags.hint(0..0, "the job declares no sources", "add at least two: [sources.erp] and [sources.pos]");
+            diags.hint(
+                0..0,
+                "the job declares no sources",
+                "add at least two: [sources.erp] and [sources.pos]",
+            );
         }
         if !saw_pairings {
-            diags.hint(0..0, "the job declares no pairings", "add [[pairings]] with name, book and observed");
+            diags.hint(
+                0..0,
+                "the job declares no pairings",
+                "add [[pairings]] with name, book and observed",
+            );
         }
         if rules_path.is_none() && !diags.items.iter().any(|d| d.message.starts_with("rules")) {
-            diags.hint(0..0, "the job names no rules file", "add rules = \"rules/default.toml\"");
+            diags.hint(
+                0..0,
+                "the job names no rules file",
+                "add rules = \"rules/default.toml\"",
+            );
         }
     }
 
-    let pairings = compile_pairings(pairings, &sources, &mut diags);
+    let pairings = compile_pairings(pairings, &declared, &mut diags);
     errors.append(&mut diags.items);
 
     let rules = match &rules_path {
@@ -209,7 +237,12 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     }
 }
 
-fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostics) -> Option<Source> {
+fn compile_source(
+    name: &str,
+    raw: RawSource,
+    dir: &Path,
+    diags: &mut Diagnostics,
+) -> Option<Source> {
     // Destructured so that a new option is a compile error until it is handled here.
     let RawSource {
         kind,
@@ -233,7 +266,11 @@ fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostic
     let format = match kind.get_ref() {
         SourceKind::Csv => {
             if let Some(sheet) = &sheet {
-                diags.hint(sheet.span(), format!("{ctx}: `sheet` applies to excel sources only"), "remove it");
+                diags.hint(
+                    sheet.span(),
+                    format!("{ctx}: `sheet` applies to excel sources only"),
+                    "remove it",
+                );
             }
             let delimiter = match delimiter {
                 None => b',',
@@ -242,18 +279,28 @@ fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostic
                     _ => {
                         diags.hint(
                             d.span(),
-                            format!("{ctx}: delimiter must be one ASCII character, got {:?}", d.get_ref()),
+                            format!(
+                                "{ctx}: delimiter must be one ASCII character, got {:?}",
+                                d.get_ref()
+                            ),
                             "use \",\", \";\", \"|\" or \"\\t\"",
                         );
                         b','
                     }
                 },
             };
-            Format::Csv { delimiter, encoding: encoding.map(|e| *e.get_ref()).unwrap_or(Encoding::Utf8) }
+            Format::Csv {
+                delimiter,
+                encoding: encoding.map(|e| *e.get_ref()).unwrap_or(Encoding::Utf8),
+            }
         }
         SourceKind::Excel => {
             if let Some(d) = &delimiter {
-                diags.hint(d.span(), format!("{ctx}: `delimiter` applies to csv sources only"), "remove it");
+                diags.hint(
+                    d.span(),
+                    format!("{ctx}: `delimiter` applies to csv sources only"),
+                    "remove it",
+                );
             }
             if let Some(e) = &encoding {
                 diags.hint(
@@ -262,7 +309,9 @@ fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostic
                     "spreadsheets carry their own encoding; remove it",
                 );
             }
-            Format::Excel { sheet: sheet.map(Spanned::into_inner) }
+            Format::Excel {
+                sheet: sheet.map(Spanned::into_inner),
+            }
         }
     };
 
@@ -272,7 +321,11 @@ fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostic
         None => 1,
         Some(h) if *h.get_ref() >= 1 => *h.get_ref() as usize,
         Some(h) => {
-            diags.hint(h.span(), format!("{ctx}: header_row must be 1 or more"), "rows count from 1");
+            diags.hint(
+                h.span(),
+                format!("{ctx}: header_row must be 1 or more"),
+                "rows count from 1",
+            );
             1
         }
     };
@@ -287,7 +340,14 @@ fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostic
 
     let unpivot = unpivot.and_then(|u| compile_unpivot(u, &ctx, diags));
     let columns = compile_columns(columns, &ctx, diags);
-    check_required(&columns, unpivot.is_some(), location.as_ref(), &ctx, kind.span(), diags);
+    check_required(
+        &columns,
+        unpivot.is_some(),
+        location.as_ref(),
+        &ctx,
+        kind.span(),
+        diags,
+    );
 
     let mut compiled_placeholders = BTreeMap::new();
     for (text, meaning) in placeholders {
@@ -301,7 +361,10 @@ fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostic
             }
             None => diags.hint(
                 meaning.span(),
-                format!("{ctx}: placeholder {text:?} must mean \"absent\" or a number, got {:?}", meaning.get_ref()),
+                format!(
+                    "{ctx}: placeholder {text:?} must mean \"absent\" or a number, got {:?}",
+                    meaning.get_ref()
+                ),
                 "e.g. placeholders = { \"Not stocked\" = \"absent\", \"-\" = \"0\" }",
             ),
         }
@@ -325,17 +388,30 @@ fn compile_source(name: &str, raw: RawSource, dir: &Path, diags: &mut Diagnostic
             unpivot,
             placeholders: compiled_placeholders,
         },
-        corrections: corrections.map(Spanned::into_inner).unwrap_or(CorrectionFormat::Generic),
+        corrections: corrections
+            .map(Spanned::into_inner)
+            .unwrap_or(CorrectionFormat::Generic),
     })
 }
 
-fn resolve_files(dir: &Path, path: &Spanned<String>, ctx: &str, diags: &mut Diagnostics) -> Vec<PathBuf> {
+fn resolve_files(
+    dir: &Path,
+    path: &Spanned<String>,
+    ctx: &str,
+    diags: &mut Diagnostics,
+) -> Vec<PathBuf> {
     let full = dir.join(path.get_ref());
     let pattern = full.to_string_lossy();
     let mut files: Vec<PathBuf> = match glob::glob(&pattern) {
-        Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_file()).collect(),
+        Ok(paths) => paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect(),
         Err(e) => {
-            diags.at(path.span(), format!("{ctx}: invalid path pattern {:?}: {e}", path.get_ref()));
+            diags.at(
+                path.span(),
+                format!("{ctx}: invalid path pattern {:?}: {e}", path.get_ref()),
+            );
             return Vec::new();
         }
     };
@@ -350,7 +426,11 @@ fn resolve_files(dir: &Path, path: &Spanned<String>, ctx: &str, diags: &mut Diag
     files
 }
 
-fn compile_unpivot(raw: Spanned<RawUnpivot>, ctx: &str, diags: &mut Diagnostics) -> Option<Unpivot> {
+fn compile_unpivot(
+    raw: Spanned<RawUnpivot>,
+    ctx: &str,
+    diags: &mut Diagnostics,
+) -> Option<Unpivot> {
     let span = raw.span();
     let RawUnpivot { qty, unit_cost } = raw.into_inner();
     let mut parse = |text: &str| {
@@ -367,17 +447,37 @@ fn compile_unpivot(raw: Spanned<RawUnpivot>, ctx: &str, diags: &mut Diagnostics)
     let qty = parse(&qty);
     let unit_cost = unit_cost.map(|c| parse(&c));
     match (qty, unit_cost) {
-        (Some(qty), None) => Some(Unpivot { qty, unit_cost: None }),
-        (Some(qty), Some(Some(c))) => Some(Unpivot { qty, unit_cost: Some(c) }),
+        (Some(qty), None) => Some(Unpivot {
+            qty,
+            unit_cost: None,
+        }),
+        (Some(qty), Some(Some(c))) => Some(Unpivot {
+            qty,
+            unit_cost: Some(c),
+        }),
         _ => None,
     }
 }
 
-fn compile_columns(raw: Option<Spanned<RawColumns>>, ctx: &str, diags: &mut Diagnostics) -> BTreeMap<Field, String> {
+fn compile_columns(
+    raw: Option<Spanned<RawColumns>>,
+    ctx: &str,
+    diags: &mut Diagnostics,
+) -> BTreeMap<Field, String> {
     let Some(raw) = raw else {
         return BTreeMap::new();
     };
-    let RawColumns { location, sku, gtin, description, category, qty, uom, unit_cost, as_of } = raw.into_inner();
+    let RawColumns {
+        location,
+        sku,
+        gtin,
+        description,
+        category,
+        qty,
+        uom,
+        unit_cost,
+        as_of,
+    } = raw.into_inner();
     let pairs = [
         (Field::Location, location),
         (Field::Sku, sku),
@@ -394,9 +494,15 @@ fn compile_columns(raw: Option<Spanned<RawColumns>>, ctx: &str, diags: &mut Diag
     for (field, header) in pairs {
         if let Some(h) = header {
             if h.get_ref().trim().is_empty() {
-                diags.at(h.span(), format!("{ctx}: the header for `{}` is empty", field.column()));
+                diags.at(
+                    h.span(),
+                    format!("{ctx}: the header for `{}` is empty", field.column()),
+                );
             } else if !seen.insert(h.get_ref().clone()) {
-                diags.at(h.span(), format!("{ctx}: header {:?} is mapped twice", h.get_ref()));
+                diags.at(
+                    h.span(),
+                    format!("{ctx}: header {:?} is mapped twice", h.get_ref()),
+                );
             }
             out.insert(field, h.into_inner());
         }
@@ -413,7 +519,11 @@ fn check_required(
     diags: &mut Diagnostics,
 ) {
     if !columns.contains_key(&Field::Sku) {
-        diags.hint(span.clone(), format!("{ctx}: no column is mapped to `sku`"), "add columns.sku = \"<header>\"");
+        diags.hint(
+            span.clone(),
+            format!("{ctx}: no column is mapped to `sku`"),
+            "add columns.sku = \"<header>\"",
+        );
     }
     if unpivot {
         for field in [Field::Qty, Field::Location] {
@@ -432,7 +542,10 @@ fn check_required(
             "add columns.qty = \"<header>\", or unpivot = { qty = \"... {location}\" } for wide exports",
         );
     }
-    match (fixed_location, columns.contains_key(&Field::Location) || unpivot) {
+    match (
+        fixed_location,
+        columns.contains_key(&Field::Location) || unpivot,
+    ) {
         (Some(loc), true) => diags.hint(
             loc.span(),
             format!("{ctx}: a fixed `location` and a location column are both given"),
@@ -447,12 +560,20 @@ fn check_required(
     }
 }
 
-fn compile_pairings(raws: Vec<RawPairing>, sources: &[Source], diags: &mut Diagnostics) -> Vec<Pairing> {
+fn compile_pairings(
+    raws: Vec<RawPairing>,
+    known: &BTreeSet<String>,
+    diags: &mut Diagnostics,
+) -> Vec<Pairing> {
     let mut out = Vec::new();
     let mut names = BTreeSet::new();
-    let known: BTreeSet<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     for raw in raws {
-        let RawPairing { name, book, observed, locations } = raw;
+        let RawPairing {
+            name,
+            book,
+            observed,
+            locations,
+        } = raw;
         let ctx = format!("pairing `{}`", name.get_ref());
         if !names.insert(name.get_ref().clone()) {
             diags.at(name.span(), format!("{ctx}: the name is used twice"));
@@ -464,11 +585,14 @@ fn compile_pairings(raws: Vec<RawPairing>, sources: &[Source], diags: &mut Diagn
                 diags.at(span.clone(), format!("{ctx}: `{what}` names no source"));
             }
             for s in &list {
-                if !known.contains(s.as_str()) {
+                if !known.contains(s) {
                     diags.hint(
                         span.clone(),
                         format!("{ctx}: `{what}` names an unknown source {s:?}"),
-                        format!("declared sources: {}", known.iter().copied().collect::<Vec<_>>().join(", ")),
+                        format!(
+                            "declared sources: {}",
+                            known.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
                     );
                 }
             }
@@ -478,9 +602,17 @@ fn compile_pairings(raws: Vec<RawPairing>, sources: &[Source], diags: &mut Diagn
         let observed_span = observed.span();
         let observed_list = side(observed, "observed");
         if let Some(both) = book_list.iter().find(|b| observed_list.contains(b)) {
-            diags.at(observed_span, format!("{ctx}: source {both:?} is on both sides"));
+            diags.at(
+                observed_span,
+                format!("{ctx}: source {both:?} is on both sides"),
+            );
         }
-        out.push(Pairing { name: name.into_inner(), book: book_list, observed: observed_list, locations });
+        out.push(Pairing {
+            name: name.into_inner(),
+            book: book_list,
+            observed: observed_list,
+            locations,
+        });
     }
     out
 }

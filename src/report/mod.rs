@@ -15,7 +15,10 @@ const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("summary.html", include_str!("../../templates/summary.html")),
-    ("location.html", include_str!("../../templates/location.html")),
+    (
+        "location.html",
+        include_str!("../../templates/location.html"),
+    ),
     ("summary.md", include_str!("../../templates/summary.md")),
 ];
 
@@ -28,11 +31,16 @@ pub struct Page {
 fn environment() -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|name| {
-        if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
     });
     env.add_filter("md", |s: String| s.replace('|', "\\|").replace('\n', " "));
     for (name, text) in TEMPLATES {
-        env.add_template(name, text).with_context(|| format!("template {name}"))?;
+        env.add_template(name, text)
+            .with_context(|| format!("template {name}"))?;
     }
     Ok(env)
 }
@@ -44,12 +52,21 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
     let mut pages = Vec::with_capacity(model.locations.len() + 2);
     let m = Value::from(minijinja::value::Serde(&model));
     let summary = minijinja::context! { m => m.clone(), root => "" };
-    pages.push(Page { path: "reports/summary.html".into(), text: env.get_template("summary.html")?.render(&summary)? });
-    pages.push(Page { path: "reports/summary.md".into(), text: env.get_template("summary.md")?.render(&summary)? });
+    pages.push(Page {
+        path: "reports/summary.html".into(),
+        text: env.get_template("summary.html")?.render(&summary)?,
+    });
+    pages.push(Page {
+        path: "reports/summary.md".into(),
+        text: env.get_template("summary.md")?.render(&summary)?,
+    });
     let location_tpl = env.get_template("location.html")?;
     for loc in &model.locations {
         let ctx = minijinja::context! { m => m.clone(), loc => Value::from(minijinja::value::Serde(loc)), root => "../" };
-        pages.push(Page { path: format!("reports/{}", loc.page), text: location_tpl.render(&ctx)? });
+        pages.push(Page {
+            path: format!("reports/{}", loc.page),
+            text: location_tpl.render(&ctx)?,
+        });
     }
     Ok(pages)
 }

@@ -9,6 +9,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::columns::{MONEY_SCALE, QTY_SCALE};
 use crate::discrepancy::Resolution;
 use crate::write::corrections::file_stem;
 use crate::write::manifest::{CorrectionTotals, PairingTally, Totals};
@@ -86,20 +87,35 @@ pub struct LineView {
     pub observed_ref: String,
 }
 
+/// Sums of a group of lines; a sum over no values at all stays empty, not zero.
 #[derive(Default)]
 struct Acc {
     lines: u64,
     needs_person: u64,
-    qty: Decimal,
-    value: Decimal,
+    qty: Option<Decimal>,
+    value: Option<Decimal>,
+}
+
+fn add_text(sum: &mut Option<Decimal>, text: &str) {
+    if let Ok(d) = Decimal::from_str(text) {
+        *sum = Some(sum.unwrap_or_default() + d);
+    }
+}
+
+fn show(sum: Option<Decimal>, scale: u32) -> String {
+    sum.map(|mut d| {
+        d.rescale(scale);
+        d.to_string()
+    })
+    .unwrap_or_default()
 }
 
 impl Acc {
     fn add(&mut self, line: &LineView) {
         self.lines += 1;
         self.needs_person += u64::from(line.needs_person);
-        self.qty += Decimal::from_str(&line.qty_delta).unwrap_or_default();
-        self.value += Decimal::from_str(&line.value_delta).unwrap_or_default();
+        add_text(&mut self.qty, &line.qty_delta);
+        add_text(&mut self.value, &line.value_delta);
     }
 
     fn group(&self, name: &str) -> Group {
@@ -107,19 +123,22 @@ impl Acc {
             name: name.to_string(),
             lines: self.lines,
             needs_person: self.needs_person,
-            qty_delta: self.qty.to_string(),
-            value_delta: self.value.to_string(),
+            qty_delta: show(self.qty, QTY_SCALE as u32),
+            value_delta: show(self.value, MONEY_SCALE as u32),
         }
     }
 }
 
 const TOP: usize = 20;
 
+/// A location's totals, totals per kind, and lines.
+type LocationAcc = (Acc, BTreeMap<String, Acc>, Vec<LineView>);
+
 pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Result<Model<'a>> {
     let lines = line_views(discrepancies)?;
 
     let mut kinds: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut by_location: BTreeMap<String, (Acc, BTreeMap<String, Acc>, Vec<LineView>)> = BTreeMap::new();
+    let mut by_location: BTreeMap<String, LocationAcc> = BTreeMap::new();
     for line in &lines {
         kinds.entry(line.kind.clone()).or_default().add(line);
         let entry = by_location.entry(line.location.clone()).or_default();
@@ -149,7 +168,9 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         .collect();
 
     let mut top: Vec<&LineView> = lines.iter().filter(|l| !l.value_delta.is_empty()).collect();
-    top.sort_by_key(|l| std::cmp::Reverse(Decimal::from_str(&l.value_delta).unwrap_or_default().abs()));
+    top.sort_by_key(|l| {
+        std::cmp::Reverse(Decimal::from_str(&l.value_delta).unwrap_or_default().abs())
+    });
     let top = top.into_iter().take(TOP).cloned().collect();
 
     Ok(Model {
@@ -172,7 +193,11 @@ fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
     let mut out = BTreeMap::new();
     for c in frame.columns() {
         let s = c.as_materialized_series().cast(&DataType::String)?;
-        let values = s.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect();
+        let values = s
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect();
         out.insert(c.name().to_string(), values);
     }
     Ok(out)
@@ -180,18 +205,48 @@ fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
 
 fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
     let mut cols = text_columns(frame)?;
-    let mut take = |name: &str| cols.remove(name).unwrap_or_else(|| vec![String::new(); frame.height()]);
+    let mut take = |name: &str| {
+        cols.remove(name)
+            .unwrap_or_else(|| vec![String::new(); frame.height()])
+    };
     let (line, pairing, kind, side) = (take("line"), take("pairing"), take("kind"), take("side"));
-    let (location, item_key, book_sku, observed_sku) = (take("location"), take("item_key"), take("book_sku"), take("observed_sku"));
-    let (description, category, book_qty, observed_qty) = (take("description"), take("category"), take("book_qty"), take("observed_qty"));
-    let (qty_delta, unit_cost, value_delta, rule) = (take("qty_delta"), take("unit_cost"), take("value_delta"), take("rule"));
+    let (location, item_key, book_sku, observed_sku) = (
+        take("location"),
+        take("item_key"),
+        take("book_sku"),
+        take("observed_sku"),
+    );
+    let (description, category, book_qty, observed_qty) = (
+        take("description"),
+        take("category"),
+        take("book_qty"),
+        take("observed_qty"),
+    );
+    let (qty_delta, unit_cost, value_delta, rule) = (
+        take("qty_delta"),
+        take("unit_cost"),
+        take("value_delta"),
+        take("rule"),
+    );
     let (book_unit_cost, observed_unit_cost) = (take("book_unit_cost"), take("observed_unit_cost"));
     let (severity, resolution, detail) = (take("severity"), take("resolution"), take("detail"));
-    let (book_source, book_row, observed_source, observed_row) =
-        (take("book_source"), take("book_row"), take("observed_source"), take("observed_row"));
-    let reference = |src: &str, row: &str| if src.is_empty() { String::new() } else { format!("{src} #{row}") };
+    let (book_source, book_row, observed_source, observed_row) = (
+        take("book_source"),
+        take("book_row"),
+        take("observed_source"),
+        take("observed_row"),
+    );
+    let reference = |src: &str, row: &str| {
+        if src.is_empty() {
+            String::new()
+        } else {
+            format!("{src} #{row}")
+        }
+    };
     let needs = |r: &str| {
-        Resolution::ALL.iter().any(|x| x.as_str() == r && x.needs_person())
+        Resolution::ALL
+            .iter()
+            .any(|x| x.as_str() == r && x.needs_person())
     };
     Ok((0..frame.height())
         .map(|i| LineView {

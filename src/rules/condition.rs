@@ -62,7 +62,9 @@ impl Condition {
     pub fn applies_hint(&self) -> &'static str {
         match self {
             Condition::UnitCost(_) => "unit_cost rules decide cost_mismatch lines only",
-            _ => "quantity rules decide missing_in_book, missing_in_observed and qty_mismatch lines",
+            _ => {
+                "quantity rules decide missing_in_book, missing_in_observed and qty_mismatch lines"
+            }
         }
     }
 

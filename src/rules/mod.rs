@@ -85,15 +85,22 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                 "normalize" => {
                     for (k, v) in toml_doc::entries(value, &mut diags, "normalize") {
                         if k.get_ref() != "steps" {
-                            diags.hint(k.span(), format!("unknown key `{}` in [normalize]", k.get_ref()), "use steps = [...]");
+                            diags.hint(
+                                k.span(),
+                                format!("unknown key `{}` in [normalize]", k.get_ref()),
+                                "use steps = [...]",
+                            );
                             continue;
                         }
-                        for (i, step) in toml_doc::items(v, &mut diags, "normalize.steps").into_iter().enumerate() {
+                        for (i, step) in toml_doc::items(v, &mut diags, "normalize.steps")
+                            .into_iter()
+                            .enumerate()
+                        {
                             let ctx = format!("normalize step #{}", i + 1);
-                            if let Some(raw) = toml_doc::decode::<RawStep>(step, &mut diags, &ctx) {
-                                if let Some(step) = compile_step(raw, step.span(), &ctx, &mut diags) {
-                                    steps.push(step);
-                                }
+                            if let Some(raw) = toml_doc::decode::<RawStep>(step, &mut diags, &ctx)
+                                && let Some(step) = compile_step(raw, step.span(), &ctx, &mut diags)
+                            {
+                                steps.push(step);
                             }
                         }
                     }
@@ -111,16 +118,24 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                     }
                 }
                 "defaults" => {
-                    default = toml_doc::decode::<RawDefaults>(value, &mut diags, "[defaults]")
-                        .map(|d| Decision { severity: d.severity, resolution: d.resolution });
+                    default =
+                        toml_doc::decode::<RawDefaults>(value, &mut diags, "[defaults]").map(|d| {
+                            Decision {
+                                severity: d.severity,
+                                resolution: d.resolution,
+                            }
+                        });
                 }
                 "rules" => {
-                    for (i, value) in toml_doc::items(value, &mut diags, "rules").into_iter().enumerate() {
+                    for (i, value) in toml_doc::items(value, &mut diags, "rules")
+                        .into_iter()
+                        .enumerate()
+                    {
                         let ctx = format!("rule #{}", i + 1);
-                        if let Some(raw) = toml_doc::decode::<RawRule>(value, &mut diags, &ctx) {
-                            if let Some(rule) = compile_rule(raw, &mut diags) {
-                                rules.push(rule);
-                            }
+                        if let Some(raw) = toml_doc::decode::<RawRule>(value, &mut diags, &ctx)
+                            && let Some(rule) = compile_rule(raw, &mut diags)
+                        {
+                            rules.push(rule);
                         }
                     }
                 }
@@ -136,7 +151,13 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     let mut names = std::collections::BTreeSet::new();
     for r in &rules {
         if !names.insert(r.name.clone()) {
-            diags.at(0..0, format!("rule name {:?} is used twice; discrepancies name their rule", r.name));
+            diags.at(
+                0..0,
+                format!(
+                    "rule name {:?} is used twice; discrepancies name their rule",
+                    r.name
+                ),
+            );
         }
     }
 
@@ -148,11 +169,19 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
         sku_steps: steps,
         rules,
         // Without a [defaults] table, an undecided line goes to a person.
-        default: default.unwrap_or(Decision { severity: Severity::Medium, resolution: Resolution::Review }),
+        default: default.unwrap_or(Decision {
+            severity: Severity::Medium,
+            resolution: Resolution::Review,
+        }),
     })
 }
 
-fn compile_step(raw: RawStep, span: std::ops::Range<usize>, ctx: &str, diags: &mut Diagnostics) -> Option<SkuStep> {
+fn compile_step(
+    raw: RawStep,
+    span: std::ops::Range<usize>,
+    ctx: &str,
+    diags: &mut Diagnostics,
+) -> Option<SkuStep> {
     Some(match raw {
         RawStep::Trim => SkuStep::Trim,
         RawStep::Uppercase => SkuStep::Uppercase,
@@ -167,7 +196,10 @@ fn compile_step(raw: RawStep, span: std::ops::Range<usize>, ctx: &str, diags: &m
             }
             SkuStep::PadLeadingZeros(width)
         }
-        RawStep::RegexReplace { pattern, replacement } => match regex::Regex::new(&pattern) {
+        RawStep::RegexReplace {
+            pattern,
+            replacement,
+        } => match regex::Regex::new(&pattern) {
             Ok(re) => SkuStep::RegexReplace(re, replacement),
             Err(e) => {
                 diags.at(span, format!("{ctx}: invalid regex {pattern:?}: {e}"));
@@ -178,13 +210,26 @@ fn compile_step(raw: RawStep, span: std::ops::Range<usize>, ctx: &str, diags: &m
 }
 
 fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
-    let RawRule { name, kind, max, applies_to, locations, categories, severity, resolution } = raw;
+    let RawRule {
+        name,
+        kind,
+        max,
+        applies_to,
+        locations,
+        categories,
+        severity,
+        resolution,
+    } = raw;
     let before = diags.items.len();
     let ctx = format!("rule `{}`", name.get_ref());
 
     let threshold = |diags: &mut Diagnostics| -> Option<Decimal> {
         let Some(max) = &max else {
-            diags.hint(kind.span(), format!("{ctx}: this kind needs `max`"), "e.g. max = \"2\"");
+            diags.hint(
+                kind.span(),
+                format!("{ctx}: this kind needs `max`"),
+                "e.g. max = \"2\"",
+            );
             return None;
         };
         let parsed = match max.get_ref() {
@@ -196,7 +241,11 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
         match parsed {
             Some(d) if d >= Decimal::ZERO => Some(d),
             _ => {
-                diags.hint(max.span(), format!("{ctx}: `max` must be a number ≥ 0"), "e.g. max = \"2.5\"");
+                diags.hint(
+                    max.span(),
+                    format!("{ctx}: `max` must be a number ≥ 0"),
+                    "e.g. max = \"2.5\"",
+                );
                 None
             }
         }
@@ -208,7 +257,11 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
         RuleKind::UnitCost => threshold(diags).map(Condition::UnitCost),
         RuleKind::Always => {
             if let Some(m) = &max {
-                diags.hint(m.span(), format!("{ctx}: `always` takes no `max`"), "remove it");
+                diags.hint(
+                    m.span(),
+                    format!("{ctx}: `always` takes no `max`"),
+                    "remove it",
+                );
             }
             Some(Condition::Always)
         }
@@ -221,23 +274,33 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
                 if !condition.can_apply_to(*k) {
                     diags.hint(
                         kinds.span(),
-                        format!("{ctx}: a {} rule cannot decide {} lines", condition.name(), k.as_str()),
+                        format!(
+                            "{ctx}: a {} rule cannot decide {} lines",
+                            condition.name(),
+                            k.as_str()
+                        ),
                         condition.applies_hint(),
                     );
                 }
             }
             kinds.into_inner()
         }
-        None => Kind::ALL.into_iter().filter(|k| condition.can_apply_to(*k)).collect(),
+        None => Kind::ALL
+            .into_iter()
+            .filter(|k| condition.can_apply_to(*k))
+            .collect(),
     };
-    if resolution.get_ref().target().is_some() {
-        if let Some(k) = applies_to.iter().find(|k| k.is_row_finding()) {
-            diags.hint(
-                resolution.span(),
-                format!("{ctx}: {} lines cannot be corrected automatically", k.as_str()),
-                "limit the rule with applies_to, or use recount or review",
-            );
-        }
+    if resolution.get_ref().target().is_some()
+        && let Some(k) = applies_to.iter().find(|k| k.is_row_finding())
+    {
+        diags.hint(
+            resolution.span(),
+            format!(
+                "{ctx}: {} lines cannot be corrected automatically",
+                k.as_str()
+            ),
+            "limit the rule with applies_to, or use recount or review",
+        );
     }
     if diags.items.len() > before {
         return None;
@@ -248,6 +311,9 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
         applies_to,
         locations,
         categories,
-        decision: Decision { severity, resolution: Spanned::into_inner(resolution) },
+        decision: Decision {
+            severity,
+            resolution: Spanned::into_inner(resolution),
+        },
     })
 }

@@ -31,7 +31,9 @@ impl SkuStep {
             SkuStep::StripSuffix(s) => format!("strip_suffix({s:?})"),
             SkuStep::StripLeadingZeros => "strip_leading_zeros".into(),
             SkuStep::PadLeadingZeros(w) => format!("pad_leading_zeros({w})"),
-            SkuStep::RegexReplace(r, with) => format!("regex_replace({:?} -> {with:?})", r.as_str()),
+            SkuStep::RegexReplace(r, with) => {
+                format!("regex_replace({:?} -> {with:?})", r.as_str())
+            }
         }
     }
 
@@ -42,8 +44,12 @@ impl SkuStep {
             SkuStep::Trim => out.push_str(input.trim()),
             SkuStep::Uppercase => out.extend(input.chars().flat_map(char::to_uppercase)),
             SkuStep::Lowercase => out.extend(input.chars().flat_map(char::to_lowercase)),
-            SkuStep::StripPrefix(p) => out.push_str(input.strip_prefix(p.as_str()).unwrap_or(input)),
-            SkuStep::StripSuffix(s) => out.push_str(input.strip_suffix(s.as_str()).unwrap_or(input)),
+            SkuStep::StripPrefix(p) => {
+                out.push_str(input.strip_prefix(p.as_str()).unwrap_or(input))
+            }
+            SkuStep::StripSuffix(s) => {
+                out.push_str(input.strip_suffix(s.as_str()).unwrap_or(input))
+            }
             SkuStep::StripLeadingZeros => {
                 let stripped = input.trim_start_matches('0');
                 if stripped.is_empty() && !input.is_empty() {
@@ -53,7 +59,10 @@ impl SkuStep {
                 }
             }
             SkuStep::PadLeadingZeros(width) => {
-                if !input.is_empty() && input.len() < *width && input.bytes().all(|b| b.is_ascii_digit()) {
+                if !input.is_empty()
+                    && input.len() < *width
+                    && input.bytes().all(|b| b.is_ascii_digit())
+                {
                     out.extend(std::iter::repeat_n('0', width - input.len()));
                 }
                 out.push_str(input);
@@ -130,7 +139,10 @@ mod tests {
 
     #[test]
     fn regex_replace_and_trace() {
-        let steps = [SkuStep::RegexReplace(Regex::new("[^A-Z0-9]").unwrap(), String::new()), SkuStep::Lowercase];
+        let steps = [
+            SkuStep::RegexReplace(Regex::new("[^A-Z0-9]").unwrap(), String::new()),
+            SkuStep::Lowercase,
+        ];
         assert_eq!(run("AB-12 / C", &steps), "ab12c");
         let t = trace("AB-1", &steps);
         assert_eq!(t.last().unwrap().1, "ab1");
@@ -139,7 +151,10 @@ mod tests {
 
     #[test]
     fn column_keeps_nulls() {
-        let skus = StringChunked::from_iter_options("sku".into(), [Some(" a1 "), None, Some("b2")].into_iter());
+        let skus = StringChunked::from_iter_options(
+            "sku".into(),
+            [Some(" a1 "), None, Some("b2")].into_iter(),
+        );
         let keys = item_keys(&skus, &[SkuStep::Trim, SkuStep::Uppercase]);
         let got: Vec<Option<&str>> = keys.iter().collect();
         assert_eq!(got, vec![Some("A1"), None, Some("B2")]);

@@ -12,11 +12,20 @@ pub enum RawStep {
     Trim,
     Uppercase,
     Lowercase,
-    StripPrefix { prefix: String },
-    StripSuffix { suffix: String },
+    StripPrefix {
+        prefix: String,
+    },
+    StripSuffix {
+        suffix: String,
+    },
     StripLeadingZeros,
-    PadLeadingZeros { width: usize },
-    RegexReplace { pattern: String, replacement: String },
+    PadLeadingZeros {
+        width: usize,
+    },
+    RegexReplace {
+        pattern: String,
+        replacement: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,7 +19,11 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
             let part = corrections
                 .clone()
                 .lazy()
-                .filter(col("pairing").eq(lit(pairing.name.as_str())).and(col("target").eq(lit(side.as_str()))))
+                .filter(
+                    col("pairing")
+                        .eq(lit(pairing.name.as_str()))
+                        .and(col("target").eq(lit(side.as_str()))),
+                )
                 .collect()?;
             if part.height() == 0 {
                 continue;
@@ -33,7 +37,10 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
                 Side::Observed => &pairing.observed,
             };
             let sources: Vec<_> = sources.iter().map(|s| job.source(s)).collect();
-            if sources.iter().any(|s| s.corrections == CorrectionFormat::Erpnext) {
+            if sources
+                .iter()
+                .any(|s| s.corrections == CorrectionFormat::Erpnext)
+            {
                 // ERPNext knows warehouses by name: give back the names the source used.
                 let mut names = BTreeMap::new();
                 for s in &sources {
@@ -43,7 +50,11 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
                 }
                 let mut erpnext = erpnext_stock_reconciliation(&part, &names)?;
                 let rel = format!("{stem}.erpnext.csv");
-                dir.write_with(&rel, |w| Ok(CsvWriter::new(w).include_header(true).finish(&mut erpnext)?))?;
+                dir.write_with(&rel, |w| {
+                    Ok(CsvWriter::new(w)
+                        .include_header(true)
+                        .finish(&mut erpnext)?)
+                })?;
                 files.push(rel);
             }
         }
@@ -53,23 +64,40 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
 
 /// ERPNext's Stock Reconciliation import: `Item Code, Warehouse, Quantity, Valuation Rate`,
 /// one row per item and warehouse with the quantity and rate it should hold.
-fn erpnext_stock_reconciliation(part: &DataFrame, warehouse_names: &BTreeMap<String, String>) -> Result<DataFrame> {
+fn erpnext_stock_reconciliation(
+    part: &DataFrame,
+    warehouse_names: &BTreeMap<String, String>,
+) -> Result<DataFrame> {
     let is_cost = col("kind").eq(lit(Kind::CostMismatch.as_str()));
     let mut frame = part
         .clone()
         .lazy()
         .group_by_stable([col(LOCATION), col(ITEM_KEY)])
         .agg([
-            coalesce(&[col("new_qty").filter(is_cost.clone().not()).first(), col("new_qty").first()]).alias("Quantity"),
-            coalesce(&[col("new_unit_cost").filter(is_cost).first(), col("new_unit_cost").first()])
-                .alias("Valuation Rate"),
+            coalesce(&[
+                col("new_qty").filter(is_cost.clone().not()).first(),
+                col("new_qty").first(),
+            ])
+            .alias("Quantity"),
+            coalesce(&[
+                col("new_unit_cost").filter(is_cost).first(),
+                col("new_unit_cost").first(),
+            ])
+            .alias("Valuation Rate"),
         ])
-        .select([col(ITEM_KEY).alias("Item Code"), col(LOCATION).alias("Warehouse"), col("Quantity"), col("Valuation Rate")])
+        .select([
+            col(ITEM_KEY).alias("Item Code"),
+            col(LOCATION).alias("Warehouse"),
+            col("Quantity"),
+            col("Valuation Rate"),
+        ])
         .collect()?;
     let warehouses = frame
         .column("Warehouse")?
         .str()?
-        .apply_into_string_amortized(|code, out| out.push_str(warehouse_names.get(code).map_or(code, String::as_str)));
+        .apply_into_string_amortized(|code, out| {
+            out.push_str(warehouse_names.get(code).map_or(code, String::as_str))
+        });
     frame.with_column(warehouses.into_series().into())?;
     Ok(frame)
 }
@@ -78,7 +106,13 @@ fn erpnext_stock_reconciliation(part: &DataFrame, warehouse_names: &BTreeMap<Str
 pub fn file_stem(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() { "_".into() } else { s }
 }

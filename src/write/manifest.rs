@@ -47,7 +47,10 @@ pub struct Engine {
 
 impl Default for Engine {
     fn default() -> Self {
-        Engine { name: "tally", version: env!("CARGO_PKG_VERSION") }
+        Engine {
+            name: "tally",
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
@@ -60,8 +63,13 @@ pub struct HashedFile {
 
 impl HashedFile {
     pub fn of(path: &Path) -> Result<HashedFile> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Ok(HashedFile { path: path.to_path_buf(), size: bytes.len() as u64, sha256: format!("{:x}", Sha256::digest(&bytes)) })
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(HashedFile {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            sha256: format!("{:x}", Sha256::digest(&bytes)),
+        })
     }
 }
 

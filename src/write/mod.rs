@@ -32,14 +32,23 @@ pub struct RunDir {
 
 impl RunDir {
     pub fn create(output: &Path, run_id: &str) -> Result<RunDir> {
-        fs::create_dir_all(output).with_context(|| format!("cannot create the output folder {}", output.display()))?;
+        fs::create_dir_all(output)
+            .with_context(|| format!("cannot create the output folder {}", output.display()))?;
         let target = output.join(run_id);
         if target.exists() {
-            bail!("{} already exists; a run directory is never overwritten", target.display());
+            bail!(
+                "{} already exists; a run directory is never overwritten",
+                target.display()
+            );
         }
         let staging = output.join(format!(".{run_id}.partial"));
         fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-        Ok(RunDir { staging, target, committed: false, written: Vec::new() })
+        Ok(RunDir {
+            staging,
+            target,
+            committed: false,
+            written: Vec::new(),
+        })
     }
 
     pub fn final_path(&self) -> &Path {
@@ -47,7 +56,11 @@ impl RunDir {
     }
 
     /// Writes `rel` through a temporary name; `fill` gets a buffered writer.
-    pub fn write_with(&mut self, rel: &str, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    pub fn write_with(
+        &mut self,
+        rel: &str,
+        fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+    ) -> Result<()> {
         let path = self.staging.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
@@ -56,7 +69,8 @@ impl RunDir {
             ".{}.tmp",
             path.file_name().expect("a file name").to_string_lossy()
         ));
-        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut w = BufWriter::new(file);
         fill(&mut w).with_context(|| format!("cannot write {rel}"))?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
@@ -78,7 +92,9 @@ impl RunDir {
 
     pub fn write_csv(&mut self, rel: &str, frame: &DataFrame) -> Result<()> {
         let mut frame = frame.clone();
-        self.write_with(rel, |w| Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?))
+        self.write_with(rel, |w| {
+            Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
+        })
     }
 
     pub fn write_parquet(&mut self, rel: &str, frame: &DataFrame) -> Result<()> {
@@ -91,8 +107,12 @@ impl RunDir {
 
     /// Moves the complete run directory into place.
     pub fn commit(mut self) -> Result<PathBuf> {
-        fs::rename(&self.staging, &self.target)
-            .with_context(|| format!("cannot move the run directory into place at {}", self.target.display()))?;
+        fs::rename(&self.staging, &self.target).with_context(|| {
+            format!(
+                "cannot move the run directory into place at {}",
+                self.target.display()
+            )
+        })?;
         self.committed = true;
         Ok(self.target.clone())
     }

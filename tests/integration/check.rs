@@ -9,7 +9,11 @@ fn sample_job_is_valid() {
     let job = Path::new(REPO).join("sample-data/job.toml");
     let o = run(&["check", job.to_str().unwrap()]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("ok (3 sources, 1 pairings, 9 rules)"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("ok (3 sources, 1 pairings, 9 rules)"),
+        "{}",
+        o.stdout
+    );
 }
 
 #[test]
@@ -31,7 +35,6 @@ sheet = "Stock"
 sku = "SKU"
 location = "Store"
 qty = "Qty"
-quantity = "Qty"
 
 [sources.count]
 kind = "spreadsheet"
@@ -46,6 +49,14 @@ location = "S1"
 sku = "SKU"
 location = "Store"
 qty = "Qty"
+
+[sources.extra]
+kind = "csv"
+path = "book.csv"
+
+[sources.extra.columns]
+sku = "SKU"
+quantity = "Qty"
 
 [[pairings]]
 name = "p"
@@ -86,11 +97,11 @@ resolution = "correct_book"
         "job.toml:2: unknown key `outptu` in the job file",
         "job.toml:7: source `book`: delimiter must be one ASCII character",
         "job.toml:8: source `book`: `sheet` applies to excel sources only",
-        "job.toml:14: source `book`: unknown field `quantity`",
-        "job.toml:17: source `count`: unknown variant `spreadsheet`",
+        "job.toml:16: source `count`: unknown variant `spreadsheet`",
         "job.toml:21: source `pos`: no file matches",
-        "job.toml:23: source `pos`: a fixed `location` and a location column are both given",
-        "job.toml:33: pairing `p`: `observed` names an unknown source \"nowhere\"",
+        "job.toml:22: source `pos`: a fixed `location` and a location column are both given",
+        "job.toml:35: source `extra`: unknown field `quantity`",
+        "job.toml:40: pairing `p`: `observed` names an unknown source \"nowhere\"",
         "rules.toml:2: normalize step #2: invalid regex",
         "rules.toml:2: normalize step #3: unknown variant `shout`",
         "rules.toml:6: rule #1: unknown variant `fuzzy`",
@@ -101,6 +112,10 @@ resolution = "correct_book"
         assert!(err.contains(e), "missing {e:?} in:\n{err}");
     }
     assert!(err.contains("configuration errors"), "{err}");
+    assert!(
+        !err.contains("unknown source \"book\""),
+        "an invalid source is still a declared one: {err}"
+    );
 }
 
 #[test]
@@ -108,5 +123,10 @@ fn check_reads_the_headers_of_each_input() {
     let ws = Workspace::csv_job(BOOK_CSV, "Item,Store,Quantity\nA1,S1,1\n");
     let o = run(&["check", ws.path("job.toml").to_str().unwrap()]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains(r#"column "Counted" (mapped to qty) not found"#), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(r#"column "Counted" (mapped to qty) not found"#),
+        "{}",
+        o.stderr
+    );
 }

@@ -51,7 +51,9 @@ resolution = "ignore"
 
 impl Workspace {
     pub fn new() -> Workspace {
-        Workspace { dir: tempfile::tempdir().expect("a temp dir") }
+        Workspace {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -106,7 +108,13 @@ pub fn read_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> 
     let mut r = csv::Reader::from_path(path).unwrap();
     let headers = r.headers().unwrap().clone();
     r.records()
-        .map(|rec| headers.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .map(|rec| {
+            headers
+                .iter()
+                .zip(rec.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
         .collect()
 }
 
@@ -117,8 +125,14 @@ pub fn assert_ties_out(m: &Value) {
         for side in ["book", "observed"] {
             let t = &p[side];
             let r = &t["rejected"];
-            let sum = ["matched", "unmatched", "duplicate"].iter().map(|k| t[k].as_u64().unwrap()).sum::<u64>()
-                + ["invalid_row", "negative_qty", "not_stocked"].iter().map(|k| r[k].as_u64().unwrap()).sum::<u64>();
+            let sum = ["matched", "unmatched", "duplicate"]
+                .iter()
+                .map(|k| t[k].as_u64().unwrap())
+                .sum::<u64>()
+                + ["invalid_row", "negative_qty", "not_stocked"]
+                    .iter()
+                    .map(|k| r[k].as_u64().unwrap())
+                    .sum::<u64>();
             assert_eq!(sum, t["rows"].as_u64().unwrap(), "{side} of {}", p["name"]);
         }
     }

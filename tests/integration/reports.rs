@@ -6,12 +6,17 @@ use std::process::Command;
 
 use crate::common::*;
 
-const HOSTILE_COUNT: &str =
-    "Item,Store,Counted,Name\nA1,S1,10,Plain socks\nA2,S1,3,<script>alert('x')</script> & co\nA4,S<1>,1,New | piped\n";
+const HOSTILE_COUNT: &str = "Item,Store,Counted,Name\nA1,S1,10,Plain socks\nA2,S1,3,<script>alert('x')</script> & co\nA4,S<1>,1,New | piped\n";
 
 fn hostile_workspace() -> Workspace {
     let ws = Workspace::csv_job(BOOK_CSV, HOSTILE_COUNT);
-    ws.write("job.toml", CSV_JOB.replace("qty = \"Counted\"", "qty = \"Counted\"\ndescription = \"Name\""));
+    ws.write(
+        "job.toml",
+        CSV_JOB.replace(
+            "qty = \"Counted\"",
+            "qty = \"Counted\"\ndescription = \"Name\"",
+        ),
+    );
     assert_eq!(ws.run_job("job.toml").code, 1);
     ws
 }
@@ -19,12 +24,19 @@ fn hostile_workspace() -> Workspace {
 fn redact(text: &str, ws: &Workspace) -> String {
     let text = text.replace(&ws.dir.path().display().to_string(), "[WS]");
     let settings_free = regex_replace(&text, r"\d{8}T\d{6}Z-[0-9a-f]{8}", "[RUN-ID]");
-    let settings_free = regex_replace(&settings_free, r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[TIME]");
+    let settings_free = regex_replace(
+        &settings_free,
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z",
+        "[TIME]",
+    );
     regex_replace(&settings_free, r"tally \d+\.\d+\.\d+", "tally [VERSION]")
 }
 
 fn regex_replace(text: &str, pattern: &str, with: &str) -> String {
-    regex::Regex::new(pattern).unwrap().replace_all(text, with).into_owned()
+    regex::Regex::new(pattern)
+        .unwrap()
+        .replace_all(text, with)
+        .into_owned()
 }
 
 #[test]
@@ -37,7 +49,8 @@ fn markdown_summary_snapshot() {
 #[test]
 fn html_location_page_snapshot() {
     let ws = hostile_workspace();
-    let html = std::fs::read_to_string(ws.only_run_dir().join("reports/locations/S1.html")).unwrap();
+    let html =
+        std::fs::read_to_string(ws.only_run_dir().join("reports/locations/S1.html")).unwrap();
     insta::assert_snapshot!("location_s1_html", redact(&html, &ws));
 }
 
@@ -52,7 +65,10 @@ fn html_is_escaped() {
     // A location code that is no valid file name still gets a page of its own.
     assert!(dir.join("reports/locations/S_1_.html").is_file());
     let summary = std::fs::read_to_string(dir.join("reports/summary.html")).unwrap();
-    assert!(summary.contains("S&lt;1&gt;"), "location codes are escaped too");
+    assert!(
+        summary.contains("S&lt;1&gt;"),
+        "location codes are escaped too"
+    );
     let md = std::fs::read_to_string(dir.join("reports/summary.md")).unwrap();
     assert!(!md.contains("New | piped"));
 }
@@ -64,7 +80,10 @@ fn summary_renders_in_a_headless_browser() {
     let ws = Workspace::new();
     let job = Path::new(REPO).join("sample-data/job.toml");
     let out = ws.path("runs");
-    assert_eq!(run(&["run", job.to_str().unwrap(), "--out", out.to_str().unwrap()]).code, 1);
+    assert_eq!(
+        run(&["run", job.to_str().unwrap(), "--out", out.to_str().unwrap()]).code,
+        1
+    );
     let summary = ws.only_run_dir().join("reports/summary.html");
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new("chromium")
@@ -83,10 +102,16 @@ fn summary_renders_in_a_headless_browser() {
         ])
         .output()
         .expect("chromium is installed (scripts/test installs it)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let dom = String::from_utf8_lossy(&output.stdout);
     let table = |class: &str| -> usize {
-        let start = dom.find(&format!("<table class=\"{class}\">")).unwrap_or_else(|| panic!("table {class} in {dom}"));
+        let start = dom
+            .find(&format!("<table class=\"{class}\">"))
+            .unwrap_or_else(|| panic!("table {class} in {dom}"));
         let end = start + dom[start..].find("</table>").unwrap();
         dom[start..end].matches("<tr>").count() - 1
     };

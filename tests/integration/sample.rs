@@ -17,7 +17,11 @@ fn run_sample() -> (Workspace, Output, std::path::PathBuf) {
 #[test]
 fn sample_job_needs_review_and_counts_every_kind() {
     let (_ws, o, dir) = run_sample();
-    assert_eq!(o.code, 1, "differences need review\n{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        o.code, 1,
+        "differences need review\n{}{}",
+        o.stdout, o.stderr
+    );
     let m = manifest(&dir);
     let kinds = &m["discrepancies"]["by_kind"];
     let expect = [
@@ -67,7 +71,10 @@ fn sample_manifest_ties_out_and_hashes_inputs() {
         let path = Path::new(input["path"].as_str().unwrap());
         let bytes = std::fs::read(path).unwrap();
         use sha2::Digest;
-        assert_eq!(input["sha256"].as_str().unwrap(), format!("{:x}", sha2::Sha256::digest(&bytes)));
+        assert_eq!(
+            input["sha256"].as_str().unwrap(),
+            format!("{:x}", sha2::Sha256::digest(&bytes))
+        );
         assert_eq!(input["size"].as_u64().unwrap(), bytes.len() as u64);
     }
     let square = inputs.iter().find(|i| i["source"] == "square").unwrap();
@@ -81,7 +88,10 @@ fn sample_manifest_ties_out_and_hashes_inputs() {
     for f in m["files"].as_array().unwrap() {
         let bytes = std::fs::read(dir.join(f["path"].as_str().unwrap())).unwrap();
         use sha2::Digest;
-        assert_eq!(f["sha256"].as_str().unwrap(), format!("{:x}", sha2::Sha256::digest(&bytes)));
+        assert_eq!(
+            f["sha256"].as_str().unwrap(),
+            format!("{:x}", sha2::Sha256::digest(&bytes))
+        );
     }
 }
 
@@ -104,9 +114,16 @@ fn sample_writes_every_file() {
     ] {
         assert!(dir.join(f).is_file(), "{f} is written");
     }
-    assert!(o.stdout.contains("reports/summary.html"), "says where the reports are: {}", o.stdout);
+    assert!(
+        o.stdout.contains("reports/summary.html"),
+        "says where the reports are: {}",
+        o.stdout
+    );
     // No temporary file is left anywhere.
-    let leftovers: Vec<_> = walk(&dir).into_iter().filter(|p| p.to_string_lossy().contains(".tmp")).collect();
+    let leftovers: Vec<_> = walk(&dir)
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -135,25 +152,75 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
     };
     // 150 → 148 is 1.33 % of book: within the 2 % tolerance.
     let l = find("BOS-01", "00030003", "qty_mismatch");
-    assert_eq!((l["qty_delta"].as_str(), l["rule"].as_str(), l["resolution"].as_str()), ("-2.000", "count-noise", "ignore"));
+    assert_eq!(
+        (
+            l["qty_delta"].as_str(),
+            l["rule"].as_str(),
+            l["resolution"].as_str()
+        ),
+        ("-2.000", "count-noise", "ignore")
+    );
     // 12.5 kg → 12.25 kg is exactly 2 %: the boundary is inclusive, and exact.
     let l = find("PDX-03", "00050007", "qty_mismatch");
-    assert_eq!((l["qty_delta"].as_str(), l["value_delta"].as_str(), l["rule"].as_str()), ("-0.250", "-2.0300", "count-noise"));
+    assert_eq!(
+        (
+            l["qty_delta"].as_str(),
+            l["value_delta"].as_str(),
+            l["rule"].as_str()
+        ),
+        ("-0.250", "-2.0300", "count-noise")
+    );
     // Leading zeros restored: the xlsx held the number 10002, Shopify "NW-00010002".
     let l = find("BOS-01", "00010002", "qty_mismatch");
-    assert_eq!((l["book_sku"].as_str(), l["observed_sku"].as_str()), ("10002", "NW-00010002"));
-    assert_eq!((l["rule"].as_str(), l["resolution"].as_str()), ("small-variance", "correct_book"));
+    assert_eq!(
+        (l["book_sku"].as_str(), l["observed_sku"].as_str()),
+        ("10002", "NW-00010002")
+    );
+    assert_eq!(
+        (l["rule"].as_str(), l["resolution"].as_str()),
+        ("small-variance", "correct_book")
+    );
     let l = find("BOS-01", "00020011", "qty_mismatch");
-    assert_eq!((l["value_delta"].as_str(), l["rule"].as_str(), l["resolution"].as_str()), ("-467.2000", "(default)", "review"));
+    assert_eq!(
+        (
+            l["value_delta"].as_str(),
+            l["rule"].as_str(),
+            l["resolution"].as_str()
+        ),
+        ("-467.2000", "(default)", "review")
+    );
     let l = find("SEA-04", "00020010", "cost_mismatch");
-    assert_eq!((l["cost_delta"].as_str(), l["value_delta"].as_str(), l["resolution"].as_str()), ("2.6000", "7.8000", "correct_observed"));
+    assert_eq!(
+        (
+            l["cost_delta"].as_str(),
+            l["value_delta"].as_str(),
+            l["resolution"].as_str()
+        ),
+        ("2.6000", "7.8000", "correct_observed")
+    );
     let l = find("PDX-03", "00040002", "cost_mismatch");
-    assert_eq!((l["cost_delta"].as_str(), l["rule"].as_str()), ("0.0050", "cost-within-cent"));
+    assert_eq!(
+        (l["cost_delta"].as_str(), l["rule"].as_str()),
+        ("0.0050", "cost-within-cent")
+    );
     let l = find("NYC-02", "00040001", "negative_qty");
-    assert_eq!((l["side"].as_str(), l["book_qty"].as_str(), l["resolution"].as_str()), ("book", "-2.000", "review"));
-    let dups: Vec<_> = lines.iter().filter(|l| l["kind"] == "duplicate_key").collect();
+    assert_eq!(
+        (
+            l["side"].as_str(),
+            l["book_qty"].as_str(),
+            l["resolution"].as_str()
+        ),
+        ("book", "-2.000", "review")
+    );
+    let dups: Vec<_> = lines
+        .iter()
+        .filter(|l| l["kind"] == "duplicate_key")
+        .collect();
     assert_eq!(dups.len(), 2);
-    assert!(dups.iter().all(|l| l["item_key"] == "00030004" && l["side"] == "observed"));
+    assert!(
+        dups.iter()
+            .all(|l| l["item_key"] == "00030004" && l["side"] == "observed")
+    );
     assert_eq!(dups[0]["detail"], "the key appears 2 times in the observed");
     // The duplicated key is never joined: the book's row is reported unmatched.
     find("BOS-01", "00030004", "missing_in_observed");
@@ -168,7 +235,8 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
 #[test]
 fn sample_corrections_in_generic_and_erpnext_formats() {
     let (_ws, _o, dir) = run_sample();
-    let erpnext = std::fs::read_to_string(dir.join("corrections/erp-vs-stores.book.erpnext.csv")).unwrap();
+    let erpnext =
+        std::fs::read_to_string(dir.join("corrections/erp-vs-stores.book.erpnext.csv")).unwrap();
     assert_eq!(
         erpnext,
         "Item Code,Warehouse,Quantity,Valuation Rate\n\
@@ -197,9 +265,23 @@ fn parquet_holds_the_same_lines_with_exact_decimals() {
     let file = std::fs::File::open(dir.join("discrepancies.parquet")).unwrap();
     let df = ParquetReader::new(file).finish().unwrap();
     assert_eq!(df.height(), 23);
-    assert!(matches!(df.column("qty_delta").unwrap().dtype(), DataType::Decimal(_, 3)));
-    assert!(matches!(df.column("value_delta").unwrap().dtype(), DataType::Decimal(_, 4)));
-    let sum: i128 = df.column("value_delta").unwrap().decimal().unwrap().physical().iter().flatten().sum();
+    assert!(matches!(
+        df.column("qty_delta").unwrap().dtype(),
+        DataType::Decimal(_, 3)
+    ));
+    assert!(matches!(
+        df.column("value_delta").unwrap().dtype(),
+        DataType::Decimal(_, 4)
+    ));
+    let sum: i128 = df
+        .column("value_delta")
+        .unwrap()
+        .decimal()
+        .unwrap()
+        .physical()
+        .iter()
+        .flatten()
+        .sum();
     assert_eq!(sum, -9_831_200);
 }
 
@@ -208,8 +290,19 @@ fn location_filter_limits_the_run() {
     let ws = Workspace::new();
     let job = Path::new(REPO).join("sample-data/job.toml");
     let out = ws.path("runs");
-    let o = run(&["run", job.to_str().unwrap(), "--out", out.to_str().unwrap(), "--location", "PDX-03"]);
-    assert_eq!(o.code, 0, "PDX-03 alone needs nobody: {}{}", o.stdout, o.stderr);
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--location",
+        "PDX-03",
+    ]);
+    assert_eq!(
+        o.code, 0,
+        "PDX-03 alone needs nobody: {}{}",
+        o.stdout, o.stderr
+    );
     let m = manifest(&ws.only_run_dir());
     assert_ties_out(&m);
     assert_eq!(m["pairings"][0]["book"]["rows"], 4);
