@@ -217,6 +217,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
         rules: HashedFile::of(&job.rules.path)?,
         locations: opts.locations.clone(),
         inputs,
+        ties_out: tallies.iter().all(|t| t.ties_out),
         pairings: tallies,
         discrepancies: totals,
         corrections: correction_totals,

@@ -204,76 +204,53 @@ fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
 }
 
 fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
-    let mut cols = text_columns(frame)?;
-    let mut take = |name: &str| {
-        cols.remove(name)
-            .unwrap_or_else(|| vec![String::new(); frame.height()])
-    };
-    let (line, pairing, kind, side) = (take("line"), take("pairing"), take("kind"), take("side"));
-    let (location, item_key, book_sku, observed_sku) = (
-        take("location"),
-        take("item_key"),
-        take("book_sku"),
-        take("observed_sku"),
-    );
-    let (description, category, book_qty, observed_qty) = (
-        take("description"),
-        take("category"),
-        take("book_qty"),
-        take("observed_qty"),
-    );
-    let (qty_delta, unit_cost, value_delta, rule) = (
-        take("qty_delta"),
-        take("unit_cost"),
-        take("value_delta"),
-        take("rule"),
-    );
-    let (book_unit_cost, observed_unit_cost) = (take("book_unit_cost"), take("observed_unit_cost"));
-    let (severity, resolution, detail) = (take("severity"), take("resolution"), take("detail"));
-    let (book_source, book_row, observed_source, observed_row) = (
-        take("book_source"),
-        take("book_row"),
-        take("observed_source"),
-        take("observed_row"),
-    );
-    let reference = |src: &str, row: &str| {
-        if src.is_empty() {
-            String::new()
-        } else {
-            format!("{src} #{row}")
-        }
-    };
+    let cols = text_columns(frame)?;
     let needs = |r: &str| {
         Resolution::ALL
             .iter()
             .any(|x| x.as_str() == r && x.needs_person())
     };
     Ok((0..frame.height())
-        .map(|i| LineView {
-            line: line[i].clone(),
-            pairing: pairing[i].clone(),
-            kind: kind[i].clone(),
-            side: side[i].clone(),
-            location: location[i].clone(),
-            item_key: item_key[i].clone(),
-            book_sku: book_sku[i].clone(),
-            observed_sku: observed_sku[i].clone(),
-            description: description[i].clone(),
-            category: category[i].clone(),
-            book_qty: book_qty[i].clone(),
-            observed_qty: observed_qty[i].clone(),
-            qty_delta: qty_delta[i].clone(),
-            unit_cost: unit_cost[i].clone(),
-            book_unit_cost: book_unit_cost[i].clone(),
-            observed_unit_cost: observed_unit_cost[i].clone(),
-            value_delta: value_delta[i].clone(),
-            rule: rule[i].clone(),
-            severity: severity[i].clone(),
-            needs_person: needs(&resolution[i]),
-            resolution: resolution[i].clone(),
-            detail: detail[i].clone(),
-            book_ref: reference(&book_source[i], &book_row[i]),
-            observed_ref: reference(&observed_source[i], &observed_row[i]),
+        .map(|i| {
+            let get = |name: &str| cols.get(name).map(|c| c[i].clone()).unwrap_or_default();
+            // "shopify back-bay.csv:5": the source, the file and the line (or sheet row).
+            let reference = |side: &str| {
+                let source = get(&format!("{side}_source"));
+                if source.is_empty() {
+                    return String::new();
+                }
+                let file = get(&format!("{side}_file"));
+                let name = std::path::Path::new(&file)
+                    .file_name()
+                    .map_or(file.clone(), |n| n.to_string_lossy().into());
+                format!("{source} {name}:{}", get(&format!("{side}_row")))
+            };
+            LineView {
+                line: get("line"),
+                pairing: get("pairing"),
+                kind: get("kind"),
+                side: get("side"),
+                location: get("location"),
+                item_key: get("item_key"),
+                book_sku: get("book_sku"),
+                observed_sku: get("observed_sku"),
+                description: get("description"),
+                category: get("category"),
+                book_qty: get("book_qty"),
+                observed_qty: get("observed_qty"),
+                qty_delta: get("qty_delta"),
+                unit_cost: get("unit_cost"),
+                book_unit_cost: get("book_unit_cost"),
+                observed_unit_cost: get("observed_unit_cost"),
+                value_delta: get("value_delta"),
+                rule: get("rule"),
+                severity: get("severity"),
+                needs_person: needs(&get("resolution")),
+                resolution: get("resolution"),
+                detail: get("detail"),
+                book_ref: reference("book"),
+                observed_ref: reference("observed"),
+            }
         })
         .collect())
 }

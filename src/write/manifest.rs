@@ -29,6 +29,8 @@ pub struct Manifest {
     pub locations: Vec<String>,
     pub inputs: Vec<InputFile>,
     pub pairings: Vec<PairingTally>,
+    /// Every pairing's rows tie out (see `pairings`).
+    pub ties_out: bool,
     pub discrepancies: Totals,
     pub corrections: CorrectionTotals,
     pub rules_in_force: Vec<RuleInForce>,

@@ -120,6 +120,7 @@ pub fn read_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> 
 
 /// Asserts the manifest's per-side counts tie out.
 pub fn assert_ties_out(m: &Value) {
+    assert_eq!(m["ties_out"], true);
     for p in m["pairings"].as_array().unwrap() {
         assert_eq!(p["ties_out"], true, "pairing {} ties out", p["name"]);
         for side in ["book", "observed"] {

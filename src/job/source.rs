@@ -1,0 +1,336 @@
+//! One `[sources.NAME]` table: its kind and format options, the files it names, and how
+//! its headers map to the canonical columns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+use toml::Spanned;
+
+use super::raw::{RawColumns, RawSource, RawUnpivot, SourceKind};
+use super::{CorrectionFormat, Encoding, Format, Layout, Pattern, Placeholder, Source, Unpivot};
+use crate::columns::Field;
+use crate::diag::Diagnostics;
+
+pub(super) fn compile(
+    name: &str,
+    raw: RawSource,
+    dir: &Path,
+    diags: &mut Diagnostics,
+) -> Option<Source> {
+    // Destructured so that a new option is a compile error until it is handled here.
+    let RawSource {
+        kind,
+        path,
+        columns,
+        delimiter,
+        encoding,
+        decimal_comma,
+        header_row,
+        skip_rows,
+        sheet,
+        location,
+        location_names,
+        unpivot,
+        placeholders,
+        corrections,
+    } = raw;
+    let before = diags.items.len();
+    let ctx = format!("source `{name}`");
+
+    let format = match kind.get_ref() {
+        SourceKind::Csv => {
+            if let Some(sheet) = &sheet {
+                diags.hint(
+                    sheet.span(),
+                    format!("{ctx}: `sheet` applies to excel sources only"),
+                    "remove it",
+                );
+            }
+            let delimiter = match delimiter {
+                None => b',',
+                Some(d) => match d.get_ref().as_bytes() {
+                    [b] if b.is_ascii() => *b,
+                    _ => {
+                        diags.hint(
+                            d.span(),
+                            format!(
+                                "{ctx}: delimiter must be one ASCII character, got {:?}",
+                                d.get_ref()
+                            ),
+                            "use \",\", \";\", \"|\" or \"\\t\"",
+                        );
+                        b','
+                    }
+                },
+            };
+            Format::Csv {
+                delimiter,
+                encoding: encoding.map(|e| *e.get_ref()).unwrap_or(Encoding::Utf8),
+            }
+        }
+        SourceKind::Excel => {
+            if let Some(d) = &delimiter {
+                diags.hint(
+                    d.span(),
+                    format!("{ctx}: `delimiter` applies to csv sources only"),
+                    "remove it",
+                );
+            }
+            if let Some(e) = &encoding {
+                diags.hint(
+                    e.span(),
+                    format!("{ctx}: `encoding` applies to csv sources only"),
+                    "spreadsheets carry their own encoding; remove it",
+                );
+            }
+            Format::Excel {
+                sheet: sheet.map(Spanned::into_inner),
+            }
+        }
+    };
+
+    let files = resolve_files(dir, &path, &ctx, diags);
+
+    let header_row = match header_row {
+        None => 1,
+        Some(h) if *h.get_ref() >= 1 => *h.get_ref() as usize,
+        Some(h) => {
+            diags.hint(
+                h.span(),
+                format!("{ctx}: header_row must be 1 or more"),
+                "rows count from 1",
+            );
+            1
+        }
+    };
+    let skip_rows = match skip_rows {
+        None => 0,
+        Some(s) if *s.get_ref() >= 0 => *s.get_ref() as usize,
+        Some(s) => {
+            diags.at(s.span(), format!("{ctx}: skip_rows cannot be negative"));
+            0
+        }
+    };
+
+    let unpivot = unpivot.and_then(|u| compile_unpivot(u, &ctx, diags));
+    let columns = compile_columns(columns, &ctx, diags);
+    check_required(
+        &columns,
+        unpivot.is_some(),
+        location.as_ref(),
+        &ctx,
+        kind.span(),
+        diags,
+    );
+
+    let mut compiled_placeholders = BTreeMap::new();
+    for (text, meaning) in placeholders {
+        let p = match meaning.get_ref().trim() {
+            "absent" => Some(Placeholder::Absent),
+            number => Decimal::from_str_exact(number).ok().map(Placeholder::Value),
+        };
+        match p {
+            Some(p) => {
+                compiled_placeholders.insert(text.trim().to_string(), p);
+            }
+            None => diags.hint(
+                meaning.span(),
+                format!(
+                    "{ctx}: placeholder {text:?} must mean \"absent\" or a number, got {:?}",
+                    meaning.get_ref()
+                ),
+                "e.g. placeholders = { \"Not stocked\" = \"absent\", \"-\" = \"0\" }",
+            ),
+        }
+    }
+
+    if diags.items.len() > before {
+        return None;
+    }
+    Some(Source {
+        name: name.to_string(),
+        format,
+        pattern: path.into_inner(),
+        files,
+        layout: Layout {
+            columns,
+            header_row,
+            skip_rows,
+            decimal_comma,
+            fixed_location: location.map(Spanned::into_inner),
+            location_names,
+            unpivot,
+            placeholders: compiled_placeholders,
+        },
+        corrections: corrections
+            .map(Spanned::into_inner)
+            .unwrap_or(CorrectionFormat::Generic),
+    })
+}
+
+fn resolve_files(
+    dir: &Path,
+    path: &Spanned<String>,
+    ctx: &str,
+    diags: &mut Diagnostics,
+) -> Vec<PathBuf> {
+    let full = dir.join(path.get_ref());
+    let pattern = full.to_string_lossy();
+    let mut files: Vec<PathBuf> = match glob::glob(&pattern) {
+        Ok(paths) => paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect(),
+        Err(e) => {
+            diags.at(
+                path.span(),
+                format!("{ctx}: invalid path pattern {:?}: {e}", path.get_ref()),
+            );
+            return Vec::new();
+        }
+    };
+    files.sort();
+    if files.is_empty() {
+        diags.hint(
+            path.span(),
+            format!("{ctx}: no file matches {}", full.display()),
+            "paths are relative to the job file; check the name or the export step",
+        );
+    }
+    files
+}
+
+fn compile_unpivot(
+    raw: Spanned<RawUnpivot>,
+    ctx: &str,
+    diags: &mut Diagnostics,
+) -> Option<Unpivot> {
+    let span = raw.span();
+    let RawUnpivot { qty, unit_cost } = raw.into_inner();
+    let mut parse = |text: &str| {
+        let p = Pattern::parse(text);
+        if p.is_none() {
+            diags.hint(
+                span.clone(),
+                format!("{ctx}: unpivot pattern {text:?} must contain `{{location}}` exactly once"),
+                "e.g. unpivot = { qty = \"Current Quantity {location}\" }",
+            );
+        }
+        p
+    };
+    let qty = parse(&qty);
+    let unit_cost = unit_cost.map(|c| parse(&c));
+    match (qty, unit_cost) {
+        (Some(qty), None) => Some(Unpivot {
+            qty,
+            unit_cost: None,
+        }),
+        (Some(qty), Some(Some(c))) => Some(Unpivot {
+            qty,
+            unit_cost: Some(c),
+        }),
+        _ => None,
+    }
+}
+
+fn compile_columns(
+    raw: Option<Spanned<RawColumns>>,
+    ctx: &str,
+    diags: &mut Diagnostics,
+) -> BTreeMap<Field, String> {
+    let Some(raw) = raw else {
+        return BTreeMap::new();
+    };
+    let RawColumns {
+        location,
+        sku,
+        gtin,
+        description,
+        category,
+        qty,
+        uom,
+        unit_cost,
+        as_of,
+    } = raw.into_inner();
+    let pairs = [
+        (Field::Location, location),
+        (Field::Sku, sku),
+        (Field::Gtin, gtin),
+        (Field::Description, description),
+        (Field::Category, category),
+        (Field::Qty, qty),
+        (Field::Uom, uom),
+        (Field::UnitCost, unit_cost),
+        (Field::AsOf, as_of),
+    ];
+    let mut out = BTreeMap::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    for (field, header) in pairs {
+        if let Some(h) = header {
+            if h.get_ref().trim().is_empty() {
+                diags.at(
+                    h.span(),
+                    format!("{ctx}: the header for `{}` is empty", field.column()),
+                );
+            } else if !seen.insert(h.get_ref().clone()) {
+                diags.at(
+                    h.span(),
+                    format!("{ctx}: header {:?} is mapped twice", h.get_ref()),
+                );
+            }
+            out.insert(field, h.into_inner());
+        }
+    }
+    out
+}
+
+fn check_required(
+    columns: &BTreeMap<Field, String>,
+    unpivot: bool,
+    fixed_location: Option<&Spanned<String>>,
+    ctx: &str,
+    span: std::ops::Range<usize>,
+    diags: &mut Diagnostics,
+) {
+    if !columns.contains_key(&Field::Sku) {
+        diags.hint(
+            span.clone(),
+            format!("{ctx}: no column is mapped to `sku`"),
+            "add columns.sku = \"<header>\"",
+        );
+    }
+    if unpivot {
+        for field in [Field::Qty, Field::Location] {
+            if columns.contains_key(&field) {
+                diags.hint(
+                    span.clone(),
+                    format!("{ctx}: `columns.{}` and `unpivot` both give the {}", field.column(), field.column()),
+                    "a wide export takes location and quantity from the unpivoted headers; remove one",
+                );
+            }
+        }
+    } else if !columns.contains_key(&Field::Qty) {
+        diags.hint(
+            span.clone(),
+            format!("{ctx}: no column is mapped to `qty`"),
+            "add columns.qty = \"<header>\", or unpivot = { qty = \"... {location}\" } for wide exports",
+        );
+    }
+    match (
+        fixed_location,
+        columns.contains_key(&Field::Location) || unpivot,
+    ) {
+        (Some(loc), true) => diags.hint(
+            loc.span(),
+            format!("{ctx}: a fixed `location` and a location column are both given"),
+            "keep the fixed location only for single-store files",
+        ),
+        (None, false) => diags.hint(
+            span,
+            format!("{ctx}: the rows have no location"),
+            "map columns.location, or set location = \"STORE-CODE\" for a single-store file",
+        ),
+        _ => {}
+    }
+}
