@@ -125,3 +125,30 @@ impl Drop for RunDir {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unfinished_run_leaves_nothing() {
+        let out = tempfile::tempdir().unwrap();
+        {
+            let mut dir = RunDir::create(out.path(), "run-1").unwrap();
+            dir.write_bytes("reports/summary.md", b"# half").unwrap();
+            // Dropped without commit, as when a later stage fails.
+        }
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_committed_run_is_never_overwritten() {
+        let out = tempfile::tempdir().unwrap();
+        let mut dir = RunDir::create(out.path(), "run-1").unwrap();
+        dir.write_bytes("manifest.json", b"{}").unwrap();
+        let path = dir.commit().unwrap();
+        assert_eq!(std::fs::read(path.join("manifest.json")).unwrap(), b"{}");
+        let again = RunDir::create(out.path(), "run-1").err().expect("refused");
+        assert!(again.to_string().contains("never overwritten"), "{again}");
+    }
+}

@@ -22,6 +22,10 @@ fn sample_job_needs_review_and_counts_every_kind() {
         "differences need review\n{}{}",
         o.stdout, o.stderr
     );
+    assert_eq!(
+        o.stderr, "",
+        "no progress output when stderr is not a terminal"
+    );
     let m = manifest(&dir);
     let kinds = &m["discrepancies"]["by_kind"];
     let expect = [
