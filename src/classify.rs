@@ -192,7 +192,9 @@ pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
                 col(ITEM_KEY),
                 col("kind"),
                 col("side"),
+                col("book_file"),
                 col("book_row"),
+                col("observed_file"),
                 col("observed_row"),
             ],
             SortMultipleOptions::default()

@@ -28,6 +28,19 @@ pub enum Command {
         /// Reconcile only this location (repeatable).
         #[arg(long = "location", value_name = "L")]
         locations: Vec<String>,
+        /// Handle only the locations a stable hash puts in shard I of N (0-based);
+        /// combine the shard runs with `tally merge`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<crate::shard::Shard>,
+    },
+    /// Combine shard runs of one job into one run directory.
+    Merge {
+        /// The shard run directories, one per shard.
+        #[arg(required = true)]
+        run_dirs: Vec<PathBuf>,
+        /// Where the merged run directory goes.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Validate a job and its rules; list every error with file and line.
     Check {

@@ -12,12 +12,14 @@ pub mod discrepancy;
 pub mod extract;
 pub mod job;
 pub mod matching;
+pub mod merge;
 pub mod normalize;
 pub mod progress;
 pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod run;
+pub mod shard;
 #[cfg(test)]
 mod testing;
 pub mod toml_doc;

@@ -13,7 +13,16 @@ fn main() -> ExitCode {
             job,
             out,
             locations,
-        } => run::run_job(&job, &RunOptions { out, locations }),
+            shard,
+        } => run::run_job(
+            &job,
+            &RunOptions {
+                out,
+                locations,
+                shard,
+            },
+        ),
+        Command::Merge { run_dirs, out } => tally::merge::merge_runs(&run_dirs, &out),
         Command::Check { job } => run::check_job(&job),
     };
     match result {

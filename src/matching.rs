@@ -13,7 +13,7 @@ use crate::columns::*;
 use crate::discrepancy::{Kind, Side};
 
 /// Where one side's rows ended; `ties_out` checks that nothing was lost or doubled.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SideTally {
     pub sources: Vec<String>,
     pub rows: u64,
@@ -23,7 +23,7 @@ pub struct SideTally {
     pub rejected: Rejected,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     pub invalid_row: u64,
     pub negative_qty: u64,

@@ -1,24 +1,20 @@
 //! The pipeline, top to bottom: load the job, extract every source once, key the rows,
-//! and for each pairing match and classify; then decide, resolve, and write the run
-//! directory. Nothing is written unless every stage before succeeded.
+//! and for each pairing match and classify; then write the run directory (corrections,
+//! reports, manifest). Nothing is written unless every stage before succeeded.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::{SecondsFormat, Utc};
 use polars::prelude::*;
-use sha2::{Digest, Sha256};
 
-use crate::discrepancy::Resolution;
 use crate::extract::{self, InputFile};
 use crate::job::{self, Job};
 use crate::progress::Stage;
-use crate::write::manifest::{
-    self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals,
-};
-use crate::write::{RunDir, corrections};
-use crate::{classify, matching, normalize, report, resolve};
+use crate::shard::Shard;
+use crate::write::manifest::{Manifest, PairingTally};
+use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
+use crate::{classify, matching, normalize};
 
 /// Exit code when the job could not run (bad config or input); nothing was written.
 pub const EXIT_CANNOT_RUN: u8 = 2;
@@ -26,18 +22,18 @@ pub const EXIT_CANNOT_RUN: u8 = 2;
 pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub locations: Vec<String>,
-}
-
-/// What a finished run reports back.
-pub struct RunResult {
-    pub run_dir: PathBuf,
-    pub manifest: Manifest,
+    pub shard: Option<Shard>,
 }
 
 /// `tally run`: returns the exit code (0 or 1); errors mean exit 2.
 pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
     let job = job::load(job_path)?;
     let result = run(&job, opts)?;
+    print_summary(&result);
+    Ok(result.manifest.exit_code as u8)
+}
+
+pub fn print_summary(result: &RunResult) {
     let m = &result.manifest;
     println!("run {} → {}", m.run_id, result.run_dir.display());
     println!(
@@ -55,15 +51,7 @@ pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
         "  reports: {}",
         result.run_dir.join("reports/summary.html").display()
     );
-    println!(
-        "  outcome: {}",
-        if m.exit_code == 0 {
-            "reconciled"
-        } else {
-            "needs review"
-        }
-    );
-    Ok(m.exit_code as u8)
+    println!("  outcome: {}", m.outcome.as_str().replace('_', " "));
 }
 
 /// `tally check`: validates job, rules and the inputs' headers; 0 when all is well.
@@ -91,29 +79,36 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
 }
 
 pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
-    let started_at = Utc::now();
-    let run_id = format!(
-        "{}-{}",
-        started_at.format("%Y%m%dT%H%M%SZ"),
-        short_id(started_at)
-    );
+    let meta = RunMeta::new(opts.locations.clone(), opts.shard);
+    let rec = reconcile(job, opts)?;
+    let stage = Stage::start("write run directory");
+    let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
+    let result = publish::write_run(job, rec, meta, &out)?;
+    stage.done(result.run_dir.display().to_string());
+    Ok(result)
+}
 
+/// Extract, key, match and classify: everything but writing.
+pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
     // Extract and key every source that a pairing uses, once.
     let mut snapshots: BTreeMap<String, DataFrame> = BTreeMap::new();
     let mut inputs: Vec<InputFile> = Vec::new();
     for source in &job.sources {
-        if !job
+        let used = job
             .pairings
             .iter()
-            .any(|p| p.book.contains(&source.name) || p.observed.contains(&source.name))
-        {
+            .any(|p| p.book.contains(&source.name) || p.observed.contains(&source.name));
+        if !used {
             continue;
         }
         let stage = Stage::start(format!("extract {}", source.name));
         let snapshot =
             extract::extract(source).with_context(|| format!("source `{}`", source.name))?;
-        let frame = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
-        let frame = normalize::keep_locations(frame, &opts.locations)?;
+        let mut frame = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
+        frame = normalize::keep_locations(frame, &opts.locations)?;
+        if let Some(shard) = &opts.shard {
+            frame = shard.keep(frame)?;
+        }
         stage.done(format!(
             "{} rows from {} file(s)",
             frame.height(),
@@ -139,7 +134,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
         let matched = matching::reconcile(side(&pairing.book)?, side(&pairing.observed)?)?;
         let undecided = classify::lines(&matched, &pairing.name)?;
         let decided = classify::decide(undecided, &job.rules).collect()?;
-        let equal_pairs = matched.book.matched - distinct_pairs_with_lines(&decided)?;
+        let equal = matched.book.matched - distinct_pairs_with_lines(&decided)?;
         stage.done(format!(
             "{} matched, {} lines",
             matched.book.matched,
@@ -150,7 +145,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
             ties_out: matched.book.ties_out() && matched.observed.ties_out(),
             book: matched.book,
             observed: matched.observed,
-            equal: equal_pairs,
+            equal,
         });
         lines.push(decided.lazy());
     }
@@ -161,87 +156,11 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
             ..Default::default()
         },
     )?)?;
-    let corrections = resolve::corrections(&discrepancies)?;
-
-    // Write the run directory.
-    let stage = Stage::start("write run directory");
-    let totals = totals(&discrepancies)?;
-    let outcome = if totals.needs_person > 0 {
-        Outcome::NeedsReview
-    } else {
-        Outcome::Reconciled
-    };
-    let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
-    let mut dir = RunDir::create(&out, &run_id)?;
-    dir.write_csv("discrepancies.csv", &discrepancies)?;
-    dir.write_parquet("discrepancies.parquet", &discrepancies)?;
-    let mut correction_totals = CorrectionTotals {
-        total: corrections.height() as u64,
-        ..Default::default()
-    };
-    for (target, n) in count_by(&corrections, "target")? {
-        correction_totals.by_target.insert(target, n);
-    }
-    correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
-
-    // Reports name the job file only; the manifest has its full path and hash.
-    let job_display = job.path.file_name().map_or_else(
-        || job.path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let report_input = report::ReportInput {
-        run_id: &run_id,
-        started_at: started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        job: job_display,
-        outcome: match outcome {
-            Outcome::Reconciled => "reconciled",
-            Outcome::NeedsReview => "needs_review",
-        },
-        totals: &totals,
-        pairings: &tallies,
-        corrections: &correction_totals,
-    };
-    for page in report::render(&report_input, &discrepancies)? {
-        dir.write_bytes(&page.path, page.text.as_bytes())?;
-    }
-
-    let manifest = Manifest {
-        run_id: run_id.clone(),
-        engine: manifest::Engine::default(),
-        started_at,
-        finished_at: Utc::now(),
-        run_by: std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into()),
-        job: HashedFile::of(&job.path)?,
-        rules: HashedFile::of(&job.rules.path)?,
-        locations: opts.locations.clone(),
+    Ok(Reconciliation {
+        discrepancies,
+        tallies,
         inputs,
-        ties_out: tallies.iter().all(|t| t.ties_out),
-        pairings: tallies,
-        discrepancies: totals,
-        corrections: correction_totals,
-        rules_in_force: manifest::rules_in_force(&job.rules),
-        default_decision: job.rules.default,
-        outcome,
-        exit_code: outcome.exit_code(),
-        files: dir.written.clone(),
-    };
-    dir.write_bytes("manifest.json", &serde_json::to_vec_pretty(&manifest)?)?;
-    let run_dir = dir.commit()?;
-    stage.done(run_dir.display().to_string());
-    Ok(RunResult { run_dir, manifest })
-}
-
-/// A short random-looking suffix so two runs in one second never collide.
-fn short_id(t: chrono::DateTime<Utc>) -> String {
-    let seed = format!(
-        "{}-{}-{:?}",
-        t.timestamp_nanos_opt().unwrap_or_default(),
-        std::process::id(),
-        std::thread::current().id()
-    );
-    format!("{:x}", Sha256::digest(seed.as_bytes()))[..8].to_string()
+    })
 }
 
 /// Matched pairs that produced at least one line (a qty and a cost line count once).
@@ -261,51 +180,10 @@ fn distinct_pairs_with_lines(decided: &DataFrame) -> Result<u64> {
     Ok(n as u64)
 }
 
-fn count_by(frame: &DataFrame, column: &str) -> Result<Vec<(String, u64)>> {
-    let counts = frame
-        .clone()
-        .lazy()
-        .group_by([col(column)])
-        .agg([len().alias("n")])
-        .sort([column], SortMultipleOptions::default())
-        .collect()?;
-    let keys = counts.column(column)?.str()?.clone();
-    let ns = counts.column("n")?.cast(&DataType::UInt64)?;
-    let ns = ns.u64()?;
-    Ok(keys
-        .iter()
-        .zip(ns.iter())
-        .map(|(k, n)| (k.unwrap_or("").to_string(), n.unwrap_or(0)))
-        .collect())
-}
-
-fn decimal_sum(frame: &DataFrame, column: &str) -> Result<rust_decimal::Decimal> {
-    let c = frame.column(column)?;
-    let DataType::Decimal(_, scale) = c.dtype() else {
-        anyhow::bail!("internal error: {column} is not a decimal column");
-    };
-    let sum: i128 = c.decimal()?.physical().iter().flatten().sum();
-    Ok(rust_decimal::Decimal::from_i128_with_scale(
-        sum,
-        *scale as u32,
-    ))
-}
-
-fn totals(discrepancies: &DataFrame) -> Result<Totals> {
-    let mut t = Totals {
-        lines: discrepancies.height() as u64,
-        ..Default::default()
-    };
-    t.by_kind = count_by(discrepancies, "kind")?.into_iter().collect();
-    t.by_severity = count_by(discrepancies, "severity")?.into_iter().collect();
-    t.by_resolution = count_by(discrepancies, "resolution")?.into_iter().collect();
-    t.by_rule = count_by(discrepancies, "rule")?.into_iter().collect();
-    t.qty_delta_sum = decimal_sum(discrepancies, "qty_delta")?.to_string();
-    t.value_delta_sum = decimal_sum(discrepancies, "value_delta")?.to_string();
-    t.needs_person = Resolution::ALL
-        .iter()
-        .filter(|r| r.needs_person())
-        .map(|r| t.by_resolution.get(r.as_str()).copied().unwrap_or(0))
-        .sum();
-    Ok(t)
+/// For callers that only need the manifest of a finished run.
+pub fn read_manifest(run_dir: &Path) -> Result<Manifest> {
+    let path = run_dir.join("manifest.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a tally manifest", path.display()))
 }

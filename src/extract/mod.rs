@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::job::{Format, Source};
 
 /// What the manifest records about each input file.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     pub source: String,
     pub path: PathBuf,

@@ -45,7 +45,7 @@ pub struct RuleSet {
     pub default: Decision,
 }
 
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Decision {
     pub severity: Severity,
     pub resolution: Resolution,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::WrittenFile;
@@ -15,8 +15,9 @@ use crate::discrepancy::{Resolution, Severity};
 use crate::extract::InputFile;
 use crate::matching::SideTally;
 use crate::rules::{Decision, RuleSet};
+use crate::shard::Shard;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {
     pub run_id: String,
     pub engine: Engine,
@@ -27,6 +28,11 @@ pub struct Manifest {
     pub rules: HashedFile,
     /// `--location` filters of this run (empty: all).
     pub locations: Vec<String>,
+    /// `--shard I/N` of this run, if it is one shard of several.
+    pub shard: Option<Shard>,
+    /// The shard runs a `tally merge` combined (empty for a single run).
+    #[serde(default)]
+    pub merged_from: Vec<String>,
     pub inputs: Vec<InputFile>,
     pub pairings: Vec<PairingTally>,
     /// Every pairing's rows tie out (see `pairings`).
@@ -41,22 +47,22 @@ pub struct Manifest {
     pub files: Vec<WrittenFile>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Engine {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
 impl Default for Engine {
     fn default() -> Self {
         Engine {
-            name: "tally",
-            version: env!("CARGO_PKG_VERSION"),
+            name: "tally".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         }
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct HashedFile {
     pub path: PathBuf,
     pub size: u64,
@@ -75,7 +81,7 @@ impl HashedFile {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PairingTally {
     pub name: String,
     pub book: SideTally,
@@ -85,7 +91,7 @@ pub struct PairingTally {
     pub ties_out: bool,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Totals {
     pub lines: u64,
     pub by_kind: BTreeMap<String, u64>,
@@ -98,19 +104,19 @@ pub struct Totals {
     pub needs_person: u64,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct CorrectionTotals {
     pub total: u64,
     pub by_target: BTreeMap<String, u64>,
     pub files: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RuleInForce {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub max: Option<String>,
-    pub applies_to: Vec<&'static str>,
+    pub applies_to: Vec<String>,
     pub locations: Vec<String>,
     pub categories: Vec<String>,
     pub severity: Severity,
@@ -123,9 +129,9 @@ pub fn rules_in_force(rules: &RuleSet) -> Vec<RuleInForce> {
         .iter()
         .map(|r| RuleInForce {
             name: r.name.clone(),
-            kind: r.condition.name(),
+            kind: r.condition.name().into(),
             max: r.condition.threshold().map(|d| d.to_string()),
-            applies_to: r.applies_to.iter().map(|k| k.as_str()).collect(),
+            applies_to: r.applies_to.iter().map(|k| k.as_str().into()).collect(),
             locations: r.locations.clone(),
             categories: r.categories.clone(),
             severity: r.decision.severity,
@@ -134,7 +140,7 @@ pub fn rules_in_force(rules: &RuleSet) -> Vec<RuleInForce> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Nothing needs a person (exit 0).
@@ -144,6 +150,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Reconciled => "reconciled",
+            Outcome::NeedsReview => "needs_review",
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
             Outcome::Reconciled => 0,

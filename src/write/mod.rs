@@ -6,6 +6,7 @@
 
 pub mod corrections;
 pub mod manifest;
+pub mod publish;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -16,7 +17,7 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 /// A file the run wrote, as listed in the manifest.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WrittenFile {
     pub path: String,
     pub size: u64,

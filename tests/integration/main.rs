@@ -6,3 +6,4 @@ mod common;
 mod formats;
 mod reports;
 mod sample;
+mod shards;

@@ -1,0 +1,163 @@
+//! `tally merge`: shard runs (`tally run --shard I/N`) combined into one run directory
+//! that equals a single-machine run of the same job: the same lines in the same order
+//! and numbering, the same corrections, reports and totals.
+//!
+//! Shards must come from one job and one rules file (by hash), with one shard of each
+//! index. The job file is read again from the path the shards recorded, and must still
+//! hash the same, since corrections and reports need its sources' settings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use polars::prelude::*;
+
+use crate::classify;
+use crate::extract::InputFile;
+use crate::job;
+use crate::matching::SideTally;
+use crate::progress::Stage;
+use crate::run::read_manifest;
+use crate::write::manifest::{Manifest, PairingTally};
+use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
+
+pub fn merge_runs(run_dirs: &[PathBuf], out: &Path) -> Result<u8> {
+    let result = merge(run_dirs, out)?;
+    crate::run::print_summary(&result);
+    Ok(result.manifest.exit_code as u8)
+}
+
+pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
+    ensure!(!run_dirs.is_empty(), "no run directories to merge");
+    let stage = Stage::start(format!("merge {} shard runs", run_dirs.len()));
+    let manifests: Vec<Manifest> = run_dirs
+        .iter()
+        .map(|d| read_manifest(d))
+        .collect::<Result<_>>()?;
+    check_shards(run_dirs, &manifests)?;
+
+    let first = &manifests[0];
+    let job = job::load(&first.job.path).with_context(|| "loading the shards' job file")?;
+    let now = crate::write::manifest::HashedFile::of(&job.path)?;
+    if now.sha256 != first.job.sha256 {
+        bail!(
+            "{} changed since the shards ran (SHA-256 differs); run the shards again",
+            job.path.display()
+        );
+    }
+
+    let mut frames = Vec::with_capacity(run_dirs.len());
+    for dir in run_dirs {
+        let path = dir.join("discrepancies.parquet");
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        frames.push(
+            ParquetReader::new(file)
+                .finish()?
+                .lazy()
+                .drop(cols(["line"])),
+        );
+    }
+    let discrepancies = classify::finish(concat(frames, UnionArgs::default())?)?;
+
+    let mut tallies: Vec<PairingTally> = Vec::new();
+    let mut inputs: BTreeMap<(String, PathBuf, String), InputFile> = BTreeMap::new();
+    for m in &manifests {
+        for t in &m.pairings {
+            match tallies.iter_mut().find(|x| x.name == t.name) {
+                Some(x) => {
+                    add(&mut x.book, &t.book);
+                    add(&mut x.observed, &t.observed);
+                    x.equal += t.equal;
+                }
+                None => tallies.push(t.clone()),
+            }
+        }
+        for i in &m.inputs {
+            inputs
+                .entry((i.source.clone(), i.path.clone(), i.sha256.clone()))
+                .or_insert_with(|| i.clone());
+        }
+    }
+    for t in &mut tallies {
+        t.ties_out = t.book.ties_out() && t.observed.ties_out();
+    }
+    let mut meta = RunMeta::new(first.locations.clone(), None);
+    meta.merged_from = manifests.iter().map(|m| m.run_id.clone()).collect();
+    let rec = Reconciliation {
+        discrepancies,
+        tallies,
+        inputs: inputs.into_values().collect(),
+    };
+    let result = publish::write_run(&job, rec, meta, out)?;
+    stage.done(result.run_dir.display().to_string());
+    Ok(result)
+}
+
+fn add(sum: &mut SideTally, part: &SideTally) {
+    sum.rows += part.rows;
+    sum.matched += part.matched;
+    sum.unmatched += part.unmatched;
+    sum.duplicate += part.duplicate;
+    sum.rejected.invalid_row += part.rejected.invalid_row;
+    sum.rejected.negative_qty += part.rejected.negative_qty;
+    sum.rejected.not_stocked += part.rejected.not_stocked;
+    for s in &part.sources {
+        if !sum.sources.contains(s) {
+            sum.sources.push(s.clone());
+        }
+    }
+    sum.sources.sort();
+}
+
+/// One job, one rules file, and each shard index exactly once.
+fn check_shards(dirs: &[PathBuf], manifests: &[Manifest]) -> Result<()> {
+    let first = &manifests[0];
+    let Some(shard) = first.shard else {
+        bail!(
+            "{} is not a shard run (it was not run with --shard)",
+            dirs[0].display()
+        );
+    };
+    let mut seen = vec![None; shard.count as usize];
+    for (dir, m) in dirs.iter().zip(manifests) {
+        let Some(s) = m.shard else {
+            bail!(
+                "{} is not a shard run (it was not run with --shard)",
+                dir.display()
+            );
+        };
+        ensure!(
+            s.count == shard.count,
+            "{} is shard {s} but {} is shard {shard}",
+            dir.display(),
+            dirs[0].display()
+        );
+        ensure!(
+            m.job.sha256 == first.job.sha256 && m.rules.sha256 == first.rules.sha256,
+            "{} ran a different job or rules file than {}",
+            dir.display(),
+            dirs[0].display()
+        );
+        ensure!(
+            m.locations == first.locations,
+            "{} ran with other --location filters",
+            dir.display()
+        );
+        if let Some(other) = seen[s.index as usize].replace(dir) {
+            bail!(
+                "shard {s} is given twice: {} and {}",
+                other.display(),
+                dir.display()
+            );
+        }
+    }
+    let missing: Vec<String> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_none())
+        .map(|(i, _)| format!("{i}/{}", shard.count))
+        .collect();
+    ensure!(missing.is_empty(), "shards missing: {}", missing.join(", "));
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Everything a run leaves behind, written from a finished reconciliation: the
+//! discrepancies, the corrections, the reports and, last, the manifest that hashes them.
+//! A single run and a merge of shard runs both end here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::{DateTime, SecondsFormat, Utc};
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use super::manifest::{
+    self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals,
+};
+use super::{RunDir, corrections};
+use crate::discrepancy::Resolution;
+use crate::extract::InputFile;
+use crate::job::Job;
+use crate::shard::Shard;
+use crate::{report, resolve};
+
+/// The result of matching and classifying, before anything is written.
+pub struct Reconciliation {
+    /// Decided, sorted and numbered lines (classify::COLUMNS).
+    pub discrepancies: DataFrame,
+    pub tallies: Vec<PairingTally>,
+    pub inputs: Vec<InputFile>,
+}
+
+/// Facts about the run itself.
+pub struct RunMeta {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub locations: Vec<String>,
+    pub shard: Option<Shard>,
+    pub merged_from: Vec<String>,
+}
+
+impl RunMeta {
+    pub fn new(locations: Vec<String>, shard: Option<Shard>) -> RunMeta {
+        let started_at = Utc::now();
+        RunMeta {
+            run_id: new_run_id(started_at),
+            started_at,
+            locations,
+            shard,
+            merged_from: Vec::new(),
+        }
+    }
+}
+
+/// `20261126T021500Z-3fa9c2d1`: sortable by time; the suffix keeps two runs started in
+/// the same second (shards on one machine) apart.
+pub fn new_run_id(t: DateTime<Utc>) -> String {
+    use sha2::{Digest, Sha256};
+    let seed = format!(
+        "{:?}-{}-{:?}",
+        t.timestamp_nanos_opt(),
+        std::process::id(),
+        std::thread::current().id()
+    );
+    let digest = Sha256::digest(seed.as_bytes());
+    let suffix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{suffix}", t.format("%Y%m%dT%H%M%SZ"))
+}
+
+pub struct RunResult {
+    pub run_dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> Result<RunResult> {
+    let Reconciliation {
+        discrepancies,
+        tallies,
+        inputs,
+    } = rec;
+    let corrections = resolve::corrections(&discrepancies)?;
+    let totals = totals(&discrepancies)?;
+    let outcome = if totals.needs_person > 0 {
+        Outcome::NeedsReview
+    } else {
+        Outcome::Reconciled
+    };
+
+    let mut dir = RunDir::create(out, &meta.run_id)?;
+    dir.write_csv("discrepancies.csv", &discrepancies)?;
+    dir.write_parquet("discrepancies.parquet", &discrepancies)?;
+    let mut correction_totals = CorrectionTotals {
+        total: corrections.height() as u64,
+        ..Default::default()
+    };
+    correction_totals.by_target = count_by(&corrections, "target")?.into_iter().collect();
+    correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
+
+    // Reports name the job file only; the manifest has its full path and hash.
+    let job_name = job.path.file_name().map_or_else(
+        || job.path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    let report_input = report::ReportInput {
+        run_id: &meta.run_id,
+        started_at: meta.started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        job: job_name,
+        outcome: outcome.as_str(),
+        totals: &totals,
+        pairings: &tallies,
+        corrections: &correction_totals,
+    };
+    for page in report::render(&report_input, &discrepancies)? {
+        dir.write_bytes(&page.path, page.text.as_bytes())?;
+    }
+
+    let manifest = Manifest {
+        run_id: meta.run_id,
+        engine: manifest::Engine::default(),
+        started_at: meta.started_at,
+        finished_at: Utc::now(),
+        run_by: std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into()),
+        job: HashedFile::of(&job.path)?,
+        rules: HashedFile::of(&job.rules.path)?,
+        locations: meta.locations,
+        shard: meta.shard,
+        merged_from: meta.merged_from,
+        inputs,
+        ties_out: tallies.iter().all(|t| t.ties_out),
+        pairings: tallies,
+        discrepancies: totals,
+        corrections: correction_totals,
+        rules_in_force: manifest::rules_in_force(&job.rules),
+        default_decision: job.rules.default,
+        outcome,
+        exit_code: outcome.exit_code(),
+        files: dir.written.clone(),
+    };
+    dir.write_bytes("manifest.json", &serde_json::to_vec_pretty(&manifest)?)?;
+    let run_dir = dir.commit()?;
+    Ok(RunResult { run_dir, manifest })
+}
+
+fn count_by(frame: &DataFrame, column: &str) -> Result<Vec<(String, u64)>> {
+    let counts = frame
+        .clone()
+        .lazy()
+        .group_by([col(column)])
+        .agg([len().alias("n")])
+        .sort([column], SortMultipleOptions::default())
+        .collect()?;
+    let keys = counts.column(column)?.str()?.clone();
+    let ns = counts.column("n")?.cast(&DataType::UInt64)?;
+    let ns = ns.u64()?;
+    Ok(keys
+        .iter()
+        .zip(ns.iter())
+        .map(|(k, n)| (k.unwrap_or("").to_string(), n.unwrap_or(0)))
+        .collect())
+}
+
+/// The exact sum of a decimal column.
+fn decimal_sum(frame: &DataFrame, column: &str) -> Result<Decimal> {
+    let c = frame.column(column)?;
+    let DataType::Decimal(_, scale) = c.dtype() else {
+        anyhow::bail!("internal error: {column} is not a decimal column");
+    };
+    let sum: i128 = c.decimal()?.physical().iter().flatten().sum();
+    Ok(Decimal::from_i128_with_scale(sum, *scale as u32))
+}
+
+fn totals(discrepancies: &DataFrame) -> Result<Totals> {
+    let mut t = Totals {
+        lines: discrepancies.height() as u64,
+        ..Default::default()
+    };
+    t.by_kind = count_by(discrepancies, "kind")?.into_iter().collect();
+    t.by_severity = count_by(discrepancies, "severity")?.into_iter().collect();
+    t.by_resolution = count_by(discrepancies, "resolution")?.into_iter().collect();
+    t.by_rule = count_by(discrepancies, "rule")?.into_iter().collect();
+    t.qty_delta_sum = decimal_sum(discrepancies, "qty_delta")?.to_string();
+    t.value_delta_sum = decimal_sum(discrepancies, "value_delta")?.to_string();
+    t.needs_person = Resolution::ALL
+        .iter()
+        .filter(|r| r.needs_person())
+        .map(|r| t.by_resolution.get(r.as_str()).copied().unwrap_or(0))
+        .sum();
+    Ok(t)
+}

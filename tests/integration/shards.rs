@@ -1,0 +1,256 @@
+//! Sharding: four `tally run --shard I/4` processes and a `tally merge` give the same
+//! result as one single-machine run, run ids and times aside.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// Runs the job whole, then as 4 shard processes at once, then merges the shards.
+fn single_and_merged(job: &Path, ws: &Workspace) -> (PathBuf, PathBuf) {
+    let single_out = ws.path("single");
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        single_out.to_str().unwrap(),
+    ]);
+    assert!(o.code == 0 || o.code == 1, "{}", o.stderr);
+
+    let bin = assert_cmd::cargo::cargo_bin("tally");
+    let shard_out = ws.path("shards");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            Command::new(&bin)
+                .args([
+                    "run",
+                    job.to_str().unwrap(),
+                    "--out",
+                    shard_out.to_str().unwrap(),
+                    "--shard",
+                    &format!("{i}/4"),
+                ])
+                .output_async()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let shard_dirs = dirs(&shard_out);
+    assert_eq!(shard_dirs.len(), 4);
+
+    let merged_out = ws.path("merged");
+    let mut args = vec!["merge".to_string()];
+    args.extend(shard_dirs.iter().map(|d| d.display().to_string()));
+    args.extend(["--out".to_string(), merged_out.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert_eq!(
+        o.code,
+        manifest(&dirs(&single_out)[0])["exit_code"]
+            .as_i64()
+            .unwrap() as i32,
+        "{}",
+        o.stderr
+    );
+    (dirs(&single_out).remove(0), dirs(&merged_out).remove(0))
+}
+
+trait OutputAsync {
+    fn output_async(&mut self) -> std::process::Child;
+}
+
+impl OutputAsync for Command {
+    fn output_async(&mut self) -> std::process::Child {
+        self.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn dirs(out: &Path) -> Vec<PathBuf> {
+    let mut d: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    d.sort();
+    d
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn assert_same_run(single: &Path, merged: &Path) {
+    let rel = |d: &Path| -> Vec<String> {
+        files(d)
+            .into_iter()
+            .map(|f| {
+                f.strip_prefix(&d.display().to_string())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(rel(single), rel(merged), "the same files");
+    let (a, b) = (manifest(single), manifest(merged));
+    let id_a = a["run_id"].as_str().unwrap();
+    let id_b = b["run_id"].as_str().unwrap();
+    let stamp = |m: &Value| m["started_at"].as_str().unwrap()[..19].to_string();
+    for f in rel(single) {
+        if f.ends_with("manifest.json") || f.ends_with(".parquet") {
+            continue;
+        }
+        let x = std::fs::read_to_string(single.join(f.trim_start_matches('/'))).unwrap();
+        let y = std::fs::read_to_string(merged.join(f.trim_start_matches('/'))).unwrap();
+        let y = y.replace(id_b, id_a).replace(&stamp(&b), &stamp(&a));
+        assert!(x == y, "{f} differs:\n--- single\n{x}\n--- merged\n{y}");
+    }
+    for key in [
+        "discrepancies",
+        "corrections",
+        "pairings",
+        "ties_out",
+        "outcome",
+        "exit_code",
+        "job",
+        "rules",
+    ] {
+        assert_eq!(a[key], b[key], "manifest {key}");
+    }
+    let inputs = |m: &Value| -> Vec<Value> {
+        m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let mut i = i.clone();
+                i.as_object_mut().unwrap().remove("extracted_at");
+                i
+            })
+            .collect()
+    };
+    assert_eq!(inputs(&a), inputs(&b));
+    assert_eq!(b["merged_from"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn merged_shards_equal_a_single_run_on_the_sample() {
+    let ws = Workspace::new();
+    let job = Path::new(REPO).join("sample-data/job.toml");
+    let (single, merged) = single_and_merged(&job, &ws);
+    assert_same_run(&single, &merged);
+}
+
+/// 40 stores, so that every shard gets some, with every kind of difference.
+#[test]
+fn merged_shards_equal_a_single_run_across_many_stores() {
+    let ws = Workspace::new();
+    let mut book = String::from("SKU,Store,Qty,Cost\n");
+    let mut count = String::from("Item,Store,Counted\n");
+    for s in 0..40 {
+        for i in 0..25 {
+            let (sku, store) = (format!("A{i}"), format!("ST-{s:02}"));
+            let qty = (s * 7 + i * 3) % 17;
+            if (s + i) % 11 != 0 {
+                book.push_str(&format!(
+                    "{sku},{store},{qty},{}.{:02}\n",
+                    1 + i % 5,
+                    (s * i) % 100
+                ));
+            }
+            let counted = match (s * 31 + i * 17) % 13 {
+                0 => qty as i64 + 1,
+                1 => qty as i64 - 2,
+                2 => continue,
+                3 => -1,
+                _ => qty as i64,
+            };
+            count.push_str(&format!(" {} ,{store},{counted}\n", sku.to_lowercase()));
+            if (s + i) % 29 == 0 {
+                count.push_str(&format!("{sku},{store},{counted}\n"));
+            }
+        }
+    }
+    let w = Workspace::csv_job(book, count);
+    let (single, merged) = single_and_merged(&w.path("job.toml"), &ws);
+    let m = manifest(&single);
+    for kind in [
+        "qty_mismatch",
+        "missing_in_book",
+        "missing_in_observed",
+        "duplicate_key",
+        "negative_qty",
+    ] {
+        assert!(
+            m["discrepancies"]["by_kind"][kind].as_u64().unwrap_or(0) > 0,
+            "{kind} occurs"
+        );
+    }
+    assert_same_run(&single, &merged);
+}
+
+#[test]
+fn merge_refuses_incomplete_or_mixed_shards() {
+    let ws = Workspace::csv_job(BOOK_CSV, COUNT_CSV);
+    let job = ws.path("job.toml");
+    let out = ws.path("shards");
+    for i in [0, 1] {
+        run(&[
+            "run",
+            job.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            &format!("{i}/3"),
+        ]);
+    }
+    let d = dirs(&out);
+    let merged = ws.path("merged");
+    let o = run(&[
+        "merge",
+        d[0].to_str().unwrap(),
+        d[1].to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("shards missing: 2/3"), "{}", o.stderr);
+    let o = run(&[
+        "merge",
+        d[0].to_str().unwrap(),
+        d[0].to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.stderr.contains("is given twice"), "{}", o.stderr);
+    assert!(!merged.exists(), "nothing written");
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--shard",
+        "3/3",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("0 ≤ I < N"), "{}", o.stderr);
+}
