@@ -1,0 +1,206 @@
+"""tally against DuckDB on the same synthetic snapshots (see scripts/bench).
+
+Each size is the number of input rows over both snapshots (book + observed), stores x
+50,000 SKUs, with a known share of every difference kind, 10% dirty SKUs and money at
+4 decimals. Both engines run the full reconciliation (normalised keys, duplicates and
+negatives kept out of the join, full outer join, kinds, value at cost) and write their
+discrepancies; tally also writes its corrections, reports and manifest. Both must agree
+on the count per kind and on the exact value sum, or the benchmark fails.
+"""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "target" / "bench-data"
+TALLY = Path(os.environ.get("TALLY_BIN", ROOT / "target" / "release" / "tally"))
+SKUS = 50_000
+
+RULES = """
+[normalize]
+steps = [{ op = "trim" }, { op = "uppercase" }, { op = "strip_prefix", prefix = "SKU-" }, { op = "strip_leading_zeros" }]
+
+[defaults]
+severity = "medium"
+resolution = "review"
+"""
+
+JOB = """
+rules = "rules.toml"
+output = "runs"
+
+[sources.erp]
+kind = "csv"
+path = "book.csv"
+[sources.erp.columns]
+location = "store_id"
+sku = "sku"
+qty = "qty"
+unit_cost = "unit_cost"
+
+[sources.pos]
+kind = "csv"
+path = "observed.csv"
+[sources.pos.columns]
+location = "store_id"
+sku = "sku"
+qty = "on_hand"
+unit_cost = "cost"
+
+[[pairings]]
+name = "erp-vs-pos"
+book = "erp"
+observed = "pos"
+"""
+
+# Buckets of hash(i) % 10000 per row: which difference the row carries.
+GENERATE = """
+SET threads = 2;
+CREATE TEMP TABLE base AS
+SELECT i,
+       'ST-' || lpad(((i // {skus}) + 1)::VARCHAR, 5, '0') AS store_id,
+       (i % {skus}) + 1 AS num,
+       hash(i) % 10000 AS h,
+       hash(i * 7 + 3) % 10 = 0 AS dirty,
+       (hash(i * 13) % 200)::INTEGER AS qty,
+       ((hash(i * 17) % 1000000)::DECIMAL(18,4) / 10000)::DECIMAL(18,4) AS cost
+FROM range({n}) t(i);
+
+COPY (
+  SELECT store_id, 'SKU-' || lpad(num::VARCHAR, 10, '0') AS sku,
+         CASE WHEN h >= 360 AND h < 370 THEN -1 - qty ELSE qty END AS qty,
+         cost AS unit_cost
+  FROM base WHERE NOT (h < 50)
+) TO '{book}' (HEADER, DELIMITER ',');
+
+COPY (
+  SELECT store_id,
+         CASE WHEN dirty THEN ' sku-' || num::VARCHAR || ' ' ELSE 'SKU-' || lpad(num::VARCHAR, 10, '0') END AS sku,
+         CASE WHEN h >= 100 AND h < 300 THEN qty + 1 + (h % 5) ELSE qty END AS on_hand,
+         CASE WHEN h >= 300 AND h < 350 THEN cost + 0.0100 ELSE cost END AS cost
+  FROM base, range(CASE WHEN h >= 350 AND h < 360 THEN 2 ELSE 1 END) d(copy)
+  WHERE NOT (h >= 50 AND h < 100)
+) TO '{observed}' (HEADER, DELIMITER ',');
+"""
+
+# What a user would write by hand in DuckDB for the same reconciliation.
+RECONCILE = """
+SET threads = 2;
+COPY (
+WITH book AS (
+  SELECT store_id AS location, sku, ltrim(regexp_replace(upper(trim(sku)), '^SKU-', ''), '0') AS k, qty, unit_cost
+  FROM read_csv('{book}', header = true,
+       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'qty': 'DECIMAL(18,3)', 'unit_cost': 'DECIMAL(18,4)'}})
+), obs AS (
+  SELECT store_id AS location, sku, ltrim(regexp_replace(upper(trim(sku)), '^SKU-', ''), '0') AS k, on_hand AS qty, cost AS unit_cost
+  FROM read_csv('{observed}', header = true,
+       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'on_hand': 'DECIMAL(18,3)', 'cost': 'DECIMAL(18,4)'}})
+), b AS (SELECT *, count(*) OVER (PARTITION BY location, k) AS n FROM book),
+   o AS (SELECT *, count(*) OVER (PARTITION BY location, k) AS n FROM obs),
+bc AS (SELECT * FROM b WHERE n = 1 AND qty >= 0),
+oc AS (SELECT * FROM o WHERE n = 1 AND qty >= 0),
+j AS (
+  SELECT coalesce(bc.location, oc.location) AS location, coalesce(bc.k, oc.k) AS item_key,
+         bc.qty AS book_qty, oc.qty AS observed_qty, bc.unit_cost AS book_cost, oc.unit_cost AS observed_cost
+  FROM bc FULL OUTER JOIN oc ON bc.location = oc.location AND bc.k = oc.k
+), lines AS (
+  SELECT location, item_key,
+         CASE WHEN book_qty IS NULL THEN 'missing_in_book' WHEN observed_qty IS NULL THEN 'missing_in_observed'
+              ELSE 'qty_mismatch' END AS kind,
+         (coalesce(observed_qty, 0) - coalesce(book_qty, 0)) * coalesce(book_cost, observed_cost) AS value_delta
+  FROM j WHERE book_qty IS NULL OR observed_qty IS NULL OR book_qty <> observed_qty
+  UNION ALL
+  SELECT location, item_key, 'cost_mismatch', (observed_cost - book_cost) * book_qty
+  FROM j WHERE book_qty IS NOT NULL AND observed_qty IS NOT NULL AND book_cost <> observed_cost
+  UNION ALL
+  SELECT location, k, CASE WHEN n > 1 THEN 'duplicate_key' ELSE 'negative_qty' END, NULL FROM b WHERE n > 1 OR qty < 0
+  UNION ALL
+  SELECT location, k, CASE WHEN n > 1 THEN 'duplicate_key' ELSE 'negative_qty' END, NULL FROM o WHERE n > 1 OR qty < 0
+)
+SELECT * FROM lines
+) TO '{out}' (FORMAT parquet);
+"""
+
+
+def parse_size(text):
+    text = text.upper()
+    mult = {"K": 1_000, "M": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("KM")) * mult)
+
+
+def measure(cmd, cwd):
+    """Runs a command; returns (seconds, peak RSS in MiB, exit code)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.exit(f"{cmd[0]} failed ({code}): {err}")
+    return elapsed, usage.ru_maxrss / 1024, code
+
+
+def generate(size):
+    folder = DATA / str(size)
+    book, observed = folder / "book.csv", folder / "observed.csv"
+    if not (book.exists() and observed.exists()):
+        folder.mkdir(parents=True, exist_ok=True)
+        per_side = size // 2
+        t = time.perf_counter()
+        duckdb.connect().execute(GENERATE.format(n=per_side, skus=SKUS, book=book, observed=observed))
+        print(f"  generated {size:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    (folder / "rules.toml").write_text(RULES)
+    (folder / "job.toml").write_text(JOB)
+    return folder
+
+
+def duckdb_counts(parquet):
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT kind, count(*), sum(value_delta) FROM '{parquet}' GROUP BY kind").fetchall()
+    counts = {k: n for k, n, _ in rows}
+    total = sum((v or 0 for _, _, v in rows), Decimal(0))
+    return counts, total
+
+
+def main():
+    sizes = [parse_size(s) for s in (sys.argv[1:] or ["1M", "20M", "100M"])]
+    print(f"tally vs DuckDB {duckdb.__version__} on {os.cpu_count()} cores (baseline: DuckDB, same files, same run)")
+    print(f"{'rows':>12} {'lines':>10} {'tally s':>9} {'duckdb s':>9} {'time ratio':>10} "
+          f"{'tally MiB':>10} {'duckdb MiB':>10} {'mem ratio':>9}")
+    for size in sizes:
+        folder = generate(size)
+        shutil.rmtree(folder / "runs", ignore_errors=True)
+        out = folder / "duckdb-lines.parquet"
+        sql = RECONCILE.format(book=folder / "book.csv", observed=folder / "observed.csv", out=out)
+        script = folder / "reconcile.sql"
+        script.write_text(sql)
+        py = [sys.executable, "-c", f"import duckdb; duckdb.connect().execute(open({str(script)!r}).read())"]
+        # DuckDB first, then tally: each reads the files once; the page cache is warm for both.
+        d_time, d_mem, _ = measure(py, folder)
+        t_time, t_mem, _ = measure([str(TALLY), "run", "job.toml"], folder)
+
+        run_dir = next((folder / "runs").iterdir())
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        t_counts = manifest["discrepancies"]["by_kind"]
+        t_value = Decimal(manifest["discrepancies"]["value_delta_sum"])
+        d_counts, d_value = duckdb_counts(out)
+        if t_counts != d_counts or t_value != d_value:
+            sys.exit(f"engines disagree at {size}: tally {t_counts} {t_value} / duckdb {d_counts} {d_value}")
+        lines = manifest["discrepancies"]["lines"]
+        print(f"{size:>12,} {lines:>10,} {t_time:>9.2f} {d_time:>9.2f} {t_time / d_time:>10.2f} "
+              f"{t_mem:>10.0f} {d_mem:>10.0f} {t_mem / d_mem:>9.2f}", flush=True)
+        shutil.rmtree(folder / "runs", ignore_errors=True)
+    print("counts per kind and exact value sums agree at every size")
+
+
+if __name__ == "__main__":
+    main()
