@@ -42,6 +42,13 @@ pub fn read(
         bail!("{}: the file is empty (no header, no rows)", path.display());
     }
 
+    // Only the columns the job maps are parsed: POS exports carry many more.
+    let headers = header_fields(&text, layout.header_row, delimiter);
+    let wanted: Vec<PlSmallStr> = headers
+        .iter()
+        .filter(|h| layout.wants(h))
+        .map(|h| h.as_str().into())
+        .collect();
     let parse = CsvParseOptions::default()
         .with_separator(delimiter)
         .with_encoding(CsvEncoding::Utf8)
@@ -51,6 +58,7 @@ pub fn read(
         .with_skip_rows(layout.header_row - 1)
         .with_skip_rows_after_header(layout.skip_rows)
         .with_infer_schema_length(Some(0))
+        .with_columns((wanted.len() < headers.len()).then(|| wanted.into()))
         .with_parse_options(parse)
         .into_reader_with_file_handle(Cursor::new(text))
         .finish()
@@ -64,8 +72,31 @@ pub fn read(
     frame.with_column(rows.into_series().into())?;
     Ok(RawTable {
         frame,
+        headers,
         row_label: "line".into(),
     })
+}
+
+/// The fields of the header line, as the CSV reader will see them.
+fn header_fields(text: &[u8], header_row: usize, delimiter: u8) -> Vec<String> {
+    let start = if header_row <= 1 {
+        0
+    } else {
+        text.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(header_row - 2)
+            .map_or(text.len(), |(i, _)| i + 1)
+    };
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .from_reader(&text[start..]);
+    let mut record = ::csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Locates the first invalid byte: line, and the header of the column it sits in.

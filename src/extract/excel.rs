@@ -88,6 +88,7 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
         row_numbers.push(row0 as u64 + i as u64 + 1);
     }
 
+    let all_headers = headers.clone();
     let mut columns: Vec<Column> = Vec::with_capacity(width + 1);
     let mut seen = std::collections::BTreeSet::new();
     for (h, values) in headers.into_iter().zip(cols) {
@@ -112,6 +113,7 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
     let frame = DataFrame::new_infer_height(columns)?;
     Ok(RawTable {
         frame,
+        headers: all_headers,
         row_label: format!("sheet {sheet:?} row"),
     })
 }

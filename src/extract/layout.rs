@@ -12,12 +12,11 @@ use crate::columns::{LOCATION, QTY, ROW, UNIT_COST};
 use crate::job::{Layout, Pattern};
 
 pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
-    let RawTable { frame, row_label } = raw;
-    let headers: Vec<String> = frame
-        .get_column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let RawTable {
+        frame,
+        headers,
+        row_label,
+    } = raw;
     let header_place = if row_label == "line" {
         format!("line {}", layout.header_row)
     } else {
@@ -106,7 +105,11 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
             });
         frame.with_column(renamed.into_series().into())?;
     }
-    Ok(RawTable { frame, row_label })
+    Ok(RawTable {
+        frame,
+        headers,
+        row_label,
+    })
 }
 
 /// (location, header) for each header that fits the pattern, in file order.

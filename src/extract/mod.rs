@@ -45,6 +45,8 @@ pub struct Snapshot {
 pub struct RawTable {
     /// String columns named by the file's headers, plus `_row` (UInt64).
     pub frame: DataFrame,
+    /// Every header of the file, including columns the reader skipped.
+    pub headers: Vec<String>,
     /// How a row number reads in messages: "line" (CSV) or "sheet \"X\" row" (spreadsheets).
     pub row_label: String,
 }

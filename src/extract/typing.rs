@@ -34,7 +34,9 @@ const TEXT_FIELDS: [Field; 7] = [
 const MAX_LISTED: usize = 10;
 
 pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Result<DataFrame> {
-    let RawTable { frame, row_label } = raw;
+    let RawTable {
+        frame, row_label, ..
+    } = raw;
     let height = frame.height();
     let rows: Vec<u64> = frame.column(ROW)?.u64()?.into_no_null_iter().collect();
     let text = |name: &str| -> Result<StringChunked> {
@@ -107,19 +109,23 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     }
 
     let skus = text(SKU)?;
-    let mut invalid: Vec<Option<&'static str>> = Vec::with_capacity(height);
-    for i in 0..height {
-        let blank = |c: &StringChunked| c.get(i).is_none_or(|t| t.trim().is_empty());
-        invalid.push(if blank(&skus) {
-            Some("the SKU is empty")
-        } else if blank(&locations) {
-            Some("the location is empty")
-        } else if qty.values[i].is_none() && !qty.absent[i] {
-            Some("the quantity is empty")
-        } else {
-            None
-        });
-    }
+    let blank = |c: Option<&str>| c.is_none_or(|t| t.trim().is_empty());
+    let invalid: Vec<Option<&'static str>> = skus
+        .iter()
+        .zip(locations.iter())
+        .zip(qty.values.iter().zip(&qty.absent))
+        .map(|((sku, location), (qty, absent))| {
+            if blank(sku) {
+                Some("the SKU is empty")
+            } else if blank(location) {
+                Some("the location is empty")
+            } else if qty.is_none() && !absent {
+                Some("the quantity is empty")
+            } else {
+                None
+            }
+        })
+        .collect();
 
     let mut columns: Vec<Column> = Vec::with_capacity(16);
     for field in TEXT_FIELDS {
@@ -194,6 +200,58 @@ fn parse_column(
 
 /// Parses a number as written in an export into a mantissa at `scale`.
 pub fn parse_decimal(text: &str, decimal_comma: bool, scale: u32) -> Result<i128, String> {
+    if let Some(m) = parse_plain(
+        text.as_bytes(),
+        if decimal_comma { b',' } else { b'.' },
+        scale,
+    ) {
+        return Ok(m);
+    }
+    parse_general(text, decimal_comma, scale)
+}
+
+/// The common case in one pass: an optional sign, digits, and at most `scale` decimals
+/// after one separator. Anything else (exponents, too many decimals, junk) returns
+/// `None` and goes to the general parser, which also words the errors.
+fn parse_plain(text: &[u8], separator: u8, scale: u32) -> Option<i128> {
+    let (negative, digits) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let mut mantissa: i128 = 0;
+    let mut decimals: Option<u32> = None;
+    let mut any_digit = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                any_digit = true;
+                if let Some(d) = decimals.as_mut() {
+                    *d += 1;
+                    if *d > scale {
+                        return None;
+                    }
+                }
+                mantissa = mantissa * 10 + i128::from(b - b'0');
+                if mantissa >= 10i128.pow(18) {
+                    return None;
+                }
+            }
+            _ if b == separator && decimals.is_none() => decimals = Some(0),
+            _ => return None,
+        }
+    }
+    if !any_digit {
+        return None;
+    }
+    let mantissa = mantissa * 10i128.pow(scale - decimals.unwrap_or(0));
+    if mantissa >= 10i128.pow(18) {
+        return None;
+    }
+    Some(if negative { -mantissa } else { mantissa })
+}
+
+fn parse_general(text: &str, decimal_comma: bool, scale: u32) -> Result<i128, String> {
     let normalized = if decimal_comma {
         if text.contains('.') {
             return Err(format!(
@@ -262,5 +320,40 @@ mod tests {
                 .unwrap_err()
                 .contains("decimal comma")
         );
+        assert_eq!(parse_decimal("+7.", false, 3), Ok(7_000));
+        assert!(
+            parse_decimal("-", false, 3)
+                .unwrap_err()
+                .contains("is not a number")
+        );
+        assert!(
+            parse_decimal("1000000000000000", false, 3)
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn the_plain_parser_agrees_with_rust_decimal() {
+        for text in [
+            "0",
+            "-0.5",
+            "12",
+            "12.3",
+            "12.34",
+            "12.345",
+            "999999999999999.999",
+            "+3.1",
+            "007.250",
+        ] {
+            assert_eq!(
+                parse_plain(text.as_bytes(), b'.', 3),
+                parse_general(text, false, 3).ok(),
+                "{text}"
+            );
+        }
+        for text in ["12.3456", "1e3", "", ".", "1.2.3", "1 000", "-"] {
+            assert_eq!(parse_plain(text.as_bytes(), b'.', 3), None, "{text}");
+        }
     }
 }

@@ -72,6 +72,19 @@ pub struct Layout {
     pub placeholders: BTreeMap<String, Placeholder>,
 }
 
+impl Layout {
+    /// Whether a header is needed: mapped, or a wide export's per-location column.
+    pub fn wants(&self, header: &str) -> bool {
+        self.columns.values().any(|h| h == header)
+            || self.unpivot.as_ref().is_some_and(|u| {
+                u.qty.location(header).is_some()
+                    || u.unit_cost
+                        .as_ref()
+                        .is_some_and(|c| c.location(header).is_some())
+            })
+    }
+}
+
 /// Wide exports: one quantity (and optionally cost) column per location.
 #[derive(Debug, Clone)]
 pub struct Unpivot {
