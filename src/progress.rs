@@ -1,12 +1,14 @@
-//! A spinner per pipeline stage on a terminal; nothing at all when stderr is not one
-//! (cron, systemd and Kubernetes logs stay clean).
+//! A spinner per pipeline stage on a terminal, ending in a line with what the stage did
+//! and its rows per second; nothing at all when stderr is not a terminal (cron, systemd
+//! and Kubernetes logs stay clean).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Stage {
     bar: ProgressBar,
+    started: Instant,
 }
 
 impl Stage {
@@ -17,15 +19,34 @@ impl Stage {
         );
         bar.set_message(name.into());
         bar.enable_steady_tick(Duration::from_millis(120));
-        Stage { bar }
+        Stage {
+            bar,
+            started: Instant::now(),
+        }
     }
 
     /// Ends the stage, leaving one line with what it did.
     pub fn done(self, what: impl Into<String>) {
         let msg = format!("{} — {}", self.bar.message(), what.into());
         self.bar.set_style(
-            ProgressStyle::with_template("✓ {msg} ({elapsed})").expect("valid template"),
+            ProgressStyle::with_template("✓ {msg} ({elapsed_precise})").expect("valid template"),
         );
         self.bar.finish_with_message(msg);
+    }
+
+    /// Ends a stage that went through `rows` rows, with its throughput.
+    pub fn done_rows(self, rows: u64, what: impl Into<String>) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = rows as f64 / secs;
+        let what = what.into();
+        self.done(format!("{what}, {} rows/s", human(rate)));
+    }
+}
+
+fn human(rate: f64) -> String {
+    match rate {
+        r if r >= 1e6 => format!("{:.1}M", r / 1e6),
+        r if r >= 1e3 => format!("{:.1}k", r / 1e3),
+        r => format!("{r:.0}"),
     }
 }

@@ -109,11 +109,14 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         if let Some(shard) = &opts.shard {
             frame = shard.keep(frame)?;
         }
-        stage.done(format!(
-            "{} rows from {} file(s)",
-            frame.height(),
-            snapshot.inputs.len()
-        ));
+        stage.done_rows(
+            frame.height() as u64,
+            format!(
+                "{} rows from {} file(s)",
+                frame.height(),
+                snapshot.inputs.len()
+            ),
+        );
         snapshots.insert(source.name.clone(), frame);
         inputs.extend(snapshot.inputs);
     }
@@ -135,11 +138,14 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         let undecided = classify::lines(&matched, &pairing.name)?;
         let decided = classify::decide(undecided, &job.rules).collect()?;
         let equal = matched.book.matched - distinct_pairs_with_lines(&decided)?;
-        stage.done(format!(
-            "{} matched, {} lines",
-            matched.book.matched,
-            decided.height()
-        ));
+        stage.done_rows(
+            matched.book.rows + matched.observed.rows,
+            format!(
+                "{} matched, {} lines",
+                matched.book.matched,
+                decided.height()
+            ),
+        );
         tallies.push(PairingTally {
             name: pairing.name.clone(),
             ties_out: matched.book.ties_out() && matched.observed.ties_out(),

@@ -135,11 +135,16 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     }
     columns.push(decimal_column(QTY, qty.values, QTY_SCALE)?);
     columns.push(decimal_column(UNIT_COST, cost.values, MONEY_SCALE)?);
-    columns.push(Column::new(SOURCE.into(), vec![source; height]));
-    columns.push(Column::new(
-        FILE.into(),
-        vec![path.to_string_lossy().as_ref(); height],
-    ));
+    // Provenance that is the same on every row of a file: constant columns, no copies.
+    let constant = |name: &str, value: &str| {
+        Column::new_scalar(
+            name.into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(value.into())),
+            height,
+        )
+    };
+    columns.push(constant(SOURCE, source));
+    columns.push(constant(FILE, &path.to_string_lossy()));
     columns.push(frame.column(ROW)?.clone());
     columns.push(
         StringChunked::from_iter_options(INVALID.into(), invalid.into_iter())
