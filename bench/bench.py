@@ -64,6 +64,7 @@ observed = "pos"
 # Buckets of hash(i) % 10000 per row: which difference the row carries.
 GENERATE = """
 SET threads = 2;
+SET enable_progress_bar = false;
 CREATE TEMP TABLE base AS
 SELECT i,
        'ST-' || lpad(((i // {skus}) + 1)::VARCHAR, 5, '0') AS store_id,
@@ -94,6 +95,7 @@ COPY (
 # What a user would write by hand in DuckDB for the same reconciliation.
 RECONCILE = """
 SET threads = 2;
+SET enable_progress_bar = false;
 COPY (
 WITH book AS (
   SELECT store_id AS location, sku, ltrim(regexp_replace(upper(trim(sku)), '^SKU-', ''), '0') AS k, qty, unit_cost

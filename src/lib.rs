@@ -11,6 +11,7 @@ pub mod diag;
 pub mod discrepancy;
 pub mod extract;
 pub mod job;
+pub mod keys;
 pub mod matching;
 pub mod merge;
 pub mod normalize;

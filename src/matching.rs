@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use crate::columns::*;
 use crate::discrepancy::{Kind, Side};
+use crate::keys::{self, KEY};
 
 /// Where one side's rows ended; `ties_out` checks that nothing was lost or doubled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -54,19 +55,25 @@ pub struct Matched {
     pub observed: SideTally,
 }
 
-pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
+pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched> {
+    keys::encode(&mut book, &mut observed)?;
     let (book_clean, book_findings, mut book_tally) = split(book, Side::Book)?;
     let (obs_clean, obs_findings, mut obs_tally) = split(observed, Side::Observed)?;
 
-    let keys = [col(LOCATION), col(ITEM_KEY)];
+    // One integer key stands for (location, item_key); the names come back after.
     let joined = book_clean
         .lazy()
         .join(
             obs_clean.lazy(),
-            keys.clone(),
-            keys,
+            [col(KEY)],
+            [col(KEY)],
             JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
+        .with_columns([
+            coalesce(&[col("book_location"), col("observed_location")]).alias(LOCATION),
+            coalesce(&[col("book_item_key"), col("observed_item_key")]).alias(ITEM_KEY),
+        ])
+        .drop(cols([KEY, "book_location", "observed_location", "book_item_key", "observed_item_key"]))
         .collect()?;
 
     let present = |side: Side| {
@@ -105,12 +112,18 @@ pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
 }
 
 /// The side's columns under side-prefixed names (`book_qty`, `observed_row`, ...).
-/// `extra` columns are carried over under their own names.
-fn side_view(frame: LazyFrame, side: Side, extra: &[&str]) -> LazyFrame {
+/// `extra` columns are carried over under their own names; rows to be joined also keep
+/// the key and side-prefixed location and item key.
+fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> LazyFrame {
     let p = side.as_str();
+    let (location, item_key) = if for_join {
+        (col(LOCATION).alias(format!("{p}_location")), col(ITEM_KEY).alias(format!("{p}_item_key")))
+    } else {
+        (col(LOCATION), col(ITEM_KEY))
+    };
     let mut exprs = vec![
-        col(LOCATION),
-        col(ITEM_KEY),
+        location,
+        item_key,
         col(SKU).alias(format!("{p}_sku")),
         col(DESCRIPTION).alias(format!("{p}_description")),
         col(CATEGORY).alias(format!("{p}_category")),
@@ -120,6 +133,9 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str]) -> LazyFrame {
         col(FILE).alias(format!("{p}_file")),
         col(ROW).alias(format!("{p}_row")),
     ];
+    if for_join {
+        exprs.push(col(KEY));
+    }
     exprs.extend(extra.iter().map(|c| col(*c)));
     frame.select(exprs)
 }
@@ -186,10 +202,10 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTall
             lit(Kind::NegativeQty.as_str()).alias("kind"),
             lit("negative on-hand quantity").alias("detail"),
         ]);
-    let clean = side_view(single.filter(col(QTY).gt_eq(zero)), side, &[]).collect()?;
+    let clean = side_view(single.filter(col(QTY).gt_eq(zero)), side, &[], true).collect()?;
 
     let finding_view = |lf: LazyFrame| {
-        side_view(lf, side, &["kind", "detail"]).with_column(lit(side.as_str()).alias("side"))
+        side_view(lf, side, &["kind", "detail"], false).with_column(lit(side.as_str()).alias("side"))
     };
     let invalid = finding_view(invalid).collect()?;
     let duplicate = finding_view(duplicate).collect()?;
