@@ -11,7 +11,9 @@ use polars::prelude::*;
 
 use crate::columns::*;
 use crate::discrepancy::{Kind, Side};
-use crate::keys::{self, KEY};
+use crate::keys::{self, KEY, KEY_ROWS};
+use crate::progress::trace;
+use std::time::Instant;
 
 /// Where one side's rows ended; `ties_out` checks that nothing was lost or doubled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,9 +58,14 @@ pub struct Matched {
 }
 
 pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched> {
+    let t = Instant::now();
     keys::encode(&mut book, &mut observed)?;
+    trace("encode keys", t);
+    let t = Instant::now();
     let (book_clean, book_findings, mut book_tally) = split(book, Side::Book)?;
     let (obs_clean, obs_findings, mut obs_tally) = split(observed, Side::Observed)?;
+    trace("split sides", t);
+    let t = Instant::now();
 
     // One integer key stands for (location, item_key); the names come back after.
     let joined = book_clean
@@ -73,8 +80,15 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
             coalesce(&[col("book_location"), col("observed_location")]).alias(LOCATION),
             coalesce(&[col("book_item_key"), col("observed_item_key")]).alias(ITEM_KEY),
         ])
-        .drop(cols([KEY, "book_location", "observed_location", "book_item_key", "observed_item_key"]))
+        .drop(cols([
+            KEY,
+            "book_location",
+            "observed_location",
+            "book_item_key",
+            "observed_item_key",
+        ]))
         .collect()?;
+    trace("join", t);
 
     let present = |side: Side| {
         joined
@@ -117,7 +131,10 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
 fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> LazyFrame {
     let p = side.as_str();
     let (location, item_key) = if for_join {
-        (col(LOCATION).alias(format!("{p}_location")), col(ITEM_KEY).alias(format!("{p}_item_key")))
+        (
+            col(LOCATION).alias(format!("{p}_location")),
+            col(ITEM_KEY).alias(format!("{p}_item_key")),
+        )
     } else {
         (col(LOCATION), col(ITEM_KEY))
     };
@@ -141,84 +158,86 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> La
 }
 
 /// Splits a side into clean rows (to be joined), findings, and the first counts.
+///
+/// Every row is tagged once with its outcome and the frame is filtered once per output,
+/// so the string columns are copied once, not once per rule.
 fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTally)> {
-    let mut tally = SideTally {
-        rows: frame.height() as u64,
-        ..Default::default()
-    };
-    tally.rejected.not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
-    let mut sources: Vec<String> = frame
-        .column(SOURCE)?
-        .str()?
-        .unique()?
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect();
-    sources.sort();
-    tally.sources = sources;
-
-    let lf = frame.lazy().filter(col(ABSENT).not());
-    let eligible = col(INVALID).is_null();
-
-    let invalid = lf.clone().filter(eligible.clone().not()).with_columns([
-        lit(Kind::InvalidRow.as_str()).alias("kind"),
-        col(INVALID).alias("detail"),
-    ]);
-
-    let counted = lf
-        .clone()
-        .filter(eligible)
+    let t = Instant::now();
+    let rows = frame.height() as u64;
+    let not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
+    let zero = lit("0").cast(qty_type());
+    let tagged = frame
+        .lazy()
         .with_column(
-            len()
-                .over([col(LOCATION), col(ITEM_KEY)])?
-                .alias("_key_rows"),
+            when(col(ABSENT))
+                .then(lit("absent"))
+                .when(col(INVALID).is_not_null())
+                .then(lit(Kind::InvalidRow.as_str()))
+                .when(col(KEY_ROWS).gt(lit(1u32)))
+                .then(lit(Kind::DuplicateKey.as_str()))
+                .when(col(QTY).lt(zero))
+                .then(lit(Kind::NegativeQty.as_str()))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("kind"),
         )
         .collect()?;
-
-    let counted = counted.lazy();
-    let duplicate = counted
-        .clone()
-        .filter(col("_key_rows").gt(lit(1)))
-        .with_columns([
-            lit(Kind::DuplicateKey.as_str()).alias("kind"),
-            concat_str(
-                [
-                    lit("the key appears "),
-                    col("_key_rows").cast(DataType::String),
-                    lit(format!(" times in the {}", side.as_str())),
-                ],
-                "",
-                false,
-            )
-            .alias("detail"),
-        ]);
-    let single = counted.filter(col("_key_rows").eq(lit(1)));
-    let zero = lit("0").cast(qty_type());
-    let negative = single
-        .clone()
-        .filter(col(QTY).lt(zero.clone()))
-        .with_columns([
-            lit(Kind::NegativeQty.as_str()).alias("kind"),
-            lit("negative on-hand quantity").alias("detail"),
-        ]);
-    let clean = side_view(single.filter(col(QTY).gt_eq(zero)), side, &[], true).collect()?;
-
-    let finding_view = |lf: LazyFrame| {
-        side_view(lf, side, &["kind", "detail"], false).with_column(lit(side.as_str()).alias("side"))
-    };
-    let invalid = finding_view(invalid).collect()?;
-    let duplicate = finding_view(duplicate).collect()?;
-    let negative = finding_view(negative).collect()?;
-    tally.rejected.invalid_row = invalid.height() as u64;
-    tally.duplicate = duplicate.height() as u64;
-    tally.rejected.negative_qty = negative.height() as u64;
-
-    let findings = concat(
-        [invalid.lazy(), duplicate.lazy(), negative.lazy()],
-        UnionArgs::default(),
-    )?
+    trace("  tag rows", t);
+    let t = Instant::now();
+    let clean = side_view(
+        tagged.clone().lazy().filter(col("kind").is_null()),
+        side,
+        &[],
+        true,
+    )
     .collect()?;
+    trace("  clean rows", t);
+    let findings = tagged
+        .lazy()
+        .filter(
+            col("kind")
+                .is_not_null()
+                .and(col("kind").neq(lit("absent"))),
+        )
+        .with_column(
+            when(col("kind").eq(lit(Kind::InvalidRow.as_str())))
+                .then(col(INVALID))
+                .when(col("kind").eq(lit(Kind::DuplicateKey.as_str())))
+                .then(concat_str(
+                    [
+                        lit("the key appears "),
+                        col(KEY_ROWS).cast(DataType::String),
+                        lit(format!(" times in the {}", side.as_str())),
+                    ],
+                    "",
+                    false,
+                ))
+                .otherwise(lit("negative on-hand quantity"))
+                .alias("detail"),
+        );
+    let findings = side_view(findings, side, &["kind", "detail"], false)
+        .with_column(lit(side.as_str()).alias("side"))
+        .collect()?;
+
+    let count = |kind: Kind| -> Result<u64> {
+        Ok(findings
+            .column("kind")?
+            .str()?
+            .iter()
+            .filter(|k| *k == Some(kind.as_str()))
+            .count() as u64)
+    };
+    let tally = SideTally {
+        sources: Vec::new(),
+        rows,
+        matched: 0,
+        unmatched: 0,
+        duplicate: count(Kind::DuplicateKey)?,
+        rejected: Rejected {
+            invalid_row: count(Kind::InvalidRow)?,
+            negative_qty: count(Kind::NegativeQty)?,
+            not_stocked,
+        },
+    };
     Ok((clean, findings, tally))
 }
 

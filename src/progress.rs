@@ -50,3 +50,10 @@ fn human(rate: f64) -> String {
         r => format!("{r:.0}"),
     }
 }
+
+/// With `TALLY_TRACE=1`, prints how long a step took to stderr (for profiling runs).
+pub fn trace(step: &str, since: Instant) {
+    if std::env::var_os("TALLY_TRACE").is_some_and(|v| v == "1") {
+        eprintln!("[trace] {step}: {:.3}s", since.elapsed().as_secs_f64());
+    }
+}

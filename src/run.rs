@@ -134,9 +134,13 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
             }
             normalize::keep_locations(frame, &pairing.locations)
         };
-        let matched = matching::reconcile(side(&pairing.book)?, side(&pairing.observed)?)?;
+        let mut matched = matching::reconcile(side(&pairing.book)?, side(&pairing.observed)?)?;
+        matched.book.sources = sorted(&pairing.book);
+        matched.observed.sources = sorted(&pairing.observed);
+        let t = std::time::Instant::now();
         let undecided = classify::lines(&matched, &pairing.name)?;
         let decided = classify::decide(undecided, &job.rules).collect()?;
+        crate::progress::trace("classify and decide", t);
         let equal = matched.book.matched - distinct_pairs_with_lines(&decided)?;
         stage.done_rows(
             matched.book.rows + matched.observed.rows,
@@ -167,6 +171,12 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         tallies,
         inputs,
     })
+}
+
+fn sorted(names: &[String]) -> Vec<String> {
+    let mut names = names.to_vec();
+    names.sort();
+    names
 }
 
 /// Matched pairs that produced at least one line (a qty and a cost line count once).

@@ -16,6 +16,7 @@ use super::{RunDir, corrections};
 use crate::discrepancy::Resolution;
 use crate::extract::InputFile;
 use crate::job::Job;
+use crate::progress::trace;
 use crate::shard::Shard;
 use crate::{report, resolve};
 
@@ -83,6 +84,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         Outcome::Reconciled
     };
 
+    let t = std::time::Instant::now();
     let mut dir = RunDir::create(out, &meta.run_id)?;
     dir.write_csv("discrepancies.csv", &discrepancies)?;
     dir.write_parquet("discrepancies.parquet", &discrepancies)?;
@@ -92,6 +94,8 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     };
     correction_totals.by_target = count_by(&corrections, "target")?.into_iter().collect();
     correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
+    trace("discrepancies and corrections written", t);
+    let t = std::time::Instant::now();
 
     // Reports name the job file only; the manifest has its full path and hash.
     let job_name = job.path.file_name().map_or_else(
@@ -111,6 +115,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         dir.write_bytes(&page.path, page.text.as_bytes())?;
     }
 
+    trace("reports rendered and written", t);
     let manifest = Manifest {
         run_id: meta.run_id,
         engine: manifest::Engine::default(),
