@@ -60,13 +60,19 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
         path: "reports/summary.md".into(),
         text: env.get_template("summary.md")?.render(&summary)?,
     });
+    // Location pages are independent: render them on all cores.
+    use rayon::prelude::*;
     let location_tpl = env.get_template("location.html")?;
-    for loc in &model.locations {
-        let ctx = minijinja::context! { m => m.clone(), loc => Value::from(minijinja::value::Serde(loc)), root => "../" };
-        pages.push(Page {
-            path: format!("reports/{}", loc.page),
-            text: location_tpl.render(&ctx)?,
-        });
+    let rendered: Vec<Result<Page>> = model
+        .locations
+        .par_iter()
+        .map(|loc| {
+            let ctx = minijinja::context! { m => m.clone(), loc => Value::from(minijinja::value::Serde(loc)), root => "../" };
+            Ok(Page { path: format!("reports/{}", loc.page), text: location_tpl.render(&ctx)? })
+        })
+        .collect();
+    for page in rendered {
+        pages.push(page?);
     }
     Ok(pages)
 }
