@@ -104,7 +104,9 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         let stage = Stage::start(format!("extract {}", source.name));
         let snapshot =
             extract::extract(source).with_context(|| format!("source `{}`", source.name))?;
+        let t = std::time::Instant::now();
         let mut frame = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
+        crate::progress::trace("  item keys", t);
         frame = normalize::keep_locations(frame, &opts.locations)?;
         if let Some(shard) = &opts.shard {
             frame = shard.keep(frame)?;

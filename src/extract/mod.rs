@@ -19,6 +19,7 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::job::{Format, Source};
+use crate::progress::trace;
 
 /// What the manifest records about each input file.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -83,9 +84,12 @@ pub fn extract(source: &Source) -> Result<Snapshot> {
 }
 
 fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> {
+    let t = std::time::Instant::now();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let extracted_at = Utc::now();
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    trace("  read and hash", t);
+    let t = std::time::Instant::now();
     let size = bytes.len() as u64;
     let raw = match &source.format {
         Format::Csv {
@@ -94,9 +98,12 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
         } => csv::read(path, bytes, *delimiter, *encoding, &source.layout)?,
         Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout)?,
     };
+    trace("  parse", t);
+    let t = std::time::Instant::now();
     let records = raw.frame.height() as u64;
     let canonical = layout::apply(raw, &source.layout, path)?;
     let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
+    trace("  layout and typing", t);
     let input = InputFile {
         source: source.name.clone(),
         path: path.to_path_buf(),

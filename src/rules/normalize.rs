@@ -42,6 +42,15 @@ impl SkuStep {
         out.clear();
         match self {
             SkuStep::Trim => out.push_str(input.trim()),
+            // SKUs are nearly always ASCII: change case in place, byte by byte.
+            SkuStep::Uppercase if input.is_ascii() => {
+                out.push_str(input);
+                out.make_ascii_uppercase();
+            }
+            SkuStep::Lowercase if input.is_ascii() => {
+                out.push_str(input);
+                out.make_ascii_lowercase();
+            }
             SkuStep::Uppercase => out.extend(input.chars().flat_map(char::to_uppercase)),
             SkuStep::Lowercase => out.extend(input.chars().flat_map(char::to_lowercase)),
             SkuStep::StripPrefix(p) => {
@@ -128,6 +137,13 @@ mod tests {
         assert_eq!(run("12345", &steps), "00012345");
         // Codes with letters keep their shape.
         assert_eq!(run("TS-RED-M", &steps), "TS-RED-M");
+    }
+
+    #[test]
+    fn case_changes_beyond_ascii() {
+        assert_eq!(run("café-1", &[SkuStep::Uppercase]), "CAFÉ-1");
+        assert_eq!(run("ÉTÉ-2", &[SkuStep::Lowercase]), "été-2");
+        assert_eq!(run("ab-1", &[SkuStep::Uppercase]), "AB-1");
     }
 
     #[test]
