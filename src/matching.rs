@@ -49,7 +49,8 @@ impl SideTally {
 }
 
 pub struct Matched {
-    /// Clean rows of both sides, fully outer-joined: book_* and observed_* columns.
+    /// The joined pairs that differ in some way (missing on a side, quantity or cost),
+    /// with book_* and observed_* columns; equal pairs are only counted.
     pub joined: DataFrame,
     /// Row findings (duplicate_key, negative_qty, invalid_row) from either side.
     pub findings: DataFrame,
@@ -62,26 +63,57 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
     keys::encode(&mut book, &mut observed)?;
     trace("encode keys", t);
     let t = Instant::now();
-    let (book_clean, book_findings, mut book_tally) = split(book, Side::Book)?;
-    let (obs_clean, obs_findings, mut obs_tally) = split(observed, Side::Observed)?;
+    let (book_rows, book_slim, book_findings, mut book_tally) = split(book, Side::Book)?;
+    let (obs_rows, obs_slim, obs_findings, mut obs_tally) = split(observed, Side::Observed)?;
     trace("split sides", t);
     let t = Instant::now();
 
-    // One integer key stands for (location, item_key); the names come back after.
-    let joined = book_clean
+    // The join sees only what decides a difference: one integer key standing for
+    // (location, item_key), each side's row index, quantity and cost. Text columns are
+    // gathered afterwards for the few rows that differ.
+    let slim = book_slim
         .lazy()
         .join(
-            obs_clean.lazy(),
+            obs_slim.lazy(),
             [col(KEY)],
             [col(KEY)],
             JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
+        .collect()?;
+    let present = |side: Side| {
+        slim.column(&format!("{}_idx", side.as_str()))
+            .map(|c| c.is_not_null())
+    };
+    let book_present = present(Side::Book)?;
+    let obs_present = present(Side::Observed)?;
+    // Rows that differ in any way; classify names the kind. A null comparison (a side
+    // without cost) is no difference.
+    let differs = col("book_idx")
+        .is_null()
+        .or(col("observed_idx").is_null())
+        .or(col("book_qty")
+            .neq(col("observed_qty"))
+            .fill_null(lit(false)))
+        .or(col("book_unit_cost")
+            .neq(col("observed_unit_cost"))
+            .fill_null(lit(false)));
+    let differing = slim.clone().lazy().filter(differs).collect()?;
+    let gather = |rows: &DataFrame, side: Side| -> Result<DataFrame> {
+        let idx = differing
+            .column(&format!("{}_idx", side.as_str()))?
+            .idx()?
+            .clone();
+        Ok(side_view(rows.take(&idx)?.lazy(), side, &[], true).collect()?)
+    };
+    let mut joined = gather(&book_rows, Side::Book)?;
+    joined.hstack_mut(gather(&obs_rows, Side::Observed)?.columns())?;
+    let joined = joined
+        .lazy()
         .with_columns([
             coalesce(&[col("book_location"), col("observed_location")]).alias(LOCATION),
             coalesce(&[col("book_item_key"), col("observed_item_key")]).alias(ITEM_KEY),
         ])
         .drop(cols([
-            KEY,
             "book_location",
             "observed_location",
             "book_item_key",
@@ -90,13 +122,6 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
         .collect()?;
     trace("join", t);
 
-    let present = |side: Side| {
-        joined
-            .column(&format!("{}_row", side.as_str()))
-            .map(|c| c.is_not_null())
-    };
-    let book_present = present(Side::Book)?;
-    let obs_present = present(Side::Observed)?;
     let pairs = (&book_present & &obs_present).sum().unwrap_or(0) as u64;
     book_tally.matched = pairs;
     book_tally.unmatched = book_present.sum().unwrap_or(0) as u64 - pairs;
@@ -150,18 +175,16 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> La
         col(FILE).alias(format!("{p}_file")),
         col(ROW).alias(format!("{p}_row")),
     ];
-    if for_join {
-        exprs.push(col(KEY));
-    }
     exprs.extend(extra.iter().map(|c| col(*c)));
     frame.select(exprs)
 }
 
-/// Splits a side into clean rows (to be joined), findings, and the first counts.
+/// Splits a side: its rows tagged with their outcome (kept for gathering), the slim
+/// clean rows to be joined, the findings, and the first counts.
 ///
 /// Every row is tagged once with its outcome and the frame is filtered once per output,
 /// so the string columns are copied once, not once per rule.
-fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTally)> {
+fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFrame, SideTally)> {
     let t = Instant::now();
     let rows = frame.height() as u64;
     let not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
@@ -183,15 +206,22 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTall
         .collect()?;
     trace("  tag rows", t);
     let t = Instant::now();
-    let clean = side_view(
-        tagged.clone().lazy().filter(col("kind").is_null()),
-        side,
-        &[],
-        true,
-    )
-    .collect()?;
-    trace("  clean rows", t);
+    let p = side.as_str();
+    let tagged = tagged.with_row_index("_idx".into(), None)?;
+    let slim = tagged
+        .clone()
+        .lazy()
+        .filter(col("kind").is_null())
+        .select([
+            col(KEY),
+            col("_idx").alias(format!("{p}_idx")),
+            col(QTY).alias(format!("{p}_qty")),
+            col(UNIT_COST).alias(format!("{p}_unit_cost")),
+        ])
+        .collect()?;
+    trace("  slim rows", t);
     let findings = tagged
+        .clone()
         .lazy()
         .filter(
             col("kind")
@@ -238,7 +268,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, SideTall
             not_stocked,
         },
     };
-    Ok((clean, findings, tally))
+    Ok((tagged, slim, findings, tally))
 }
 
 #[cfg(test)]
@@ -273,8 +303,8 @@ mod tests {
         assert!(m.book.ties_out() && m.observed.ties_out());
         assert_eq!(
             m.joined.height(),
-            2,
-            "A (book only) and B: the two observed A rows never fan out"
+            1,
+            "only A (book only) differs; the two observed A rows never fan out, B is equal"
         );
         let kinds: Vec<Option<&str>> = m
             .findings
