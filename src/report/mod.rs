@@ -67,8 +67,16 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
         .locations
         .par_iter()
         .map(|loc| {
-            let ctx = minijinja::context! { m => m.clone(), loc => Value::from(minijinja::value::Serde(loc)), root => "../" };
-            Ok(Page { path: format!("reports/{}", loc.page), text: location_tpl.render(&ctx)? })
+            let ctx = minijinja::context! {
+                m => m.clone(),
+                loc => Value::from(minijinja::value::Serde(loc)),
+                lines => Value::from(minijinja::value::Serde(&loc.lines)),
+                root => "../",
+            };
+            Ok(Page {
+                path: format!("reports/{}", loc.page),
+                text: location_tpl.render(&ctx)?,
+            })
         })
         .collect();
     for page in rendered {

@@ -56,6 +56,9 @@ pub struct LocationView {
     pub page: String,
     pub summary: Group,
     pub kinds: Vec<Group>,
+    /// Handed to the location page on its own, so that the summary's context does not
+    /// carry (and convert) every line of every location.
+    #[serde(skip)]
     pub lines: Vec<LineView>,
 }
 
