@@ -48,7 +48,10 @@ fn environment() -> Result<Environment<'static>> {
 /// Renders every report page.
 pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page>> {
     let env = environment()?;
+    let t = std::time::Instant::now();
     let model = build(input, discrepancies)?;
+    crate::progress::trace("  report model", t);
+    let t = std::time::Instant::now();
     let mut pages = Vec::with_capacity(model.locations.len() + 2);
     let m = Value::from(minijinja::value::Serde(&model));
     let summary = minijinja::context! { m => m.clone(), root => "" };
@@ -60,6 +63,8 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
         path: "reports/summary.md".into(),
         text: env.get_template("summary.md")?.render(&summary)?,
     });
+    crate::progress::trace("  summary pages", t);
+    let t = std::time::Instant::now();
     // Location pages are independent: render them on all cores.
     use rayon::prelude::*;
     let location_tpl = env.get_template("location.html")?;
@@ -79,6 +84,7 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
             })
         })
         .collect();
+    crate::progress::trace("  location pages", t);
     for page in rendered {
         pages.push(page?);
     }

@@ -140,14 +140,21 @@ type LocationAcc = (Acc, BTreeMap<String, Acc>, Vec<LineView>);
 pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Result<Model<'a>> {
     let lines = line_views(discrepancies)?;
 
+    // The largest values first; picked before the lines move into their locations.
+    let mut top: Vec<&LineView> = lines.iter().filter(|l| !l.value_delta.is_empty()).collect();
+    top.sort_by_cached_key(|l| {
+        std::cmp::Reverse(Decimal::from_str(&l.value_delta).unwrap_or_default().abs())
+    });
+    let top: Vec<LineView> = top.into_iter().take(TOP).cloned().collect();
+
     let mut kinds: BTreeMap<String, Acc> = BTreeMap::new();
     let mut by_location: BTreeMap<String, LocationAcc> = BTreeMap::new();
-    for line in &lines {
-        kinds.entry(line.kind.clone()).or_default().add(line);
+    for line in lines {
+        kinds.entry(line.kind.clone()).or_default().add(&line);
         let entry = by_location.entry(line.location.clone()).or_default();
-        entry.0.add(line);
-        entry.1.entry(line.kind.clone()).or_default().add(line);
-        entry.2.push(line.clone());
+        entry.0.add(&line);
+        entry.1.entry(line.kind.clone()).or_default().add(&line);
+        entry.2.push(line);
     }
 
     let mut pages = std::collections::BTreeSet::new();
@@ -169,12 +176,6 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
             }
         })
         .collect();
-
-    let mut top: Vec<&LineView> = lines.iter().filter(|l| !l.value_delta.is_empty()).collect();
-    top.sort_by_key(|l| {
-        std::cmp::Reverse(Decimal::from_str(&l.value_delta).unwrap_or_default().abs())
-    });
-    let top = top.into_iter().take(TOP).cloned().collect();
 
     Ok(Model {
         run_id: input.run_id,
