@@ -102,6 +102,7 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
     let t = std::time::Instant::now();
     let records = raw.frame.height() as u64;
     let canonical = layout::apply(raw, &source.layout, path)?;
+    trace("    layout", t);
     let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
     trace("  layout and typing", t);
     let input = InputFile {

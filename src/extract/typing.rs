@@ -76,6 +76,7 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
 
     let mut errors = Vec::new();
     let qty_text = text(QTY)?;
+    let t = std::time::Instant::now();
     let qty = parse_column(&qty_text, QTY_SCALE as u32, layout, &mut |i, msg| {
         errors.push(format!(
             "{}: column {:?} (qty): {msg}",
@@ -108,6 +109,8 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
         bail!(msg);
     }
 
+    crate::progress::trace("    parse numbers", t);
+    let t = std::time::Instant::now();
     let skus = text(SKU)?;
     let blank = |c: Option<&str>| c.is_none_or(|t| t.trim().is_empty());
     let invalid: Vec<Option<&'static str>> = skus
@@ -127,6 +130,8 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
         })
         .collect();
 
+    crate::progress::trace("    invalid rows", t);
+    let t = std::time::Instant::now();
     let mut columns: Vec<Column> = Vec::with_capacity(16);
     for field in TEXT_FIELDS {
         let mut c = text(field.column())?;
@@ -156,7 +161,9 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
             .into_series()
             .into(),
     );
-    Ok(DataFrame::new(height, columns)?)
+    let frame = DataFrame::new(height, columns)?;
+    crate::progress::trace("    columns", t);
+    Ok(frame)
 }
 
 struct Parsed {
