@@ -37,6 +37,51 @@ impl SkuStep {
         }
     }
 
+    /// For steps whose result is a slice of the input (or the input itself), that slice
+    /// as a byte range of `input`; `None` when the step has to write a new value.
+    fn narrow(&self, input: &str) -> Option<std::ops::Range<usize>> {
+        let whole = 0..input.len();
+        let slice = |part: &str| {
+            let start = part.as_ptr() as usize - input.as_ptr() as usize;
+            start..start + part.len()
+        };
+        match self {
+            SkuStep::Trim => Some(slice(input.trim())),
+            SkuStep::StripPrefix(p) => Some(input.strip_prefix(p.as_str()).map_or(whole, slice)),
+            SkuStep::StripSuffix(s) => Some(input.strip_suffix(s.as_str()).map_or(whole, slice)),
+            SkuStep::StripLeadingZeros => {
+                let stripped = input.trim_start_matches('0');
+                Some(if stripped.is_empty() && !input.is_empty() {
+                    input.len() - 1..input.len()
+                } else {
+                    slice(stripped)
+                })
+            }
+            SkuStep::Uppercase
+                if !input
+                    .bytes()
+                    .any(|b| b.is_ascii_lowercase() || !b.is_ascii()) =>
+            {
+                Some(whole)
+            }
+            SkuStep::Lowercase
+                if !input
+                    .bytes()
+                    .any(|b| b.is_ascii_uppercase() || !b.is_ascii()) =>
+            {
+                Some(whole)
+            }
+            SkuStep::PadLeadingZeros(width)
+                if input.is_empty()
+                    || input.len() >= *width
+                    || !input.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Some(whole)
+            }
+            _ => None,
+        }
+    }
+
     /// Applies the step to `input`, writing the result to `out` (cleared first).
     fn apply(&self, input: &str, out: &mut String) {
         out.clear();
@@ -83,11 +128,36 @@ impl SkuStep {
 
 /// Normalises one SKU; `scratch` is reused between calls.
 pub fn normalize_into(raw: &str, steps: &[SkuStep], out: &mut String, scratch: &mut String) {
-    out.clear();
-    out.push_str(raw);
+    // The current value is `raw[range]` until a step has to write, then `out[range]`:
+    // steps that only cut (trim, strip) or leave the value alone move the range and copy
+    // nothing, which is most steps on most SKUs.
+    let mut written = false;
+    let mut range = 0..raw.len();
     for step in steps {
-        step.apply(out, scratch);
-        std::mem::swap(out, scratch);
+        let current = if written {
+            &out[range.clone()]
+        } else {
+            &raw[range.clone()]
+        };
+        match step.narrow(current) {
+            Some(cut) => range = range.start + cut.start..range.start + cut.end,
+            None => {
+                step.apply(current, scratch);
+                std::mem::swap(out, scratch);
+                written = true;
+                range = 0..out.len();
+            }
+        }
+    }
+    if written {
+        if range != (0..out.len()) {
+            let kept = out[range].to_string();
+            out.clear();
+            out.push_str(&kept);
+        }
+    } else {
+        out.clear();
+        out.push_str(&raw[range]);
     }
 }
 
@@ -107,11 +177,7 @@ pub fn trace(raw: &str, steps: &[SkuStep]) -> Vec<(String, String)> {
 /// The `item_key` column for a column of raw SKUs.
 pub fn item_keys(skus: &StringChunked, steps: &[SkuStep]) -> StringChunked {
     let mut scratch = String::new();
-    let mut tmp = String::new();
-    skus.apply_into_string_amortized(|raw, out| {
-        normalize_into(raw, steps, &mut tmp, &mut scratch);
-        out.push_str(&tmp);
-    })
+    skus.apply_into_string_amortized(|raw, out| normalize_into(raw, steps, out, &mut scratch))
 }
 
 #[cfg(test)]
@@ -144,6 +210,41 @@ mod tests {
         assert_eq!(run("café-1", &[SkuStep::Uppercase]), "CAFÉ-1");
         assert_eq!(run("ÉTÉ-2", &[SkuStep::Lowercase]), "été-2");
         assert_eq!(run("ab-1", &[SkuStep::Uppercase]), "AB-1");
+    }
+
+    /// Cutting steps that skip the copy give exactly what writing steps give.
+    #[test]
+    fn narrowing_agrees_with_applying() {
+        let steps = [
+            SkuStep::Trim,
+            SkuStep::Uppercase,
+            SkuStep::StripPrefix("NW-".into()),
+            SkuStep::StripSuffix("-X".into()),
+            SkuStep::StripLeadingZeros,
+            SkuStep::PadLeadingZeros(6),
+            SkuStep::Lowercase,
+        ];
+        for raw in [
+            "  nw-000123-X ",
+            "NW-0",
+            "000",
+            "",
+            " ",
+            "nw-ab-x",
+            "Ünï-0012",
+            "123",
+            "NW-NW-1",
+        ] {
+            for n in 0..=steps.len() {
+                let mut slow = raw.to_string();
+                let mut tmp = String::new();
+                for step in &steps[..n] {
+                    step.apply(&slow, &mut tmp);
+                    std::mem::swap(&mut slow, &mut tmp);
+                }
+                assert_eq!(run(raw, &steps[..n]), slow, "{raw:?} after {n} steps");
+            }
+        }
     }
 
     #[test]
