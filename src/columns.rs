@@ -59,18 +59,6 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 9] = [
-        Field::Location,
-        Field::Sku,
-        Field::Gtin,
-        Field::Description,
-        Field::Category,
-        Field::Qty,
-        Field::Uom,
-        Field::UnitCost,
-        Field::AsOf,
-    ];
-
     pub fn column(self) -> &'static str {
         match self {
             Field::Location => LOCATION,

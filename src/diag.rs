@@ -48,10 +48,6 @@ impl<'a> Diagnostics<'a> {
         }
     }
 
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-
     /// Records a problem located at `span` (a byte range of the file's text).
     pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
         let line = line_of(self.text, span.start);

@@ -68,14 +68,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",

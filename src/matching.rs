@@ -50,12 +50,14 @@ impl SideTally {
 
 pub struct Matched {
     /// The joined pairs that differ in some way (missing on a side, quantity or cost),
-    /// with book_* and observed_* columns; equal pairs are only counted.
+    /// with book_* and observed_* columns; equal pairs are only counted (`equal`).
     pub joined: DataFrame,
     /// Row findings (duplicate_key, negative_qty, invalid_row) from either side.
     pub findings: DataFrame,
     pub book: SideTally,
     pub observed: SideTally,
+    /// Matched pairs whose quantity and cost agree: zero differences, logged as a count.
+    pub equal: u64,
 }
 
 pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched> {
@@ -142,9 +144,19 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
         },
     )?
     .collect()?;
+    // Every pair in `differing` with both sides present differs; the rest are equal.
+    let both = |side: Side| {
+        differing
+            .column(&format!("{}_idx", side.as_str()))
+            .map(|c| c.is_not_null())
+    };
+    let differing_pairs = (&both(Side::Book)? & &both(Side::Observed)?)
+        .sum()
+        .unwrap_or(0) as u64;
     Ok(Matched {
         joined,
         findings,
+        equal: pairs - differing_pairs,
         book: book_tally,
         observed: obs_tally,
     })

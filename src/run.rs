@@ -143,7 +143,6 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         let undecided = classify::lines(&matched, &pairing.name)?;
         let decided = classify::decide(undecided, &job.rules).collect()?;
         crate::progress::trace("classify and decide", t);
-        let equal = matched.book.matched - distinct_pairs_with_lines(&decided)?;
         stage.done_rows(
             matched.book.rows + matched.observed.rows,
             format!(
@@ -157,7 +156,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
             ties_out: matched.book.ties_out() && matched.observed.ties_out(),
             book: matched.book,
             observed: matched.observed,
-            equal,
+            equal: matched.equal,
         });
         lines.push(decided.lazy());
     }
@@ -179,23 +178,6 @@ fn sorted(names: &[String]) -> Vec<String> {
     let mut names = names.to_vec();
     names.sort();
     names
-}
-
-/// Matched pairs that produced at least one line (a qty and a cost line count once).
-fn distinct_pairs_with_lines(decided: &DataFrame) -> Result<u64> {
-    let n = decided
-        .clone()
-        .lazy()
-        .filter(
-            col("book_row")
-                .is_not_null()
-                .and(col("observed_row").is_not_null()),
-        )
-        .select([col("location"), col("item_key")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?
-        .height();
-    Ok(n as u64)
 }
 
 /// For callers that only need the manifest of a finished run.

@@ -117,7 +117,8 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
     Ok((frame, input))
 }
 
-/// Headers of a source's first file, for `tally check`.
+/// For `tally check`: reads each of the source's files and maps its headers, returning
+/// every problem found (missing mapped columns, unreadable or empty files).
 pub fn check_headers(source: &Source) -> Vec<String> {
     let mut problems = Vec::new();
     for path in &source.files {

@@ -24,6 +24,27 @@ pub struct WrittenFile {
     pub sha256: String,
 }
 
+/// Where a run file's bytes go: the file, hashed and counted on the way, so that the
+/// manifest's hashes need no second read.
+pub struct Sink {
+    inner: BufWriter<File>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 pub struct RunDir {
     staging: PathBuf,
     target: PathBuf,
@@ -52,15 +73,11 @@ impl RunDir {
         })
     }
 
-    pub fn final_path(&self) -> &Path {
-        &self.target
-    }
-
     /// Writes `rel` through a temporary name; `fill` gets a buffered writer.
     pub fn write_with(
         &mut self,
         rel: &str,
-        fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+        fill: impl FnOnce(&mut Sink) -> Result<()>,
     ) -> Result<()> {
         let path = self.staging.join(rel);
         if let Some(parent) = path.parent() {
@@ -72,17 +89,25 @@ impl RunDir {
         ));
         let file =
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut w = BufWriter::new(file);
-        fill(&mut w).with_context(|| format!("cannot write {rel}"))?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        let mut sink = Sink {
+            inner: BufWriter::new(file),
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        fill(&mut sink).with_context(|| format!("cannot write {rel}"))?;
+        let Sink {
+            inner,
+            hasher,
+            size,
+        } = sink;
+        let file = inner.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
         fs::rename(&tmp, &path)?;
-        let bytes = fs::read(&path)?;
         self.written.push(WrittenFile {
             path: rel.to_string(),
-            size: bytes.len() as u64,
-            sha256: format!("{:x}", Sha256::digest(&bytes)),
+            size,
+            sha256: format!("{:x}", hasher.finalize()),
         });
         Ok(())
     }
