@@ -46,6 +46,23 @@ impl SideTally {
     pub fn ties_out(&self) -> bool {
         self.accounted() == self.rows
     }
+
+    /// Adds another part of the same side (a bucket or a shard of it).
+    pub fn add(&mut self, part: &SideTally) {
+        self.rows += part.rows;
+        self.matched += part.matched;
+        self.unmatched += part.unmatched;
+        self.duplicate += part.duplicate;
+        self.rejected.invalid_row += part.rejected.invalid_row;
+        self.rejected.negative_qty += part.rejected.negative_qty;
+        self.rejected.not_stocked += part.rejected.not_stocked;
+        for s in &part.sources {
+            if !self.sources.contains(s) {
+                self.sources.push(s.clone());
+            }
+        }
+        self.sources.sort();
+    }
 }
 
 pub struct Matched {
@@ -62,7 +79,7 @@ pub struct Matched {
 
 pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched> {
     let t = Instant::now();
-    keys::encode(&mut book, &mut observed)?;
+    let space = keys::encode(&mut book, &mut observed)?;
     trace("encode keys", t);
     let t = Instant::now();
     let (book_rows, book_slim, book_findings, mut book_tally) = split(book, Side::Book)?;
@@ -73,33 +90,37 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
     // The join sees only what decides a difference: one integer key standing for
     // (location, item_key), each side's row index, quantity and cost. Text columns are
     // gathered afterwards for the few rows that differ.
-    let slim = book_slim
-        .lazy()
-        .join(
-            obs_slim.lazy(),
-            [col(KEY)],
-            [col(KEY)],
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+    let (book_keys, book_idx, book_qty, book_cost) = slim_columns(&book_slim, Side::Book)?;
+    let (obs_keys, obs_idx, obs_qty, obs_cost) = slim_columns(&obs_slim, Side::Observed)?;
+    let pairs = keys::pair(
+        space,
+        &keys::Clean {
+            keys: &book_keys,
+            qty: &book_qty,
+            cost: &book_cost,
+        },
+        &keys::Clean {
+            keys: &obs_keys,
+            qty: &obs_qty,
+            cost: &obs_cost,
+        },
+        true,
+    );
+    let rows_of = |positions: &[Option<u32>], idx: &[IdxSize], name: &str| {
+        IdxCa::from_iter_options(
+            name.into(),
+            positions.iter().map(|p| p.map(|p| idx[p as usize])),
         )
-        .collect()?;
-    let present = |side: Side| {
-        slim.column(&format!("{}_idx", side.as_str()))
-            .map(|c| c.is_not_null())
+        .into_series()
+        .into()
     };
-    let book_present = present(Side::Book)?;
-    let obs_present = present(Side::Observed)?;
-    // Rows that differ in any way; classify names the kind. A null comparison (a side
-    // without cost) is no difference.
-    let differs = col("book_idx")
-        .is_null()
-        .or(col("observed_idx").is_null())
-        .or(col("book_qty")
-            .neq(col("observed_qty"))
-            .fill_null(lit(false)))
-        .or(col("book_unit_cost")
-            .neq(col("observed_unit_cost"))
-            .fill_null(lit(false)));
-    let differing = slim.clone().lazy().filter(differs).collect()?;
+    let differing = DataFrame::new(
+        pairs.book.len(),
+        vec![
+            rows_of(&pairs.book, &book_idx, "book_idx"),
+            rows_of(&pairs.observed, &obs_idx, "observed_idx"),
+        ],
+    )?;
     let gather = |rows: &DataFrame, side: Side| -> Result<DataFrame> {
         let idx = differing
             .column(&format!("{}_idx", side.as_str()))?
@@ -124,11 +145,11 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
         .collect()?;
     trace("join", t);
 
-    let pairs = (&book_present & &obs_present).sum().unwrap_or(0) as u64;
-    book_tally.matched = pairs;
-    book_tally.unmatched = book_present.sum().unwrap_or(0) as u64 - pairs;
-    obs_tally.matched = pairs;
-    obs_tally.unmatched = obs_present.sum().unwrap_or(0) as u64 - pairs;
+    let matched = pairs.matched;
+    book_tally.matched = matched;
+    book_tally.unmatched = book_slim.height() as u64 - matched;
+    obs_tally.matched = matched;
+    obs_tally.unmatched = obs_slim.height() as u64 - matched;
     for (name, t) in [("book", &book_tally), ("observed", &obs_tally)] {
         ensure!(
             t.ties_out(),
@@ -144,22 +165,40 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
         },
     )?
     .collect()?;
-    // Every pair in `differing` with both sides present differs; the rest are equal.
-    let both = |side: Side| {
-        differing
-            .column(&format!("{}_idx", side.as_str()))
-            .map(|c| c.is_not_null())
-    };
-    let differing_pairs = (&both(Side::Book)? & &both(Side::Observed)?)
-        .sum()
-        .unwrap_or(0) as u64;
     Ok(Matched {
         joined,
         findings,
-        equal: pairs - differing_pairs,
+        equal: matched - pairs.differing_pairs,
         book: book_tally,
         observed: obs_tally,
     })
+}
+
+/// A slim side's columns as plain vectors for `keys::pair`: keys, row indices, quantity
+/// and cost mantissas (every clean row has a key and a quantity).
+type SlimColumns = (Vec<u64>, Vec<IdxSize>, Vec<i128>, Vec<Option<i128>>);
+
+fn slim_columns(slim: &DataFrame, side: Side) -> Result<SlimColumns> {
+    let p = side.as_str();
+    let keys = slim.column(KEY)?.u64()?.into_no_null_iter().collect();
+    let idx = slim
+        .column(&format!("{p}_idx"))?
+        .idx()?
+        .into_no_null_iter()
+        .collect();
+    let qty = slim
+        .column(&format!("{p}_qty"))?
+        .decimal()?
+        .physical()
+        .into_no_null_iter()
+        .collect();
+    let cost = slim
+        .column(&format!("{p}_unit_cost"))?
+        .decimal()?
+        .physical()
+        .iter()
+        .collect();
+    Ok((keys, idx, qty, cost))
 }
 
 /// The side's columns under side-prefixed names (`book_qty`, `observed_row`, ...).
@@ -191,39 +230,28 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> La
     frame.select(exprs)
 }
 
-/// Splits a side: its rows tagged with their outcome (kept for gathering), the slim
-/// clean rows to be joined, the findings, and the first counts.
-///
-/// Every row is tagged once with its outcome and the frame is filtered once per output,
-/// so the string columns are copied once, not once per rule.
+/// Splits a side: its rows with a row index (kept for gathering), the slim clean rows to
+/// be joined, the findings, and the first counts.
 fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFrame, SideTally)> {
     let t = Instant::now();
     let rows = frame.height() as u64;
     let not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
     let zero = lit("0").cast(qty_type());
-    let tagged = frame
-        .lazy()
-        .with_column(
-            when(col(ABSENT))
-                .then(lit("absent"))
-                .when(col(INVALID).is_not_null())
-                .then(lit(Kind::InvalidRow.as_str()))
-                .when(col(KEY_ROWS).gt(lit(1u32)))
-                .then(lit(Kind::DuplicateKey.as_str()))
-                .when(col(QTY).lt(zero))
-                .then(lit(Kind::NegativeQty.as_str()))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias("kind"),
-        )
-        .collect()?;
-    trace("  tag rows", t);
-    let t = Instant::now();
+    // Only clean rows join: not a placeholder, valid, a key of their own, not negative.
+    // Tested as one boolean expression; only the few other rows get a kind (as text).
+    let absent = || col(ABSENT).fill_null(lit(false));
+    let clean = absent()
+        .not()
+        .and(col(INVALID).is_null())
+        .and(col(KEY).is_not_null())
+        .and(col(KEY_ROWS).lt_eq(lit(1u32)))
+        .and(col(QTY).gt_eq(zero.clone()).fill_null(lit(false)));
     let p = side.as_str();
-    let tagged = tagged.with_row_index("_idx".into(), None)?;
+    let tagged = frame.with_row_index("_idx".into(), None)?;
     let slim = tagged
         .clone()
         .lazy()
-        .filter(col("kind").is_null())
+        .filter(clean.clone())
         .select([
             col(KEY),
             col("_idx").alias(format!("{p}_idx")),
@@ -235,10 +263,14 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
     let findings = tagged
         .clone()
         .lazy()
-        .filter(
-            col("kind")
-                .is_not_null()
-                .and(col("kind").neq(lit("absent"))),
+        .filter(clean.not().and(absent().not()))
+        .with_column(
+            when(col(INVALID).is_not_null())
+                .then(lit(Kind::InvalidRow.as_str()))
+                .when(col(KEY_ROWS).gt(lit(1u32)))
+                .then(lit(Kind::DuplicateKey.as_str()))
+                .otherwise(lit(Kind::NegativeQty.as_str()))
+                .alias("kind"),
         )
         .with_column(
             when(col("kind").eq(lit(Kind::InvalidRow.as_str())))

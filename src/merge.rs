@@ -15,7 +15,6 @@ use polars::prelude::*;
 use crate::classify;
 use crate::extract::InputFile;
 use crate::job;
-use crate::matching::SideTally;
 use crate::progress::Stage;
 use crate::run::read_manifest;
 use crate::write::manifest::{Manifest, PairingTally};
@@ -65,11 +64,7 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
     for m in &manifests {
         for t in &m.pairings {
             match tallies.iter_mut().find(|x| x.name == t.name) {
-                Some(x) => {
-                    add(&mut x.book, &t.book);
-                    add(&mut x.observed, &t.observed);
-                    x.equal += t.equal;
-                }
+                Some(x) => x.add(t),
                 None => tallies.push(t.clone()),
             }
         }
@@ -92,22 +87,6 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
     let result = publish::write_run(&job, rec, meta, out)?;
     stage.done(result.run_dir.display().to_string());
     Ok(result)
-}
-
-fn add(sum: &mut SideTally, part: &SideTally) {
-    sum.rows += part.rows;
-    sum.matched += part.matched;
-    sum.unmatched += part.unmatched;
-    sum.duplicate += part.duplicate;
-    sum.rejected.invalid_row += part.rejected.invalid_row;
-    sum.rejected.negative_qty += part.rejected.negative_qty;
-    sum.rejected.not_stocked += part.rejected.not_stocked;
-    for s in &part.sources {
-        if !sum.sources.contains(s) {
-            sum.sources.push(s.clone());
-        }
-    }
-    sum.sources.sort();
 }
 
 /// One job, one rules file, and each shard index exactly once.

@@ -52,8 +52,16 @@ fn human(rate: f64) -> String {
 }
 
 /// With `TALLY_TRACE=1`, prints how long a step took to stderr (for profiling runs).
+/// Each line also says when the step ended, counted from the first traced step's start,
+/// so that steps of buckets running side by side can be laid on one time line.
 pub fn trace(step: &str, since: Instant) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| since);
     if std::env::var_os("TALLY_TRACE").is_some_and(|v| v == "1") {
-        eprintln!("[trace] {step}: {:.3}s", since.elapsed().as_secs_f64());
+        eprintln!(
+            "[trace {:7.3}] {step}: {:.3}s",
+            start.elapsed().as_secs_f64(),
+            since.elapsed().as_secs_f64()
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use crate::extract::{self, InputFile};
+use crate::extract::{self, Buckets, InputFile};
 use crate::job::{self, Job};
 use crate::progress::Stage;
 use crate::shard::Shard;
@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub locations: Vec<String>,
     pub shard: Option<Shard>,
+    /// Memory the run may use, in bytes; larger inputs are reconciled in buckets.
+    pub memory: u64,
 }
 
 /// `tally run`: returns the exit code (0 or 1); errors mean exit 2.
@@ -88,22 +90,127 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
     Ok(result)
 }
 
-/// Extract, key, match and classify: everything but writing.
+/// Extract, key, match and classify: everything but writing. Inputs too large for the
+/// memory budget are reconciled one bucket of locations at a time (extract/split.rs).
 pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
+    let stage = Stage::start("plan");
+    let work = opts.out.clone().unwrap_or_else(|| job.output.clone());
+    let t = std::time::Instant::now();
+    let buckets = Buckets::plan(job, opts.memory, &work)?;
+    crate::progress::trace("plan and split", t);
+    stage.done(match buckets.count {
+        1 => "inputs fit in memory: one pass".to_string(),
+        n => format!("inputs split into {n} buckets of locations"),
+    });
+
+    let parts = in_buckets(&buckets, |bucket| {
+        reconcile_bucket(job, opts, &buckets, bucket)
+    })?;
+    let mut lines = Vec::new();
+    let mut tallies: Vec<PairingTally> = Vec::new();
+    let mut inputs: Vec<InputFile> = Vec::new();
+    for part in parts {
+        lines.push(part.discrepancies.lazy());
+        for t in part.tallies {
+            match tallies.iter_mut().find(|x| x.name == t.name) {
+                Some(sum) => sum.add(&t),
+                None => tallies.push(t),
+            }
+        }
+        for i in part.inputs {
+            match inputs
+                .iter_mut()
+                .find(|x| x.source == i.source && x.path == i.path)
+            {
+                Some(sum) => {
+                    sum.records += i.records;
+                    sum.rows += i.rows;
+                }
+                None => inputs.push(i),
+            }
+        }
+    }
+    let t = std::time::Instant::now();
+    let discrepancies = classify::finish(concat(
+        lines,
+        UnionArgs {
+            diagonal: true,
+            ..Default::default()
+        },
+    )?)?;
+    crate::progress::trace("sort and number lines", t);
+    Ok(Reconciliation {
+        discrepancies,
+        tallies,
+        inputs,
+    })
+}
+
+/// Runs `work` for every bucket, `buckets.workers` at a time; results in bucket order,
+/// or the first bucket's error.
+fn in_buckets<T: Send>(
+    buckets: &Buckets,
+    work: impl Fn(u32) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    if buckets.workers <= 1 {
+        return (0..buckets.count).map(&work).collect();
+    }
+    let next = AtomicU32::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<T>>>> =
+        Mutex::new((0..buckets.count).map(|_| None).collect());
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..buckets.workers {
+            std::thread::Builder::new()
+                .name("tally-bucket".into())
+                .stack_size(16 << 20)
+                .spawn_scoped(scope, || {
+                    while !failed.load(Ordering::Relaxed) {
+                        let bucket = next.fetch_add(1, Ordering::Relaxed);
+                        if bucket >= buckets.count {
+                            break;
+                        }
+                        let result = work(bucket);
+                        failed.fetch_or(result.is_err(), Ordering::Relaxed);
+                        results.lock().expect("no worker panics holding it")[bucket as usize] =
+                            Some(result);
+                    }
+                })?;
+        }
+        Ok(())
+    })?;
+    let mut out = Vec::with_capacity(buckets.count as usize);
+    for result in results.into_inner().expect("workers are done") {
+        match result {
+            Some(r) => out.push(r?),
+            // Not started because an earlier bucket failed; its error comes first.
+            None => continue,
+        }
+    }
+    Ok(out)
+}
+
+/// One bucket of locations, start to end; with one bucket, the whole job.
+fn reconcile_bucket(
+    job: &Job,
+    opts: &RunOptions,
+    buckets: &Buckets,
+    bucket: u32,
+) -> Result<Reconciliation> {
+    let of = if buckets.count > 1 {
+        format!(" (bucket {}/{})", bucket + 1, buckets.count)
+    } else {
+        String::new()
+    };
     // Extract and key every source that a pairing uses, once.
     let mut snapshots: BTreeMap<String, DataFrame> = BTreeMap::new();
     let mut inputs: Vec<InputFile> = Vec::new();
-    for source in &job.sources {
-        let used = job
-            .pairings
-            .iter()
-            .any(|p| p.book.contains(&source.name) || p.observed.contains(&source.name));
-        if !used {
-            continue;
-        }
-        let stage = Stage::start(format!("extract {}", source.name));
-        let snapshot =
-            extract::extract(source).with_context(|| format!("source `{}`", source.name))?;
+    for source in job.sources.iter().filter(|s| job.uses(&s.name)) {
+        let stage = Stage::start(format!("extract {}{of}", source.name));
+        let snapshot = extract::extract(source, buckets, bucket)
+            .with_context(|| format!("source `{}`", source.name))?;
         let t = std::time::Instant::now();
         let mut frame = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
         crate::progress::trace("  item keys", t);
@@ -127,7 +234,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
     let mut lines = Vec::new();
     let mut tallies = Vec::new();
     for pairing in &job.pairings {
-        let stage = Stage::start(format!("match {}", pairing.name));
+        let stage = Stage::start(format!("match {}{of}", pairing.name));
         let side = |names: &[String]| -> Result<DataFrame> {
             let mut frames = names.iter().map(|n| snapshots[n].clone());
             let mut frame = frames.next().expect("validated: a side names a source");
@@ -160,13 +267,14 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         });
         lines.push(decided.lazy());
     }
-    let discrepancies = classify::finish(concat(
+    let discrepancies = concat(
         lines,
         UnionArgs {
             diagonal: true,
             ..Default::default()
         },
-    )?)?;
+    )?
+    .collect()?;
     Ok(Reconciliation {
         discrepancies,
         tallies,

@@ -20,6 +20,7 @@ pub fn read(
     delimiter: u8,
     encoding: Encoding,
     layout: &Layout,
+    lines: Option<Vec<u64>>,
 ) -> Result<RawTable> {
     let text: Vec<u8> = match encoding {
         Encoding::Utf8 => {
@@ -53,6 +54,11 @@ pub fn read(
         .with_separator(delimiter)
         .with_encoding(CsvEncoding::Utf8)
         .with_quote_char(Some(b'"'));
+    let first = (layout.header_row + layout.skip_rows + 1) as u64;
+    let spanning = match lines {
+        None if memchr::memchr(b'"', &text).is_some() => body_lines(&text, first),
+        _ => None,
+    };
     let mut frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_skip_rows(layout.header_row - 1)
@@ -64,11 +70,27 @@ pub fn read(
         .finish()
         .map_err(|e| anyhow::anyhow!("{}: cannot parse as CSV: {e}", path.display()))?;
 
-    // Line numbers count from the header; a quoted field spanning lines shifts them,
-    // which real inventory exports do not do.
-    let first = (layout.header_row + layout.skip_rows + 1) as u64;
-    let rows =
-        UInt64Chunked::from_iter_values(ROW.into(), (0..frame.height() as u64).map(|i| first + i));
+    // Line numbers count from the header, one per record, unless a quoted field spans
+    // lines (rare in inventory exports): then each record gets the line it starts on.
+    let rows = match lines {
+        Some(lines) => {
+            anyhow::ensure!(
+                lines.len() == frame.height(),
+                "{}: {} records split but {} read back",
+                path.display(),
+                lines.len(),
+                frame.height()
+            );
+            UInt64Chunked::from_vec(ROW.into(), lines)
+        }
+        None => match spanning.filter(|l| l.len() == frame.height()) {
+            Some(lines) => UInt64Chunked::from_vec(ROW.into(), lines),
+            None => UInt64Chunked::from_iter_values(
+                ROW.into(),
+                (0..frame.height() as u64).map(|i| first + i),
+            ),
+        },
+    };
     frame.with_column(rows.into_series().into())?;
     Ok(RawTable {
         frame,
@@ -78,7 +100,7 @@ pub fn read(
 }
 
 /// The fields of the header line, as the CSV reader will see them.
-fn header_fields(text: &[u8], header_row: usize, delimiter: u8) -> Vec<String> {
+pub(super) fn header_fields(text: &[u8], header_row: usize, delimiter: u8) -> Vec<String> {
     let start = if header_row <= 1 {
         0
     } else {
@@ -128,4 +150,13 @@ fn utf8_error(path: &Path, body: &[u8], offset: usize, delimiter: u8, layout: &L
         path.display(),
         body[offset],
     )
+}
+
+/// Start lines of the records after the header block, when some record spans lines.
+fn body_lines(text: &[u8], first: u64) -> Option<Vec<u64>> {
+    let preamble = (first - 1) as usize;
+    let start = memchr::memchr_iter(b'\n', text)
+        .nth(preamble - 1)
+        .map_or(text.len(), |i| i + 1);
+    super::split::record_lines(&text[start..], first)
 }

@@ -9,7 +9,10 @@
 mod csv;
 mod excel;
 mod layout;
+mod split;
 pub mod typing;
+
+pub use split::Buckets;
 
 use std::path::{Path, PathBuf};
 
@@ -52,11 +55,22 @@ pub struct RawTable {
     pub row_label: String,
 }
 
-pub fn extract(source: &Source) -> Result<Snapshot> {
+/// Extracts the rows of `source` whose location is in `bucket` (all with one bucket).
+pub fn extract(source: &Source, buckets: &Buckets, bucket: u32) -> Result<Snapshot> {
     let mut frames = Vec::with_capacity(source.files.len());
     let mut inputs = Vec::with_capacity(source.files.len());
     for path in &source.files {
-        let (frame, input) = extract_file(source, path)?;
+        let (frame, input) = match buckets.part(path, bucket)? {
+            Some(part) => extract_part(source, path, part)?,
+            None => {
+                let (frame, mut input) = extract_file(source, path)?;
+                // Read whole in every bucket: its figures count once.
+                if bucket > 0 {
+                    (input.records, input.rows) = (0, 0);
+                }
+                (buckets.keep(frame, bucket)?, input)
+            }
+        };
         frames.push(frame);
         inputs.push(input);
     }
@@ -83,6 +97,42 @@ pub fn extract(source: &Source) -> Result<Snapshot> {
     })
 }
 
+/// A bucket's part of a split CSV file: its records, with their original line numbers.
+fn extract_part(
+    source: &Source,
+    path: &Path,
+    part: split::FilePart,
+) -> Result<(DataFrame, InputFile)> {
+    let Format::Csv {
+        delimiter,
+        encoding,
+    } = &source.format
+    else {
+        unreachable!("only CSV files are split");
+    };
+    let t = std::time::Instant::now();
+    let raw = csv::read(
+        path,
+        part.bytes,
+        *delimiter,
+        *encoding,
+        &source.layout,
+        Some(part.lines),
+    )?;
+    trace("  parse", t);
+    let t = std::time::Instant::now();
+    let records = raw.frame.height() as u64;
+    let canonical = layout::apply(raw, &source.layout, path)?;
+    let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
+    trace("  layout and typing", t);
+    let input = InputFile {
+        records,
+        rows: frame.height() as u64,
+        ..part.input
+    };
+    Ok((frame, input))
+}
+
 fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> {
     let t = std::time::Instant::now();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -95,7 +145,7 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
         Format::Csv {
             delimiter,
             encoding,
-        } => csv::read(path, bytes, *delimiter, *encoding, &source.layout)?,
+        } => csv::read(path, bytes, *delimiter, *encoding, &source.layout, None)?,
         Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout)?,
     };
     trace("  parse", t);
@@ -133,7 +183,7 @@ pub fn check_headers(source: &Source) -> Vec<String> {
             Format::Csv {
                 delimiter,
                 encoding,
-            } => csv::read(path, bytes, *delimiter, *encoding, &source.layout),
+            } => csv::read(path, bytes, *delimiter, *encoding, &source.layout, None),
             Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout),
         };
         if let Err(e) = raw.and_then(|raw| layout::apply(raw, &source.layout, path)) {

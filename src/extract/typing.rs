@@ -38,7 +38,7 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
         frame, row_label, ..
     } = raw;
     let height = frame.height();
-    let rows: Vec<u64> = frame.column(ROW)?.u64()?.into_no_null_iter().collect();
+    let rows = frame.column(ROW)?.u64()?.clone();
     let text = |name: &str| -> Result<StringChunked> {
         Ok(match frame.column(name) {
             Ok(c) => c.str()?.clone(),
@@ -47,9 +47,13 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     };
     let place = |i: usize| {
         if row_label == "line" {
-            format!("{}:{}", path.display(), rows[i])
+            format!("{}:{}", path.display(), rows.get(i).unwrap_or(0))
         } else {
-            format!("{}: {row_label} {}", path.display(), rows[i])
+            format!(
+                "{}: {row_label} {}",
+                path.display(),
+                rows.get(i).unwrap_or(0)
+            )
         }
     };
     let locations = text(LOCATION)?;
@@ -113,30 +117,35 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     let t = std::time::Instant::now();
     let skus = text(SKU)?;
     let blank = |c: Option<&str>| c.is_none_or(|t| t.trim().is_empty());
-    let invalid: Vec<Option<&'static str>> = skus
+    // Why a row is invalid, as an index into REASONS (0: it is not).
+    let reasons: Vec<u8> = skus
         .iter()
         .zip(locations.iter())
         .zip(qty.values.iter().zip(&qty.absent))
         .map(|((sku, location), (qty, absent))| {
             if blank(sku) {
-                Some("the SKU is empty")
+                1
             } else if blank(location) {
-                Some("the location is empty")
+                2
             } else if qty.is_none() && !absent {
-                Some("the quantity is empty")
+                3
             } else {
-                None
+                0
             }
         })
         .collect();
+    let invalid = invalid_column(reasons)?;
 
     crate::progress::trace("    invalid rows", t);
     let t = std::time::Instant::now();
     let mut columns: Vec<Column> = Vec::with_capacity(16);
     for field in TEXT_FIELDS {
-        let mut c = text(field.column())?;
-        c.rename(field.column().into());
-        columns.push(c.into_series().into());
+        let name = field.column();
+        columns.push(match frame.column(name) {
+            Ok(c) => c.clone(),
+            // A column the source does not have costs nothing: one null for all rows.
+            Err(_) => Column::full_null(name.into(), height, &DataType::String),
+        });
     }
     columns.push(decimal_column(QTY, qty.values, QTY_SCALE)?);
     columns.push(decimal_column(UNIT_COST, cost.values, MONEY_SCALE)?);
@@ -151,11 +160,7 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     columns.push(constant(SOURCE, source));
     columns.push(constant(FILE, &path.to_string_lossy()));
     columns.push(frame.column(ROW)?.clone());
-    columns.push(
-        StringChunked::from_iter_options(INVALID.into(), invalid.into_iter())
-            .into_series()
-            .into(),
-    );
+    columns.push(invalid);
     columns.push(
         BooleanChunked::from_slice(ABSENT.into(), &qty.absent)
             .into_series()
@@ -164,6 +169,36 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     let frame = DataFrame::new(height, columns)?;
     crate::progress::trace("    columns", t);
     Ok(frame)
+}
+
+const REASONS: [&str; 4] = [
+    "",
+    "the SKU is empty",
+    "the location is empty",
+    "the quantity is empty",
+];
+
+/// The `_invalid` column from reason codes: all null (no copy) in the common case.
+fn invalid_column(reasons: Vec<u8>) -> Result<Column> {
+    let height = reasons.len();
+    if reasons.iter().all(|r| *r == 0) {
+        return Ok(Column::full_null(INVALID.into(), height, &DataType::String));
+    }
+    let codes = UInt32Chunked::from_iter_values("r".into(), reasons.into_iter().map(u32::from))
+        .into_series();
+    let is = |code: u32| col("r").eq(lit(code));
+    let reason = when(is(1))
+        .then(lit(REASONS[1]))
+        .when(is(2))
+        .then(lit(REASONS[2]))
+        .when(is(3))
+        .then(lit(REASONS[3]))
+        .otherwise(lit(NULL).cast(DataType::String));
+    let frame = DataFrame::new(height, vec![codes.into()])?
+        .lazy()
+        .select([reason.alias(INVALID)])
+        .collect()?;
+    Ok(frame.column(INVALID)?.clone())
 }
 
 struct Parsed {

@@ -36,6 +36,14 @@ impl Job {
             .find(|s| s.name == name)
             .expect("pairings reference validated sources")
     }
+
+    /// Whether some pairing reads the source (unused sources are not extracted).
+    pub fn uses(&self, source: &str) -> bool {
+        let name = source.to_string();
+        self.pairings
+            .iter()
+            .any(|p| p.book.contains(&name) || p.observed.contains(&name))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -72,10 +72,11 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
         .locations
         .par_iter()
         .map(|loc| {
+            let lines = model::line_views(&loc.lines)?;
             let ctx = minijinja::context! {
                 m => m.clone(),
                 loc => Value::from(minijinja::value::Serde(loc)),
-                lines => Value::from(minijinja::value::Serde(&loc.lines)),
+                lines => Value::from(minijinja::value::Serde(&lines)),
                 root => "../",
             };
             Ok(Page {

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::columns::{MONEY_SCALE, QTY_SCALE};
+use crate::columns::{LOCATION, MONEY_SCALE, QTY_SCALE};
 use crate::discrepancy::Resolution;
 use crate::write::corrections::file_stem;
 use crate::write::manifest::{CorrectionTotals, PairingTally, Totals};
@@ -56,10 +56,10 @@ pub struct LocationView {
     pub page: String,
     pub summary: Group,
     pub kinds: Vec<Group>,
-    /// Handed to the location page on its own, so that the summary's context does not
-    /// carry (and convert) every line of every location.
+    /// The location's lines, turned into display rows only while its page renders (in
+    /// parallel, one location at a time per core), never all at once.
     #[serde(skip)]
-    pub lines: Vec<LineView>,
+    pub lines: DataFrame,
 }
 
 #[derive(Serialize, Clone)]
@@ -85,24 +85,23 @@ pub struct LineView {
     pub severity: String,
     pub resolution: String,
     pub needs_person: bool,
+    /// The resolution as words ("adjust book"), and which deltas are negative: worked
+    /// out here once, since templates are slow at per-line string work.
+    pub decision: String,
+    pub qty_neg: bool,
+    pub value_neg: bool,
     pub detail: String,
     pub book_ref: String,
     pub observed_ref: String,
 }
 
 /// Sums of a group of lines; a sum over no values at all stays empty, not zero.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acc {
     lines: u64,
     needs_person: u64,
     qty: Option<Decimal>,
     value: Option<Decimal>,
-}
-
-fn add_text(sum: &mut Option<Decimal>, text: &str) {
-    if let Ok(d) = Decimal::from_str(text) {
-        *sum = Some(sum.unwrap_or_default() + d);
-    }
 }
 
 fn show(sum: Option<Decimal>, scale: u32) -> String {
@@ -113,12 +112,18 @@ fn show(sum: Option<Decimal>, scale: u32) -> String {
     .unwrap_or_default()
 }
 
+fn add_opt(sum: &mut Option<Decimal>, part: Option<Decimal>) {
+    if let Some(p) = part {
+        *sum = Some(sum.unwrap_or_default() + p);
+    }
+}
+
 impl Acc {
-    fn add(&mut self, line: &LineView) {
-        self.lines += 1;
-        self.needs_person += u64::from(line.needs_person);
-        add_text(&mut self.qty, &line.qty_delta);
-        add_text(&mut self.value, &line.value_delta);
+    fn add(&mut self, part: &Acc) {
+        self.lines += part.lines;
+        self.needs_person += part.needs_person;
+        add_opt(&mut self.qty, part.qty);
+        add_opt(&mut self.value, part.value);
     }
 
     fn group(&self, name: &str) -> Group {
@@ -134,33 +139,108 @@ impl Acc {
 
 const TOP: usize = 20;
 
-/// A location's totals, totals per kind, and lines.
-type LocationAcc = (Acc, BTreeMap<String, Acc>, Vec<LineView>);
+/// Lines whose resolution leaves them for a person to decide.
+fn needs_person() -> Expr {
+    Resolution::ALL
+        .iter()
+        .filter(|r| r.needs_person())
+        .fold(lit(false), |any, r| {
+            any.or(col("resolution").eq(lit(r.as_str())))
+        })
+}
+
+/// Sums per (location, kind), computed by polars over the whole frame at once.
+fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
+    let sum = |c: &str| {
+        when(col(c).count().gt(lit(0u32)))
+            .then(col(c).sum())
+            .otherwise(lit(NULL))
+            .cast(DataType::String)
+            .alias(c)
+    };
+    let groups = discrepancies
+        .clone()
+        .lazy()
+        .group_by([col(LOCATION).fill_null(lit("")), col("kind")])
+        .agg([
+            len().cast(DataType::UInt64).alias("lines"),
+            needs_person()
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("needs_person"),
+            sum("qty_delta"),
+            sum("value_delta"),
+        ])
+        .collect()?;
+    let location = groups.column(LOCATION)?.str()?;
+    let kind = groups.column("kind")?.str()?;
+    let lines = groups.column("lines")?.u64()?;
+    let needs = groups.column("needs_person")?.u64()?;
+    let qty = groups.column("qty_delta")?.str()?;
+    let value = groups.column("value_delta")?.str()?;
+    let decimal = |t: Option<&str>| t.and_then(|t| Decimal::from_str(t).ok());
+    Ok((0..groups.height())
+        .map(|i| {
+            (
+                location.get(i).unwrap_or("").to_string(),
+                kind.get(i).unwrap_or("").to_string(),
+                Acc {
+                    lines: lines.get(i).unwrap_or(0),
+                    needs_person: needs.get(i).unwrap_or(0),
+                    qty: decimal(qty.get(i)),
+                    value: decimal(value.get(i)),
+                },
+            )
+        })
+        .collect())
+}
 
 pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Result<Model<'a>> {
-    let lines = line_views(discrepancies)?;
-
-    // The largest values first; picked before the lines move into their locations.
-    let mut top: Vec<&LineView> = lines.iter().filter(|l| !l.value_delta.is_empty()).collect();
-    top.sort_by_cached_key(|l| {
-        std::cmp::Reverse(Decimal::from_str(&l.value_delta).unwrap_or_default().abs())
-    });
-    let top: Vec<LineView> = top.into_iter().take(TOP).cloned().collect();
+    // The largest values at cost first (ties in line order).
+    let top = discrepancies
+        .clone()
+        .lazy()
+        .filter(col("value_delta").is_not_null())
+        .sort_by_exprs(
+            [col("value_delta").abs()],
+            SortMultipleOptions::default()
+                .with_order_descending(true)
+                .with_maintain_order(true),
+        )
+        .limit(TOP as IdxSize)
+        .collect()?;
+    let top = line_views(&top)?;
 
     let mut kinds: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut by_location: BTreeMap<String, LocationAcc> = BTreeMap::new();
-    for line in lines {
-        kinds.entry(line.kind.clone()).or_default().add(&line);
-        let entry = by_location.entry(line.location.clone()).or_default();
-        entry.0.add(&line);
-        entry.1.entry(line.kind.clone()).or_default().add(&line);
-        entry.2.push(line);
+    let mut by_location: BTreeMap<String, (Acc, BTreeMap<String, Acc>)> = BTreeMap::new();
+    for (location, kind, acc) in sums(discrepancies)? {
+        kinds.entry(kind.clone()).or_default().add(&acc);
+        let entry = by_location.entry(location).or_default();
+        entry.0.add(&acc);
+        entry.1.entry(kind).or_default().add(&acc);
+    }
+
+    // Each location's lines, in line order.
+    let mut frames: BTreeMap<String, DataFrame> = BTreeMap::new();
+    let keyed = discrepancies
+        .clone()
+        .lazy()
+        .with_column(col(LOCATION).fill_null(lit("")).alias("_page"))
+        .collect()?;
+    for part in keyed.partition_by_stable(["_page"], true)? {
+        let code = part
+            .column("_page")?
+            .str()?
+            .get(0)
+            .unwrap_or("")
+            .to_string();
+        frames.insert(code, part.drop("_page")?);
     }
 
     let mut pages = std::collections::BTreeSet::new();
     let locations = by_location
         .into_iter()
-        .map(|(code, (acc, kinds, lines))| {
+        .map(|(code, (acc, kinds))| {
             let mut page = format!("locations/{}.html", file_stem(&code));
             let mut n = 2;
             while !pages.insert(page.clone()) {
@@ -170,9 +250,9 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
             LocationView {
                 summary: acc.group(&code),
                 kinds: kinds.iter().map(|(k, a)| a.group(k)).collect(),
+                lines: frames.remove(&code).unwrap_or_default(),
                 code,
                 page,
-                lines,
             }
         })
         .collect();
@@ -207,7 +287,7 @@ fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
     Ok(out)
 }
 
-fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
+pub fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
     let cols = text_columns(frame)?;
     let needs = |r: &str| {
         Resolution::ALL
@@ -250,6 +330,9 @@ fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
                 rule: get("rule"),
                 severity: get("severity"),
                 needs_person: needs(&get("resolution")),
+                decision: get("resolution").replace('_', " "),
+                qty_neg: get("qty_delta").starts_with('-'),
+                value_neg: get("value_delta").starts_with('-'),
                 resolution: get("resolution"),
                 detail: get("detail"),
                 book_ref: reference("book"),

@@ -91,6 +91,16 @@ pub struct PairingTally {
     pub ties_out: bool,
 }
 
+impl PairingTally {
+    /// Adds another part of the same pairing (a bucket or a shard of it).
+    pub fn add(&mut self, part: &PairingTally) {
+        self.book.add(&part.book);
+        self.observed.add(&part.observed);
+        self.equal += part.equal;
+        self.ties_out = self.book.ties_out() && self.observed.ties_out();
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Totals {
     pub lines: u64,

@@ -183,3 +183,111 @@ impl Workspace {
         ws
     }
 }
+
+/// 40 stores of 25 items, with every kind of difference (CSV_JOB, PLAIN_RULES).
+pub fn many_stores() -> Workspace {
+    let mut book = String::from("SKU,Store,Qty,Cost\n");
+    let mut count = String::from("Item,Store,Counted\n");
+    for s in 0..40 {
+        for i in 0..25 {
+            let (sku, store) = (format!("A{i}"), format!("ST-{s:02}"));
+            let qty = (s * 7 + i * 3) % 17;
+            if (s + i) % 11 != 0 {
+                book.push_str(&format!(
+                    "{sku},{store},{qty},{}.{:02}\n",
+                    1 + i % 5,
+                    (s * i) % 100
+                ));
+            }
+            let counted = match (s * 31 + i * 17) % 13 {
+                0 => qty as i64 + 1,
+                1 => qty as i64 - 2,
+                2 => continue,
+                3 => -1,
+                _ => qty as i64,
+            };
+            count.push_str(&format!(" {} ,{store},{counted}\n", sku.to_lowercase()));
+            if (s + i) % 29 == 0 {
+                count.push_str(&format!("{sku},{store},{counted}\n"));
+            }
+        }
+    }
+    Workspace::csv_job(book, count)
+}
+
+pub fn dirs(out: &Path) -> Vec<PathBuf> {
+    let mut d: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    d.sort();
+    d
+}
+
+pub fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Two run directories hold the same run: same files, same texts (run id and time
+/// aside), same manifest figures.
+pub fn assert_same_run(single: &Path, merged: &Path) {
+    let rel = |d: &Path| -> Vec<String> {
+        files(d)
+            .into_iter()
+            .map(|f| {
+                f.strip_prefix(&d.display().to_string())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(rel(single), rel(merged), "the same files");
+    let (a, b) = (manifest(single), manifest(merged));
+    let id_a = a["run_id"].as_str().unwrap();
+    let id_b = b["run_id"].as_str().unwrap();
+    let stamp = |m: &Value| m["started_at"].as_str().unwrap()[..19].to_string();
+    for f in rel(single) {
+        if f.ends_with("manifest.json") || f.ends_with(".parquet") {
+            continue;
+        }
+        let x = std::fs::read_to_string(single.join(f.trim_start_matches('/'))).unwrap();
+        let y = std::fs::read_to_string(merged.join(f.trim_start_matches('/'))).unwrap();
+        let y = y.replace(id_b, id_a).replace(&stamp(&b), &stamp(&a));
+        assert!(x == y, "{f} differs:\n--- single\n{x}\n--- merged\n{y}");
+    }
+    for key in [
+        "discrepancies",
+        "corrections",
+        "pairings",
+        "ties_out",
+        "outcome",
+        "exit_code",
+        "job",
+        "rules",
+    ] {
+        assert_eq!(a[key], b[key], "manifest {key}");
+    }
+    let inputs = |m: &Value| -> Vec<Value> {
+        m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let mut i = i.clone();
+                i.as_object_mut().unwrap().remove("extracted_at");
+                i
+            })
+            .collect()
+    };
+    assert_eq!(inputs(&a), inputs(&b));
+}

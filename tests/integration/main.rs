@@ -1,6 +1,7 @@
 //! Integration tests: the `tally` binary on real files, one module per area.
 
 mod bad_input;
+mod buckets;
 mod check;
 mod common;
 mod deploy;
