@@ -25,6 +25,27 @@ impl Stage {
         }
     }
 
+    /// A stage that goes through `len` known steps (buckets), drawn as a bar.
+    pub fn bar(name: impl Into<String>, len: u64) -> Stage {
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(name.into());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Stage {
+            bar,
+            started: Instant::now(),
+        }
+    }
+
+    /// One more step done (callable from several threads).
+    pub fn step(&self) {
+        self.bar.inc(1);
+    }
+
     /// Ends the stage, leaving one line with what it did.
     pub fn done(self, what: impl Into<String>) {
         let msg = format!("{} — {}", self.bar.message(), what.into());

@@ -93,19 +93,34 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
 /// Extract, key, match and classify: everything but writing. Inputs too large for the
 /// memory budget are reconciled one bucket of locations at a time (extract/split.rs).
 pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
-    let stage = Stage::start("plan");
+    let stage = Stage::start("plan buckets");
     let work = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let t = std::time::Instant::now();
     let buckets = Buckets::plan(job, opts.memory, &work)?;
-    crate::progress::trace("plan and split", t);
+    crate::progress::trace(&format!("plan and split into {} buckets", buckets.count), t);
     stage.done(match buckets.count {
         1 => "inputs fit in memory: one pass".to_string(),
         n => format!("inputs split into {n} buckets of locations"),
     });
 
+    // With many buckets, one bar for all of them instead of a line per bucket and stage.
+    let bar = (buckets.count > 1).then(|| {
+        Stage::bar(
+            format!("reconcile {} buckets", buckets.count),
+            buckets.count.into(),
+        )
+    });
     let parts = in_buckets(&buckets, |bucket| {
-        reconcile_bucket(job, opts, &buckets, bucket)
+        let part = reconcile_bucket(job, opts, &buckets, bucket, bar.is_none());
+        if let Some(bar) = &bar {
+            bar.step();
+        }
+        part
     })?;
+    if let Some(bar) = bar {
+        let rows: u64 = parts.iter().flat_map(|p| &p.inputs).map(|i| i.rows).sum();
+        bar.done_rows(rows, format!("{rows} rows"));
+    }
     let mut lines = Vec::new();
     let mut tallies: Vec<PairingTally> = Vec::new();
     let mut inputs: Vec<InputFile> = Vec::new();
@@ -198,17 +213,14 @@ fn reconcile_bucket(
     opts: &RunOptions,
     buckets: &Buckets,
     bucket: u32,
+    show_stages: bool,
 ) -> Result<Reconciliation> {
-    let of = if buckets.count > 1 {
-        format!(" (bucket {}/{})", bucket + 1, buckets.count)
-    } else {
-        String::new()
-    };
+    let stage = |name: String| show_stages.then(|| Stage::start(name));
     // Extract and key every source that a pairing uses, once.
     let mut snapshots: BTreeMap<String, DataFrame> = BTreeMap::new();
     let mut inputs: Vec<InputFile> = Vec::new();
     for source in job.sources.iter().filter(|s| job.uses(&s.name)) {
-        let stage = Stage::start(format!("extract {}{of}", source.name));
+        let stage = stage(format!("extract {}", source.name));
         let snapshot = extract::extract(source, buckets, bucket)
             .with_context(|| format!("source `{}`", source.name))?;
         let t = std::time::Instant::now();
@@ -218,14 +230,16 @@ fn reconcile_bucket(
         if let Some(shard) = &opts.shard {
             frame = shard.keep(frame)?;
         }
-        stage.done_rows(
-            frame.height() as u64,
-            format!(
-                "{} rows from {} file(s)",
-                frame.height(),
-                snapshot.inputs.len()
-            ),
-        );
+        if let Some(stage) = stage {
+            stage.done_rows(
+                frame.height() as u64,
+                format!(
+                    "{} rows from {} file(s)",
+                    frame.height(),
+                    snapshot.inputs.len()
+                ),
+            );
+        }
         snapshots.insert(source.name.clone(), frame);
         inputs.extend(snapshot.inputs);
     }
@@ -234,7 +248,7 @@ fn reconcile_bucket(
     let mut lines = Vec::new();
     let mut tallies = Vec::new();
     for pairing in &job.pairings {
-        let stage = Stage::start(format!("match {}{of}", pairing.name));
+        let stage = stage(format!("match {}", pairing.name));
         let side = |names: &[String]| -> Result<DataFrame> {
             let mut frames = names.iter().map(|n| snapshots[n].clone());
             let mut frame = frames.next().expect("validated: a side names a source");
@@ -250,14 +264,16 @@ fn reconcile_bucket(
         let undecided = classify::lines(&matched, &pairing.name)?;
         let decided = classify::decide(undecided, &job.rules).collect()?;
         crate::progress::trace("classify and decide", t);
-        stage.done_rows(
-            matched.book.rows + matched.observed.rows,
-            format!(
-                "{} matched, {} lines",
-                matched.book.matched,
-                decided.height()
-            ),
-        );
+        if let Some(stage) = stage {
+            stage.done_rows(
+                matched.book.rows + matched.observed.rows,
+                format!(
+                    "{} matched, {} lines",
+                    matched.book.matched,
+                    decided.height()
+                ),
+            );
+        }
         tallies.push(PairingTally {
             name: pairing.name.clone(),
             ties_out: matched.book.ties_out() && matched.observed.ties_out(),

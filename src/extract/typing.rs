@@ -121,13 +121,13 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     let reasons: Vec<u8> = skus
         .iter()
         .zip(locations.iter())
-        .zip(qty.values.iter().zip(&qty.absent))
-        .map(|((sku, location), (qty, absent))| {
+        .zip(qty.valid.iter().zip(&qty.absent))
+        .map(|((sku, location), (valid, absent))| {
             if blank(sku) {
                 1
             } else if blank(location) {
                 2
-            } else if qty.is_none() && !absent {
+            } else if !valid && !absent {
                 3
             } else {
                 0
@@ -147,8 +147,9 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
             Err(_) => Column::full_null(name.into(), height, &DataType::String),
         });
     }
-    columns.push(decimal_column(QTY, qty.values, QTY_SCALE)?);
-    columns.push(decimal_column(UNIT_COST, cost.values, MONEY_SCALE)?);
+    let absent = BooleanChunked::from_slice(ABSENT.into(), &qty.absent);
+    columns.push(decimal_column(QTY, qty, QTY_SCALE)?);
+    columns.push(decimal_column(UNIT_COST, cost, MONEY_SCALE)?);
     // Provenance that is the same on every row of a file: constant columns, no copies.
     let constant = |name: &str, value: &str| {
         Column::new_scalar(
@@ -161,11 +162,7 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     columns.push(constant(FILE, &path.to_string_lossy()));
     columns.push(frame.column(ROW)?.clone());
     columns.push(invalid);
-    columns.push(
-        BooleanChunked::from_slice(ABSENT.into(), &qty.absent)
-            .into_series()
-            .into(),
-    );
+    columns.push(absent.into_series().into());
     let frame = DataFrame::new(height, columns)?;
     crate::progress::trace("    columns", t);
     Ok(frame)
@@ -202,8 +199,10 @@ fn invalid_column(reasons: Vec<u8>) -> Result<Column> {
 }
 
 struct Parsed {
-    /// Mantissas at the column's scale.
-    values: Vec<Option<i128>>,
+    /// Mantissas at the column's scale (0 where not valid).
+    values: Vec<i128>,
+    /// Whether the cell held a number.
+    valid: Vec<bool>,
     /// The cell held a placeholder declared `absent`.
     absent: Vec<bool>,
 }
@@ -215,8 +214,20 @@ fn parse_column(
     error: &mut dyn FnMut(usize, String),
 ) -> Parsed {
     let mut values = Vec::with_capacity(cells.len());
+    let mut valid = Vec::with_capacity(cells.len());
     let mut absent = vec![false; cells.len()];
+    let placeholders = !layout.placeholders.is_empty();
+    let separator = if layout.decimal_comma { b',' } else { b'.' };
     for (i, cell) in cells.iter().enumerate() {
+        // The common case first: plain digits, no placeholder table to consult.
+        if let (Some(m), false) = (
+            cell.and_then(|c| parse_plain(c.trim().as_bytes(), separator, scale)),
+            placeholders,
+        ) {
+            values.push(m);
+            valid.push(true);
+            continue;
+        }
         let value = match cell.map(str::trim) {
             None | Some("") => None,
             Some(t) => match layout.placeholders.get(t) {
@@ -240,9 +251,14 @@ fn parse_column(
                 },
             },
         };
-        values.push(value);
+        values.push(value.unwrap_or(0));
+        valid.push(value.is_some());
     }
-    Parsed { values, absent }
+    Parsed {
+        values,
+        valid,
+        absent,
+    }
 }
 
 /// Parses a number as written in an export into a mantissa at `scale`.
@@ -266,7 +282,8 @@ fn parse_plain(text: &[u8], separator: u8, scale: u32) -> Option<i128> {
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
-    let mut mantissa: i128 = 0;
+    // At most 18 digits: a u64 holds them, and is much cheaper to multiply than i128.
+    let mut mantissa: u64 = 0;
     let mut decimals: Option<u32> = None;
     let mut any_digit = false;
     for &b in digits {
@@ -279,8 +296,8 @@ fn parse_plain(text: &[u8], separator: u8, scale: u32) -> Option<i128> {
                         return None;
                     }
                 }
-                mantissa = mantissa * 10 + i128::from(b - b'0');
-                if mantissa >= 10i128.pow(18) {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                if mantissa >= 10u64.pow(18) {
                     return None;
                 }
             }
@@ -291,7 +308,7 @@ fn parse_plain(text: &[u8], separator: u8, scale: u32) -> Option<i128> {
     if !any_digit {
         return None;
     }
-    let mantissa = mantissa * 10i128.pow(scale - decimals.unwrap_or(0));
+    let mantissa = i128::from(mantissa) * 10i128.pow(scale - decimals.unwrap_or(0));
     if mantissa >= 10i128.pow(18) {
         return None;
     }
@@ -332,8 +349,13 @@ fn to_mantissa(d: Decimal, scale: u32) -> Result<i128, String> {
     Ok(m)
 }
 
-fn decimal_column(name: &str, values: Vec<Option<i128>>, scale: usize) -> Result<Column> {
-    let ca = Int128Chunked::from_iter_options(name.into(), values.into_iter());
+fn decimal_column(name: &str, parsed: Parsed, scale: usize) -> Result<Column> {
+    let validity = if parsed.valid.iter().all(|v| *v) {
+        None
+    } else {
+        Some(parsed.valid.into_iter().collect())
+    };
+    let ca = Int128Chunked::from_vec_validity(name.into(), parsed.values, validity);
     Ok(ca.into_decimal(18, scale)?.into_series().into())
 }
 

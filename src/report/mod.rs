@@ -76,7 +76,7 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
             let ctx = minijinja::context! {
                 m => m.clone(),
                 loc => Value::from(minijinja::value::Serde(loc)),
-                lines => Value::from(minijinja::value::Serde(&lines)),
+                lines => Value::from(lines.into_iter().map(Value::from_object).collect::<Vec<_>>()),
                 root => "../",
             };
             Ok(Page {

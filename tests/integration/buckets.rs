@@ -7,30 +7,41 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 
 /// Runs the job in one pass and with a memory budget that forces buckets.
-fn one_pass_and_bucketed(job: &Path, ws: &Workspace, memory: &str) -> (PathBuf, PathBuf, String) {
+fn one_pass_and_bucketed(job: &Path, ws: &Workspace, memory: &str) -> (PathBuf, PathBuf) {
     let one = ws.path("one");
     let o = run(&["run", job.to_str().unwrap(), "--out", one.to_str().unwrap()]);
     assert!(o.code == 0 || o.code == 1, "{}", o.stderr);
     let bucketed = ws.path("bucketed");
-    let b = run(&[
-        "run",
-        job.to_str().unwrap(),
-        "--out",
-        bucketed.to_str().unwrap(),
-        "--memory",
-        memory,
-    ]);
-    assert_eq!(b.code, o.code, "{}", b.stderr);
+    let b = tally()
+        .env("TALLY_TRACE", "1")
+        .args([
+            "run",
+            job.to_str().unwrap(),
+            "--out",
+            bucketed.to_str().unwrap(),
+            "--memory",
+            memory,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&b.stderr).into_owned();
+    assert_eq!(b.status.code(), Some(o.code), "{stderr}");
+    let split = stderr
+        .split("plan and split into ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no split traced: {stderr}"));
+    assert!(split > 1, "{stderr}");
     let left: Vec<PathBuf> = dirs(&bucketed);
     assert_eq!(left.len(), 1, "only the run directory is left: {left:?}");
-    (dirs(&one).remove(0), left[0].clone(), b.stderr)
+    (dirs(&one).remove(0), left[0].clone())
 }
 
 #[test]
 fn buckets_equal_one_pass_across_many_stores() {
     let ws = many_stores();
-    let (one, bucketed, stderr) = one_pass_and_bucketed(&ws.path("job.toml"), &ws, "2KiB");
-    assert!(stderr.contains("buckets of locations"), "{stderr}");
+    let (one, bucketed) = one_pass_and_bucketed(&ws.path("job.toml"), &ws, "16KiB");
     assert_same_run(&one, &bucketed);
     // Line numbers are the original file's, not the bucket file's.
     let lines = discrepancies(&bucketed);
@@ -124,8 +135,7 @@ observed = "count"
     ws.write("book.csv", book);
     let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(&count);
     ws.write("count.csv", cp1252);
-    let (one, bucketed, stderr) = one_pass_and_bucketed(&ws.path("job.toml"), &ws, "1KiB");
-    assert!(stderr.contains("buckets of locations"), "{stderr}");
+    let (one, bucketed) = one_pass_and_bucketed(&ws.path("job.toml"), &ws, "8KiB");
     assert_same_run(&one, &bucketed);
     let m = manifest(&bucketed);
     assert_ties_out(&m);
@@ -145,7 +155,7 @@ fn a_bad_cell_in_a_split_file_names_its_original_line() {
         "--out",
         ws.path("runs").to_str().unwrap(),
         "--memory",
-        "2KiB",
+        "16KiB",
     ]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(

@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
 use crate::common::*;
 
 /// Runs the job whole, then as 4 shard processes at once, then merges the shards.
