@@ -111,28 +111,29 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         )
     });
     let parts = in_buckets(&buckets, |bucket| {
-        let part = reconcile_bucket(job, opts, &buckets, bucket, bar.is_none());
+        let part = reconcile_bucket(job, opts, &buckets, bucket, bar.is_none())?;
+        let lines = buckets.set_aside(bucket, part.discrepancies)?;
         if let Some(bar) = &bar {
             bar.step();
         }
-        part
+        Ok((lines, part.tallies, part.inputs))
     })?;
     if let Some(bar) = bar {
-        let rows: u64 = parts.iter().flat_map(|p| &p.inputs).map(|i| i.rows).sum();
+        let rows: u64 = parts.iter().flat_map(|p| &p.2).map(|i| i.rows).sum();
         bar.done_rows(rows, format!("{rows} rows"));
     }
     let mut lines = Vec::new();
     let mut tallies: Vec<PairingTally> = Vec::new();
     let mut inputs: Vec<InputFile> = Vec::new();
-    for part in parts {
-        lines.push(part.discrepancies.lazy());
-        for t in part.tallies {
+    for (set_aside, part_tallies, part_inputs) in parts {
+        lines.push(set_aside.load()?.lazy());
+        for t in part_tallies {
             match tallies.iter_mut().find(|x| x.name == t.name) {
                 Some(sum) => sum.add(&t),
                 None => tallies.push(t),
             }
         }
-        for i in part.inputs {
+        for i in part_inputs {
             match inputs
                 .iter_mut()
                 .find(|x| x.source == i.source && x.path == i.path)

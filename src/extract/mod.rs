@@ -12,7 +12,7 @@ mod layout;
 mod split;
 pub mod typing;
 
-pub use split::Buckets;
+pub use split::{Buckets, SetAside};
 
 use std::path::{Path, PathBuf};
 

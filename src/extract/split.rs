@@ -49,6 +49,25 @@ pub struct Buckets {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// A bucket's discrepancy lines, in memory or in a file of the work folder.
+pub enum SetAside {
+    Held(DataFrame),
+    File(PathBuf),
+}
+
+impl SetAside {
+    pub fn load(self) -> Result<DataFrame> {
+        match self {
+            SetAside::Held(frame) => Ok(frame),
+            SetAside::File(path) => {
+                let file =
+                    File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                Ok(ParquetReader::new(file).finish()?)
+            }
+        }
+    }
+}
+
 /// One CSV file split into buckets.
 struct SplitFile {
     input: InputFile,
@@ -133,6 +152,22 @@ impl Buckets {
             files,
             _dir: Some(dir),
         })
+    }
+
+    /// Puts a finished bucket's lines aside until every bucket is done: on disk when
+    /// there are buckets, since small frames kept across buckets pin the allocator's
+    /// memory (measured: RSS grew with every bucket, 3.4 GiB at 100M rows).
+    pub fn set_aside(&self, bucket: u32, mut lines: DataFrame) -> Result<SetAside> {
+        let Some(dir) = &self._dir else {
+            return Ok(SetAside::Held(lines));
+        };
+        let path = dir.path().join(format!("lines-{bucket}.parquet"));
+        let file =
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Uncompressed)
+            .finish(&mut lines)?;
+        Ok(SetAside::File(path))
     }
 
     /// The bucket of a location (stable within a run; empty locations go to bucket 0).

@@ -45,33 +45,37 @@ fn environment() -> Result<Environment<'static>> {
     Ok(env)
 }
 
-/// Renders every report page.
-pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page>> {
+/// Renders every report page, handing each to `emit` as soon as it is ready (pages of a
+/// run with millions of lines would not fit in memory all at once).
+pub fn render(
+    input: &ReportInput,
+    discrepancies: &DataFrame,
+    mut emit: impl FnMut(Page) -> Result<()>,
+) -> Result<()> {
     let env = environment()?;
     let t = std::time::Instant::now();
     let model = build(input, discrepancies)?;
     crate::progress::trace("  report model", t);
     let t = std::time::Instant::now();
-    let mut pages = Vec::with_capacity(model.locations.len() + 2);
     let m = Value::from(minijinja::value::Serde(&model));
     let summary = minijinja::context! { m => m.clone(), root => "" };
-    pages.push(Page {
+    emit(Page {
         path: "reports/summary.html".into(),
         text: env.get_template("summary.html")?.render(&summary)?,
-    });
-    pages.push(Page {
+    })?;
+    emit(Page {
         path: "reports/summary.md".into(),
         text: env.get_template("summary.md")?.render(&summary)?,
-    });
+    })?;
     crate::progress::trace("  summary pages", t);
     let t = std::time::Instant::now();
-    // Location pages are independent: render them on all cores.
+    // Location pages are independent: render them on all cores, a few at a time.
     use rayon::prelude::*;
     let location_tpl = env.get_template("location.html")?;
-    let rendered: Vec<Result<Page>> = model
-        .locations
-        .par_iter()
-        .map(|loc| {
+    for batch in model.locations.chunks(4 * rayon::current_num_threads()) {
+        let rendered: Vec<Result<Page>> = batch
+            .par_iter()
+            .map(|loc| {
             let lines = model::line_views(&loc.lines)?;
             let ctx = minijinja::context! {
                 m => m.clone(),
@@ -85,9 +89,10 @@ pub fn render(input: &ReportInput, discrepancies: &DataFrame) -> Result<Vec<Page
             })
         })
         .collect();
-    crate::progress::trace("  location pages", t);
-    for page in rendered {
-        pages.push(page?);
+        for page in rendered {
+            emit(page?)?;
+        }
     }
-    Ok(pages)
+    crate::progress::trace("  location pages", t);
+    Ok(())
 }

@@ -111,9 +111,9 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         pairings: &tallies,
         corrections: &correction_totals,
     };
-    for page in report::render(&report_input, &discrepancies)? {
-        dir.write_bytes(&page.path, page.text.as_bytes())?;
-    }
+    report::render(&report_input, &discrepancies, |page| {
+        dir.write_bytes(&page.path, page.text.as_bytes())
+    })?;
 
     trace("reports rendered and written", t);
     let manifest = Manifest {
