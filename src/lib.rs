@@ -15,6 +15,7 @@ pub mod keys;
 pub mod matching;
 pub mod merge;
 pub mod normalize;
+pub mod odbc;
 pub mod progress;
 pub mod report;
 pub mod resolve;

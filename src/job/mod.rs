@@ -62,6 +62,24 @@ pub struct Source {
 pub enum Format {
     Csv { delimiter: u8, encoding: Encoding },
     Excel { sheet: Option<String> },
+    Odbc(Odbc),
+}
+
+/// A database read over ODBC.
+#[derive(Debug, Clone)]
+pub struct Odbc {
+    /// As written: `${VAR}` is substituted only when connecting, so the secret never
+    /// sits in the job, the manifest or a message.
+    pub connection: String,
+    pub read: OdbcRead,
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OdbcRead {
+    /// A validated table name (`schema.table` allowed); its mapped columns are selected.
+    Table(String),
+    Query(String),
 }
 
 /// Where the data sits in a file and how its cells read.

@@ -10,7 +10,16 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
     pub kind: Spanned<SourceKind>,
-    pub path: Spanned<String>,
+    /// File sources: a path or glob, relative to the job file.
+    pub path: Option<Spanned<String>>,
+    /// ODBC sources: the connection string; `${VAR}` takes the value from the environment.
+    pub connection: Option<Spanned<String>>,
+    /// ODBC sources: a table to read (its mapped columns), or a query.
+    pub table: Option<Spanned<String>>,
+    pub query: Option<Spanned<String>>,
+    /// Values bound to the query's `?` markers, in order (`${VAR}` allowed).
+    #[serde(default)]
+    pub params: Vec<String>,
     #[serde(default)]
     pub columns: Option<Spanned<RawColumns>>,
     pub delimiter: Option<Spanned<String>>,
@@ -37,6 +46,7 @@ pub struct RawSource {
 pub enum SourceKind {
     Csv,
     Excel,
+    Odbc,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

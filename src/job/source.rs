@@ -8,7 +8,10 @@ use rust_decimal::Decimal;
 use toml::Spanned;
 
 use super::raw::{RawColumns, RawSource, RawUnpivot, SourceKind};
-use super::{CorrectionFormat, Encoding, Format, Layout, Pattern, Placeholder, Source, Unpivot};
+use super::{
+    CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Source,
+    Unpivot,
+};
 use crate::columns::Field;
 use crate::diag::Diagnostics;
 
@@ -22,6 +25,10 @@ pub(super) fn compile(
     let RawSource {
         kind,
         path,
+        connection,
+        table,
+        query,
+        params,
         columns,
         delimiter,
         encoding,
@@ -37,6 +44,15 @@ pub(super) fn compile(
     } = raw;
     let before = diags.items.len();
     let ctx = format!("source `{name}`");
+    // Database options given to a file source, to be reported below.
+    let stray_db_options: Vec<(std::ops::Range<usize>, &str)> = [
+        (connection.as_ref().map(Spanned::span), "connection"),
+        (table.as_ref().map(Spanned::span), "table"),
+        (query.as_ref().map(Spanned::span), "query"),
+    ]
+    .into_iter()
+    .filter_map(|(span, what)| span.map(|s| (s, what)))
+    .collect();
 
     let format = match kind.get_ref() {
         SourceKind::Csv => {
@@ -69,6 +85,67 @@ pub(super) fn compile(
                 encoding: encoding.map(|e| *e.get_ref()).unwrap_or(Encoding::Utf8),
             }
         }
+        SourceKind::Odbc => {
+            for (given, what) in [
+                (path.as_ref().map(Spanned::span), "path"),
+                (delimiter.as_ref().map(Spanned::span), "delimiter"),
+                (encoding.as_ref().map(Spanned::span), "encoding"),
+                (sheet.as_ref().map(Spanned::span), "sheet"),
+                (header_row.as_ref().map(Spanned::span), "header_row"),
+            ] {
+                if let Some(span) = given {
+                    diags.hint(
+                        span,
+                        format!("{ctx}: `{what}` does not apply to odbc sources"),
+                        "an odbc source has connection, and table or query",
+                    );
+                }
+            }
+            let connection = match connection {
+                Some(c) => c.into_inner(),
+                None => {
+                    diags.hint(
+                        kind.span(),
+                        format!("{ctx}: an odbc source needs `connection`"),
+                        "e.g. connection = \"Driver={PostgreSQL Unicode};Server=erp;Database=stock;Uid=tally;Pwd=${ERP_PASSWORD}\"",
+                    );
+                    String::new()
+                }
+            };
+            let read = match (table, query) {
+                (Some(t), None) => {
+                    if !crate::odbc::sql::valid_name(t.get_ref()) {
+                        diags.hint(
+                            t.span(),
+                            format!("{ctx}: {:?} is not a table name", t.get_ref()),
+                            "letters, digits and _ (optionally schema.table); for anything else write a query",
+                        );
+                    }
+                    OdbcRead::Table(t.into_inner())
+                }
+                (None, Some(q)) => OdbcRead::Query(q.into_inner()),
+                (Some(t), Some(_)) => {
+                    diags.at(
+                        t.span(),
+                        format!("{ctx}: give `table` or `query`, not both"),
+                    );
+                    OdbcRead::Table(t.into_inner())
+                }
+                (None, None) => {
+                    diags.hint(
+                        kind.span(),
+                        format!("{ctx}: an odbc source needs `table` or `query`"),
+                        "e.g. table = \"stock_levels\"",
+                    );
+                    OdbcRead::Query(String::new())
+                }
+            };
+            Format::Odbc(Odbc {
+                connection,
+                read,
+                params,
+            })
+        }
         SourceKind::Excel => {
             if let Some(d) = &delimiter {
                 diags.hint(
@@ -90,7 +167,27 @@ pub(super) fn compile(
         }
     };
 
-    let files = resolve_files(dir, &path, &ctx, diags);
+    let (files, pattern) = match (&format, path) {
+        (Format::Odbc(_), _) => (Vec::new(), String::new()),
+        (_, Some(path)) => (resolve_files(dir, &path, &ctx, diags), path.into_inner()),
+        (_, None) => {
+            diags.hint(
+                kind.span(),
+                format!("{ctx}: no `path`"),
+                "path = \"exports/stock.csv\" (relative to the job file; globs allowed)",
+            );
+            (Vec::new(), String::new())
+        }
+    };
+    if !matches!(format, Format::Odbc(_)) {
+        for (span, what) in stray_db_options {
+            diags.hint(
+                span,
+                format!("{ctx}: `{what}` applies to odbc sources only"),
+                "set kind = \"odbc\", or remove it",
+            );
+        }
+    }
 
     let header_row = match header_row {
         None => 1,
@@ -151,7 +248,7 @@ pub(super) fn compile(
     Some(Source {
         name: name.to_string(),
         format,
-        pattern: path.into_inner(),
+        pattern,
         files,
         layout: Layout {
             columns,

@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod deploy;
 mod formats;
+mod odbc;
 mod reports;
 mod sample;
 mod shards;

@@ -1,0 +1,7 @@
+//! ERP databases over ODBC (odbc-api, with a vendored unixODBC driver manager so that
+//! `cargo build` needs no system library): reading a source, and the connection and
+//! SQL-name rules shared with write-back.
+
+pub mod connect;
+pub mod read;
+pub mod sql;
