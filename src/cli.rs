@@ -1,5 +1,6 @@
 //! The command line. Exit codes are for schedulers: 0 reconciled and nothing needs a
-//! person, 1 differences need review, 2 the job could not run.
+//! person, 1 differences need review, 2 the job could not run, 3 write-back failed and
+//! was rolled back.
 
 use std::path::PathBuf;
 
@@ -36,6 +37,15 @@ pub enum Command {
         /// reconciled one bucket of locations at a time.
         #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
         memory: u64,
+        /// Write the decided corrections back to the sources that have `write_back`
+        /// (without it, a run is a dry run: `tally apply RUN_DIR` can apply it later).
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Apply a reviewed run's corrections to the sources that have `write_back`.
+    Apply {
+        /// The run directory (its manifest names the job).
+        run_dir: PathBuf,
     },
     /// Combine shard runs of one job into one run directory.
     Merge {

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             locations,
             shard,
             memory,
+            apply,
         } => run::run_job(
             &job,
             &RunOptions {
@@ -27,8 +28,10 @@ fn main() -> ExitCode {
                 locations,
                 shard,
                 memory,
+                apply,
             },
         ),
+        Command::Apply { run_dir } => run::apply_run(&run_dir),
         Command::Merge { run_dirs, out } => tally::merge::merge_runs(&run_dirs, &out),
         Command::Check { job } => run::check_job(&job),
     };
@@ -36,7 +39,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(run::EXIT_CANNOT_RUN)
+            if err.is::<tally::odbc::apply::WriteBackFailed>() {
+                ExitCode::from(run::EXIT_WRITE_BACK_FAILED)
+            } else {
+                ExitCode::from(run::EXIT_CANNOT_RUN)
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ use crate::{classify, matching, normalize};
 
 /// Exit code when the job could not run (bad config or input); nothing was written.
 pub const EXIT_CANNOT_RUN: u8 = 2;
+/// Exit code when write-back failed; the target's transaction was rolled back.
+pub const EXIT_WRITE_BACK_FAILED: u8 = 3;
 
 pub struct RunOptions {
     pub out: Option<PathBuf>,
@@ -25,6 +27,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Memory the run may use, in bytes; larger inputs are reconciled in buckets.
     pub memory: u64,
+    /// Write corrections back to the sources that have `write_back`.
+    pub apply: bool,
 }
 
 /// `tally run`: returns the exit code (0 or 1); errors mean exit 2.
@@ -32,7 +36,74 @@ pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
     let job = job::load(job_path)?;
     let result = run(&job, opts)?;
     print_summary(&result);
-    Ok(result.manifest.exit_code as u8)
+    let code = result.manifest.exit_code as u8;
+    if opts.apply {
+        let applied = apply_corrections(&job, &result.run_dir, &result.manifest.run_id)?;
+        return Ok(code.max(applied));
+    }
+    Ok(code)
+}
+
+/// `tally apply RUN_DIR`: the run's corrections into the databases, once.
+pub fn apply_run(run_dir: &Path) -> Result<u8> {
+    let manifest = read_manifest(run_dir)?;
+    let job = job::load(&manifest.job.path).with_context(|| "loading the run's job file")?;
+    let now = crate::write::manifest::HashedFile::of(&job.path)?;
+    anyhow::ensure!(
+        now.sha256 == manifest.job.sha256,
+        "{} changed since the run (SHA-256 differs); run the job again",
+        job.path.display()
+    );
+    let applied = apply_corrections(&job, run_dir, &manifest.run_id)?;
+    Ok((manifest.exit_code as u8).max(applied))
+}
+
+/// Applies, records what happened in the run directory (`applied-<time>.json`) and
+/// prints it; 1 when some rows were stale (a person must look), else 0.
+fn apply_corrections(job: &Job, run_dir: &Path, run_id: &str) -> Result<u8> {
+    let stage = Stage::start("write back");
+    // The corrections as the run decided them, from the run's own record.
+    let path = run_dir.join("discrepancies.parquet");
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let corrections = crate::resolve::corrections(&ParquetReader::new(file).finish()?)?;
+    let results = crate::odbc::apply::apply(job, &corrections, run_id)?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let path = run_dir.join(format!("applied-{stamp}.json"));
+    let partial = run_dir.join(format!(".applied-{stamp}.json.partial"));
+    std::fs::write(&partial, serde_json::to_vec_pretty(&results)?)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    stage.done(format!("{} target(s)", results.len()));
+    let mut code = 0;
+    for r in &results {
+        println!(
+            "  write-back {} ({} {}): {} applied, {} already applied, {} stale, {} without a row",
+            r.source,
+            r.mode,
+            r.table,
+            r.applied,
+            r.already_applied,
+            r.stale.len(),
+            r.no_row.len()
+        );
+        if !r.stale.is_empty() {
+            println!(
+                "    stale lines (changed since extraction, left alone): {:?}",
+                r.stale
+            );
+            code = 1;
+        }
+        if !r.no_row.is_empty() {
+            println!(
+                "    lines without a row to update (for a person): {:?}",
+                r.no_row
+            );
+            code = 1;
+        }
+    }
+    println!("  write-back results: {}", path.display());
+    Ok(code)
 }
 
 pub fn print_summary(result: &RunResult) {

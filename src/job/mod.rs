@@ -17,7 +17,7 @@ use crate::columns::Field;
 use crate::diag::{ConfigErrors, Diagnostic, Diagnostics};
 use crate::rules::RuleSet;
 use crate::toml_doc;
-pub use raw::{CorrectionFormat, Encoding};
+pub use raw::{CorrectionFormat, Encoding, WriteBackMode};
 use raw::{OneOrMany, RawPairing, RawSource};
 
 #[derive(Debug)]
@@ -73,6 +73,16 @@ pub struct Odbc {
     pub connection: String,
     pub read: OdbcRead,
     pub params: Vec<String>,
+    pub write_back: Option<WriteBack>,
+}
+
+/// Where and how corrections go back into the database.
+#[derive(Debug, Clone)]
+pub struct WriteBack {
+    pub mode: WriteBackMode,
+    /// A validated name.
+    pub table: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone)]

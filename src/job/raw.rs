@@ -39,6 +39,28 @@ pub struct RawSource {
     #[serde(default)]
     pub placeholders: BTreeMap<String, Spanned<String>>,
     pub corrections: Option<Spanned<CorrectionFormat>>,
+    /// ODBC sources: where the decided corrections go back (`tally run --apply`).
+    pub write_back: Option<Spanned<RawWriteBack>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWriteBack {
+    pub mode: WriteBackMode,
+    /// update: the table holding on-hand (default: the source's table); ledger: the
+    /// adjustments table.
+    pub table: Option<String>,
+    /// ledger: the reason code written with every entry.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteBackMode {
+    /// Set the on-hand (and cost) of the matching row.
+    Update,
+    /// Insert adjustment entries into a ledger table.
+    Ledger,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

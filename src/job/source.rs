@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::raw::{RawColumns, RawSource, RawUnpivot, SourceKind};
 use super::{
     CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Source,
-    Unpivot,
+    Unpivot, WriteBack, WriteBackMode,
 };
 use crate::columns::Field;
 use crate::diag::Diagnostics;
@@ -41,12 +41,14 @@ pub(super) fn compile(
         unpivot,
         placeholders,
         corrections,
+        write_back,
     } = raw;
     let before = diags.items.len();
     let ctx = format!("source `{name}`");
     // Database options given to a file source, to be reported below.
     let stray_db_options: Vec<(std::ops::Range<usize>, &str)> = [
         (connection.as_ref().map(Spanned::span), "connection"),
+        (write_back.as_ref().map(Spanned::span), "write_back"),
         (table.as_ref().map(Spanned::span), "table"),
         (query.as_ref().map(Spanned::span), "query"),
     ]
@@ -140,10 +142,43 @@ pub(super) fn compile(
                     OdbcRead::Query(String::new())
                 }
             };
+            let write_back = write_back.and_then(|w| {
+                let span = w.span();
+                let w = w.into_inner();
+                let table = match (w.mode, w.table, &read) {
+                    (_, Some(t), _) => t,
+                    (WriteBackMode::Update, None, OdbcRead::Table(t)) => t.clone(),
+                    (mode, None, _) => {
+                        diags.hint(
+                            span,
+                            format!("{ctx}: write_back needs a `table`"),
+                            match mode {
+                                WriteBackMode::Update => "the table holding on-hand (a query source has none to default to)",
+                                WriteBackMode::Ledger => "the adjustments table to insert into",
+                            },
+                        );
+                        return None;
+                    }
+                };
+                if !crate::odbc::sql::valid_name(&table) {
+                    diags.hint(
+                        span,
+                        format!("{ctx}: write_back table {table:?} is not a table name"),
+                        "letters, digits and _ (optionally schema.table)",
+                    );
+                    return None;
+                }
+                Some(WriteBack {
+                    mode: w.mode,
+                    table,
+                    reason: w.reason.unwrap_or_else(|| "TALLY".into()),
+                })
+            });
             Format::Odbc(Odbc {
                 connection,
                 read,
                 params,
+                write_back,
             })
         }
         SourceKind::Excel => {

@@ -194,7 +194,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            resolve_driver("Driver={PostgreSQL Unicode};Server=h", std::slice::from_ref(&ini)),
+            resolve_driver(
+                "Driver={PostgreSQL Unicode};Server=h",
+                std::slice::from_ref(&ini)
+            ),
             "Driver=/opt/psqlodbcw.so;Server=h"
         );
         assert_eq!(

@@ -2,6 +2,7 @@
 //! `cargo build` needs no system library): reading a source, and the connection and
 //! SQL-name rules shared with write-back.
 
+pub mod apply;
 pub mod connect;
 pub mod read;
 pub mod sql;

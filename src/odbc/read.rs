@@ -76,9 +76,7 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
         let fetched = match rows.fetch_with_truncation_check(true) {
             Ok(f) => f,
             Err(odbc_api::Error::TooLargeValueForBuffer { buffer_index, .. }) => {
-                let header = headers
-                    .get(buffer_index)
-                    .map_or("?", String::as_str);
+                let header = headers.get(buffer_index).map_or("?", String::as_str);
                 bail!(
                     "{}: row {}: column {header:?}: a value is longer than {} bytes; \
                      tally reads text up to {MAX_TEXT} bytes (cast or cut it in the query)",

@@ -342,3 +342,325 @@ fn check_reports_a_missing_column_of_a_table_source() {
     POSTGRES.exec(&[&format!("DROP TABLE {t}")]);
     let _ = Path::new(REPO);
 }
+
+const CORRECTING_RULES: &str = r#"
+[normalize]
+steps = [{ op = "trim" }, { op = "uppercase" }]
+
+[defaults]
+severity = "medium"
+resolution = "review"
+
+[[rules]]
+name = "the-count-wins"
+kind = "always"
+applies_to = ["qty_mismatch", "missing_in_observed"]
+severity = "low"
+resolution = "correct_book"
+"#;
+
+/// A stock table with an index on its key, and a count that differs on two rows, one
+/// of them with a SKU that looks like SQL.
+fn stock(db: Db, t: &str) -> Workspace {
+    db.exec(&[
+        &format!("DROP TABLE IF EXISTS {t}"),
+        &format!(
+            "CREATE TABLE {t} (store varchar(20), sku varchar(64), qty numeric(18,3), cost numeric(18,4))"
+        ),
+        &format!("CREATE INDEX {t}_key ON {t} (store, sku)"),
+        &format!(
+            "INSERT INTO {t} VALUES ('S1', 'A1', 10, 2.5), ('S1', 'A2', 5, 1.25), \
+             ('S1', '''; DROP TABLE {t}; --', 7, 4)"
+        ),
+    ]);
+    let ws = Workspace::new();
+    ws.write("rules.toml", CORRECTING_RULES);
+    ws.write(
+        "count.csv",
+        format!("{COUNT_CSV}A1,S1,10\nA2,S1,3\n\"'; DROP TABLE {t}; --\",S1,9\n"),
+    );
+    ws
+}
+
+fn write_job(ws: &Workspace, db: Db, t: &str, write_back: &str) {
+    let rules = ws.path("rules.toml");
+    let rules = std::fs::read_to_string(&rules).unwrap();
+    job(
+        ws,
+        db,
+        &format!(
+            "table = \"{t}\"\n[sources.erp.columns]\nlocation = \"store\"\nsku = \"sku\"\nqty = \"qty\"\nunit_cost = \"cost\"\n[sources.erp.write_back]\n{write_back}"
+        ),
+        &std::fs::read_to_string(ws.path("count.csv")).unwrap(),
+    );
+    ws.write("rules.toml", rules);
+}
+
+fn tally_in(ws: &Workspace, args: &[&str]) -> Output {
+    let out = tally()
+        .env("TALLY_TEST_SECRET", "unused")
+        .args(args)
+        .output()
+        .unwrap();
+    let _ = ws;
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn qty_of(db: Db, t: &str, sku: &str) -> String {
+    db.query_one(&format!(
+        "SELECT CAST(qty AS char(20)) FROM {t} WHERE sku = '{}'",
+        sku.replace('\'', "''")
+    ))
+}
+
+fn update_mode_applies_once(db: Db) {
+    let t = table(&format!("upd_{}", db.name.to_lowercase()));
+    let ws = stock(db, &t);
+    write_job(&ws, db, &t, "mode = \"update\"");
+    let job = ws.path("job.toml");
+    let runs = ws.path("runs");
+    let o = tally_in(
+        &ws,
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--out",
+            runs.to_str().unwrap(),
+            "--apply",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("2 applied, 0 already applied, 0 stale"),
+        "{}",
+        o.stdout
+    );
+    let injected = format!("'; DROP TABLE {t}; --");
+    assert!(qty_of(db, &t, "A2").starts_with('3'), "A2 corrected");
+    assert!(
+        qty_of(db, &t, &injected).starts_with('9'),
+        "the SQL-looking SKU is data"
+    );
+    assert!(qty_of(db, &t, "A1").starts_with("10"));
+    // Applying the same run again changes nothing.
+    let run = ws.only_run_dir();
+    db.exec(&[&format!("UPDATE {t} SET qty = 3 WHERE sku = 'A2'")]);
+    let again = tally_in(&ws, &["apply", run.to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("0 applied, 2 already applied"),
+        "{}",
+        again.stdout
+    );
+    assert!(qty_of(db, &t, &injected).starts_with('9'));
+    db.exec(&[&format!("DROP TABLE {t}")]);
+}
+
+fn a_row_changed_since_extraction_is_stale(db: Db) {
+    let t = table(&format!("stale_{}", db.name.to_lowercase()));
+    let ws = stock(db, &t);
+    write_job(&ws, db, &t, "mode = \"update\"");
+    let runs = ws.path("runs");
+    let o = tally_in(
+        &ws,
+        &[
+            "run",
+            ws.path("job.toml").to_str().unwrap(),
+            "--out",
+            runs.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, 0, "a dry run: {}", o.stderr);
+    assert!(
+        qty_of(db, &t, "A2").starts_with('5'),
+        "a dry run writes nothing"
+    );
+    // Someone sells one A2 before the reviewed run is applied.
+    db.exec(&[&format!("UPDATE {t} SET qty = 4 WHERE sku = 'A2'")]);
+    let run = ws.only_run_dir();
+    let a = tally_in(&ws, &["apply", run.to_str().unwrap()]);
+    assert_eq!(
+        a.code, 1,
+        "stale rows need a person: {}\n{}",
+        a.stdout, a.stderr
+    );
+    assert!(
+        a.stdout.contains("1 applied, 0 already applied, 1 stale"),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        qty_of(db, &t, "A2").starts_with('4'),
+        "the newer value is left alone"
+    );
+    let results: Vec<serde_json::Value> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("applied-")
+        })
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(results.len(), 1);
+    let line_of_a2 = discrepancies(&run)
+        .into_iter()
+        .find(|l| l["item_key"] == "A2")
+        .unwrap()["line"]
+        .parse::<u64>()
+        .unwrap();
+    assert_eq!(results[0][0]["stale"], serde_json::json!([line_of_a2]));
+    db.exec(&[&format!("DROP TABLE {t}")]);
+}
+
+fn ledger_mode_inserts_entries(db: Db) {
+    let t = table(&format!("led_{}", db.name.to_lowercase()));
+    let ws = stock(db, &t);
+    let ledger = format!("{t}_ledger");
+    db.exec(&[
+        &format!("DROP TABLE IF EXISTS {ledger}"),
+        &format!(
+            "CREATE TABLE {ledger} (location varchar(20), sku varchar(64), qty_before numeric(18,3), \
+             qty_after numeric(18,3), qty_change numeric(18,3), reason varchar(20), run_id varchar(64), line bigint)"
+        ),
+    ]);
+    write_job(
+        &ws,
+        db,
+        &t,
+        &format!("mode = \"ledger\"\ntable = \"{ledger}\"\nreason = \"CYCLE\""),
+    );
+    let runs = ws.path("runs");
+    let o = tally_in(
+        &ws,
+        &[
+            "run",
+            ws.path("job.toml").to_str().unwrap(),
+            "--out",
+            runs.to_str().unwrap(),
+            "--apply",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert_eq!(db.query_one(&format!("SELECT COUNT(*) FROM {ledger}")), "2");
+    assert!(
+        db.query_one(&format!(
+            "SELECT CAST(qty_change AS char(20)) FROM {ledger} WHERE sku = 'A2'"
+        ))
+        .starts_with("-2")
+    );
+    assert_eq!(
+        db.query_one(&format!("SELECT reason FROM {ledger} WHERE sku = 'A2'")),
+        "CYCLE"
+    );
+    assert!(
+        qty_of(db, &t, "A2").starts_with('5'),
+        "a ledger leaves the stock table alone"
+    );
+    let again = tally_in(&ws, &["apply", ws.only_run_dir().to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        db.query_one(&format!("SELECT COUNT(*) FROM {ledger}")),
+        "2",
+        "no second entry"
+    );
+    db.exec(&[&format!("DROP TABLE {t}"), &format!("DROP TABLE {ledger}")]);
+}
+
+/// The ledger refuses one of the entries: nothing of the run is applied, exit 3, and the
+/// message names the target and carries the database's own words.
+fn a_failing_statement_rolls_everything_back(db: Db) {
+    let t = table(&format!("fail_{}", db.name.to_lowercase()));
+    let ws = stock(db, &t);
+    let ledger = format!("{t}_ledger");
+    db.exec(&[
+        &format!("DROP TABLE IF EXISTS {ledger}"),
+        &format!(
+            "CREATE TABLE {ledger} (location varchar(20), sku varchar(64), qty_before numeric(18,3), \
+             qty_after numeric(18,3), qty_change numeric(18,3) CHECK (qty_change > 0), reason varchar(20), \
+             run_id varchar(64), line bigint)"
+        ),
+    ]);
+    write_job(
+        &ws,
+        db,
+        &t,
+        &format!("mode = \"ledger\"\ntable = \"{ledger}\""),
+    );
+    let runs = ws.path("runs");
+    let o = tally_in(
+        &ws,
+        &[
+            "run",
+            ws.path("job.toml").to_str().unwrap(),
+            "--out",
+            runs.to_str().unwrap(),
+            "--apply",
+        ],
+    );
+    assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr
+            .contains("write-back to source `erp` failed and was rolled back"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(db.query_one(&format!("SELECT COUNT(*) FROM {ledger}")), "0");
+    let run_id = manifest(&ws.only_run_dir())["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        db.query_one(&format!(
+            "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
+        )),
+        "0"
+    );
+    db.exec(&[&format!("DROP TABLE {t}"), &format!("DROP TABLE {ledger}")]);
+}
+
+#[test]
+fn postgres_update_applies_once() {
+    update_mode_applies_once(POSTGRES);
+}
+
+#[test]
+fn mariadb_update_applies_once() {
+    update_mode_applies_once(MARIADB);
+}
+
+#[test]
+fn postgres_stale_rows_are_left_alone() {
+    a_row_changed_since_extraction_is_stale(POSTGRES);
+}
+
+#[test]
+fn mariadb_stale_rows_are_left_alone() {
+    a_row_changed_since_extraction_is_stale(MARIADB);
+}
+
+#[test]
+fn postgres_ledger_entries() {
+    ledger_mode_inserts_entries(POSTGRES);
+}
+
+#[test]
+fn mariadb_ledger_entries() {
+    ledger_mode_inserts_entries(MARIADB);
+}
+
+#[test]
+fn postgres_failure_rolls_back() {
+    a_failing_statement_rolls_everything_back(POSTGRES);
+}
+
+#[test]
+fn mariadb_failure_rolls_back() {
+    a_failing_statement_rolls_everything_back(MARIADB);
+}

@@ -1,0 +1,391 @@
+//! Write-back: the corrections the rules decided, into the ERP database, safely.
+//!
+//! For each target source, in one transaction: the corrections go into a temporary
+//! staging table by array execution (one round trip per 10,000 rows, all values as text
+//! and cast by the database, so decimals stay exact); corrections already applied by an
+//! earlier apply of the same run are dropped (tally keeps `tally_applied`: run id, target,
+//! line); the optimistic check marks a correction *fresh* only while the row still holds
+//! the value read at extraction; then one set-based statement updates the rows (`update`)
+//! or inserts adjustment entries (`ledger`), and the applied lines are recorded. Any
+//! failure rolls everything back for that target. Rows-affected counts differ between
+//! drivers, so nothing relies on them: the staging table says what happened.
+
+use anyhow::{Result, anyhow};
+use odbc_api::{Connection, Cursor, IntoParameter};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::connect;
+use super::sql::Dialect;
+use crate::columns::{Field, LOCATION, SKU};
+use crate::job::{Format, Job, Source, WriteBack, WriteBackMode};
+
+/// Rows sent per array execution.
+const BATCH: usize = 10_000;
+
+/// What one apply did to one target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TargetResult {
+    pub source: String,
+    pub mode: String,
+    pub table: String,
+    /// Corrections written now.
+    pub applied: u64,
+    /// Corrections an earlier apply of this run already wrote (left alone).
+    pub already_applied: u64,
+    /// Lines whose row changed since extraction: not overwritten, for a person.
+    pub stale: Vec<u64>,
+    /// Lines without a row to update (update mode cannot create rows).
+    pub no_row: Vec<u64>,
+}
+
+/// Write-back failed and was rolled back: exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error("write-back to source `{target}` failed and was rolled back: {message}")]
+pub struct WriteBackFailed {
+    pub target: String,
+    pub message: String,
+}
+
+/// Applies the run's corrections to every source that has `write_back`.
+pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<TargetResult>> {
+    let mut results = Vec::new();
+    for source in &job.sources {
+        let Format::Odbc(odbc) = &source.format else {
+            continue;
+        };
+        let Some(write_back) = &odbc.write_back else {
+            continue;
+        };
+        let rows = rows_for(job, source, corrections)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let what = format!("source `{}`", source.name);
+        let (conn, resolved) = connect::connect(&odbc.connection, &what)?;
+        let failed = |e: &dyn std::fmt::Display| WriteBackFailed {
+            target: source.name.clone(),
+            message: resolved.redact(&e.to_string()),
+        };
+        let result = apply_target(&conn, source, write_back, &rows, run_id);
+        match result {
+            Ok(r) => {
+                conn.commit().map_err(|e| failed(&e))?;
+                results.push(r);
+            }
+            Err(e) => {
+                let _ = conn.rollback();
+                return Err(failed(&format!("{e:#}")).into());
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// One correction as text, ready for the staging table.
+struct Row {
+    line: String,
+    location: String,
+    sku: String,
+    current_qty: Option<String>,
+    new_qty: Option<String>,
+    current_cost: Option<String>,
+    new_cost: Option<String>,
+}
+
+/// The corrections that target `source`, with locations as the database writes them
+/// (the reverse of the source's location_names). A row missing from the target side has
+/// no source of its own: it goes to the side's source when the side has only one.
+fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<Vec<Row>> {
+    let mut sole = lit(false);
+    for p in &job.pairings {
+        for (side, sources) in [("book", &p.book), ("observed", &p.observed)] {
+            if sources.len() == 1 && sources[0] == source.name {
+                sole = sole.or(col("pairing")
+                    .eq(lit(p.name.as_str()))
+                    .and(col("target").eq(lit(side))));
+            }
+        }
+    }
+    let part = corrections
+        .clone()
+        .lazy()
+        .filter(
+            col("target_source")
+                .eq(lit(source.name.as_str()))
+                .or(col("target_source").is_null().and(sole)),
+        )
+        .select([
+            col("line").cast(DataType::String),
+            col(LOCATION),
+            col(SKU),
+            col("current_qty").cast(DataType::String),
+            col("new_qty").cast(DataType::String),
+            col("current_unit_cost").cast(DataType::String),
+            col("new_unit_cost").cast(DataType::String),
+        ])
+        .collect()?;
+    let text = |i: usize| -> Result<Vec<Option<String>>> {
+        Ok(part.columns()[i]
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    };
+    let (lines, locations, skus) = (text(0)?, text(1)?, text(2)?);
+    let (cq, nq, cc, nc) = (text(3)?, text(4)?, text(5)?, text(6)?);
+    let raw_location = |code: &str| {
+        let names: Vec<&String> = source
+            .layout
+            .location_names
+            .iter()
+            .filter(|(_, c)| c.as_str() == code)
+            .map(|(name, _)| name)
+            .collect();
+        match names.as_slice() {
+            [one] => one.to_string(),
+            _ => code.to_string(),
+        }
+    };
+    Ok((0..part.height())
+        .map(|i| Row {
+            line: lines[i].clone().unwrap_or_default(),
+            location: raw_location(locations[i].as_deref().unwrap_or("")),
+            sku: skus[i].clone().unwrap_or_default(),
+            current_qty: cq[i].clone(),
+            new_qty: nq[i].clone(),
+            current_cost: cc[i].clone(),
+            new_cost: nc[i].clone(),
+        })
+        .collect())
+}
+
+fn apply_target(
+    conn: &Connection<'_>,
+    source: &Source,
+    write_back: &WriteBack,
+    rows: &[Row],
+    run_id: &str,
+) -> Result<TargetResult> {
+    let dialect = Dialect::from_dbms(&conn.database_management_system_name()?);
+    let exec = |sql: &str| -> Result<()> {
+        conn.execute(sql, (), None)
+            .map_err(|e| anyhow!("{e} (in: {sql})"))?;
+        Ok(())
+    };
+    // Outside the transaction: MariaDB commits implicitly around CREATE TABLE.
+    exec(
+        "CREATE TABLE IF NOT EXISTS tally_applied (run_id VARCHAR(64) NOT NULL, \
+         target VARCHAR(128) NOT NULL, line DECIMAL(20,0) NOT NULL, applied_at VARCHAR(40), \
+         PRIMARY KEY (run_id, target, line))",
+    )?;
+    conn.set_autocommit(false)?;
+
+    // The staging table lives as long as this connection (a temporary table, which no
+    // dialect commits for).
+    let key = match dialect {
+        Dialect::MySql => ", KEY tally_stage_key (loc, sku)",
+        Dialect::Standard => "",
+    };
+    exec(&format!(
+        "CREATE TEMPORARY TABLE tally_stage (line VARCHAR(20), loc VARCHAR(255), \
+         sku VARCHAR(255), cur_qty VARCHAR(64), new_qty VARCHAR(64), cur_cost VARCHAR(64), \
+         new_cost VARCHAR(64), fresh INTEGER{key})"
+    ))?;
+    if dialect == Dialect::Standard {
+        exec("CREATE INDEX tally_stage_key ON tally_stage (loc, sku)")?;
+    }
+    stage(conn, rows)?;
+
+    let target = source.name.as_str();
+    let count = |sql: &str, params: &[&str]| -> Result<u64> {
+        let bound: Vec<_> = params.iter().map(|p| p.into_parameter()).collect();
+        let mut cursor = conn
+            .execute(sql, &bound[..], None)?
+            .ok_or_else(|| anyhow!("no result from {sql}"))?;
+        let mut row = cursor
+            .next_row()?
+            .ok_or_else(|| anyhow!("no row from {sql}"))?;
+        let mut text = Vec::new();
+        row.get_text(1, &mut text)?;
+        Ok(String::from_utf8_lossy(&text).trim().parse().unwrap_or(0))
+    };
+    let with = |sql: &str, params: &[&str]| -> Result<()> {
+        let bound: Vec<_> = params.iter().map(|p| p.into_parameter()).collect();
+        conn.execute(sql, &bound[..], None)
+            .map_err(|e| anyhow!("{e} (in: {sql})"))?;
+        Ok(())
+    };
+
+    // Idempotent: what an earlier apply of this run wrote is left alone.
+    let staged = count("SELECT COUNT(*) FROM tally_stage", &[])?;
+    with(
+        "DELETE FROM tally_stage WHERE EXISTS (SELECT 1 FROM tally_applied a \
+         WHERE a.run_id = ? AND a.target = ? AND a.line = CAST(tally_stage.line AS DECIMAL(20,0)))",
+        &[run_id, target],
+    )?;
+    let already_applied = staged - count("SELECT COUNT(*) FROM tally_stage", &[])?;
+
+    // Optimistic check against the table the source was read from (or the update table).
+    let q = |name: &str| dialect.quote(name);
+    let layout = &source.layout;
+    let column = |f: Field| layout.columns.get(&f).map(|c| q(c));
+    let (loc_col, sku_col, qty_col) = (
+        column(Field::Location).ok_or_else(|| anyhow!("write-back needs columns.location"))?,
+        column(Field::Sku).expect("validated: sku is mapped"),
+        column(Field::Qty).expect("validated: qty is mapped"),
+    );
+    let cost_col = column(Field::UnitCost);
+    let checked_table = match (write_back.mode, &source.format) {
+        (WriteBackMode::Update, _) => Some(q(&write_back.table)),
+        (WriteBackMode::Ledger, Format::Odbc(o)) => match &o.read {
+            crate::job::OdbcRead::Table(t) => Some(q(t)),
+            crate::job::OdbcRead::Query(_) => None,
+        },
+        _ => None,
+    };
+    match &checked_table {
+        Some(t) => {
+            let same_row =
+                format!("{t}.{loc_col} = tally_stage.loc AND {t}.{sku_col} = tally_stage.sku");
+            let cost_same = cost_col.as_ref().map_or(String::new(), |c| {
+                format!(
+                    " AND (tally_stage.cur_cost IS NULL OR {t}.{c} = CAST(tally_stage.cur_cost AS DECIMAL(18,4)))"
+                )
+            });
+            exec(&format!(
+                "UPDATE tally_stage SET fresh = 1 WHERE \
+                 (tally_stage.cur_qty IS NOT NULL AND EXISTS (SELECT 1 FROM {t} WHERE {same_row} \
+                   AND {t}.{qty_col} = CAST(tally_stage.cur_qty AS DECIMAL(18,3)){cost_same})) \
+                 OR (tally_stage.cur_qty IS NULL AND NOT EXISTS (SELECT 1 FROM {t} WHERE {same_row}))"
+            ))?;
+        }
+        None => exec("UPDATE tally_stage SET fresh = 1")?,
+    }
+
+    let mut no_row = Vec::new();
+    match write_back.mode {
+        WriteBackMode::Update => {
+            let t = q(&write_back.table);
+            // A correction for a row the table does not have cannot be an update.
+            no_row = lines(conn, "SELECT line FROM tally_stage WHERE cur_qty IS NULL")?;
+            exec("UPDATE tally_stage SET fresh = 0 WHERE cur_qty IS NULL")?;
+            let pick = |value: &str, cast: &str| {
+                format!(
+                    "(SELECT CAST(tally_stage.{value} AS {cast}) FROM tally_stage WHERE \
+                     tally_stage.loc = {t}.{loc_col} AND tally_stage.sku = {t}.{sku_col} AND tally_stage.fresh = 1)"
+                )
+            };
+            let mut set = format!("{qty_col} = {}", pick("new_qty", "DECIMAL(18,3)"));
+            if let Some(c) = &cost_col {
+                set.push_str(&format!(
+                    ", {c} = COALESCE({}, {t}.{c})",
+                    pick("new_cost", "DECIMAL(18,4)")
+                ));
+            }
+            exec(&format!(
+                "UPDATE {t} SET {set} WHERE EXISTS (SELECT 1 FROM tally_stage WHERE \
+                 tally_stage.loc = {t}.{loc_col} AND tally_stage.sku = {t}.{sku_col} AND tally_stage.fresh = 1)"
+            ))?;
+        }
+        WriteBackMode::Ledger => {
+            let t = q(&write_back.table);
+            let d = |c: &str| format!("CAST({c} AS DECIMAL(18,3))");
+            with(
+                &format!(
+                    "INSERT INTO {t} (location, sku, qty_before, qty_after, qty_change, reason, run_id, line) \
+                     SELECT loc, sku, {}, {}, {} - COALESCE({}, 0), ?, ?, CAST(line AS DECIMAL(20,0)) \
+                     FROM tally_stage WHERE fresh = 1",
+                    d("cur_qty"),
+                    d("new_qty"),
+                    d("new_qty"),
+                    d("cur_qty")
+                ),
+                &[&write_back.reason, run_id],
+            )?;
+        }
+    }
+    let now = chrono::Utc::now().to_rfc3339();
+    with(
+        "INSERT INTO tally_applied (run_id, target, line, applied_at) \
+         SELECT ?, ?, CAST(line AS DECIMAL(20,0)), ? FROM tally_stage WHERE fresh = 1",
+        &[run_id, target, &now],
+    )?;
+    let applied = count("SELECT COUNT(*) FROM tally_stage WHERE fresh = 1", &[])?;
+    let stale = lines(
+        conn,
+        "SELECT line FROM tally_stage WHERE fresh = 0 AND cur_qty IS NOT NULL",
+    )?;
+    let stale = match write_back.mode {
+        WriteBackMode::Ledger => {
+            // In a ledger, a missing row that has appeared since is stale too.
+            let mut all = stale;
+            all.extend(lines(
+                conn,
+                "SELECT line FROM tally_stage WHERE fresh = 0 AND cur_qty IS NULL",
+            )?);
+            all.sort_unstable();
+            all
+        }
+        WriteBackMode::Update => stale,
+    };
+    exec(match dialect {
+        Dialect::MySql => "DROP TEMPORARY TABLE tally_stage",
+        Dialect::Standard => "DROP TABLE tally_stage",
+    })?;
+    Ok(TargetResult {
+        source: source.name.clone(),
+        mode: match write_back.mode {
+            WriteBackMode::Update => "update".into(),
+            WriteBackMode::Ledger => "ledger".into(),
+        },
+        table: write_back.table.clone(),
+        applied,
+        already_applied,
+        stale,
+        no_row,
+    })
+}
+
+/// Sends the rows to the staging table, `BATCH` at a time (array execution).
+fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
+    let prepared = conn.prepare(
+        "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, fresh) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+    )?;
+    let widths = [20, 255, 255, 64, 64, 64, 64];
+    let mut inserter = prepared.into_text_inserter(BATCH.min(rows.len()).max(1), widths)?;
+    for chunk in rows.chunks(BATCH) {
+        inserter.clear();
+        for r in chunk {
+            let cells: [Option<&[u8]>; 7] = [
+                Some(r.line.as_bytes()),
+                Some(r.location.as_bytes()),
+                Some(r.sku.as_bytes()),
+                r.current_qty.as_deref().map(str::as_bytes),
+                r.new_qty.as_deref().map(str::as_bytes),
+                r.current_cost.as_deref().map(str::as_bytes),
+                r.new_cost.as_deref().map(str::as_bytes),
+            ];
+            inserter.append(cells.into_iter())?;
+        }
+        inserter.execute()?;
+    }
+    Ok(())
+}
+
+fn lines(conn: &Connection<'_>, sql: &str) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    if let Some(mut cursor) = conn.execute(sql, (), None)? {
+        let mut text = Vec::new();
+        while let Some(mut row) = cursor.next_row()? {
+            text.clear();
+            row.get_text(1, &mut text)?;
+            if let Ok(n) = String::from_utf8_lossy(&text).trim().parse::<u64>() {
+                out.push(n);
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
