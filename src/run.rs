@@ -89,15 +89,15 @@ fn apply_corrections(job: &Job, run_dir: &Path, run_id: &str) -> Result<u8> {
         );
         if !r.stale.is_empty() {
             println!(
-                "    stale lines (changed since extraction, left alone): {:?}",
-                r.stale
+                "    stale lines (changed since extraction, left alone): {}",
+                some_lines(&r.stale)
             );
             code = 1;
         }
         if !r.no_row.is_empty() {
             println!(
-                "    lines without a row to update (for a person): {:?}",
-                r.no_row
+                "    lines without a row to update (for a person): {}",
+                some_lines(&r.no_row)
             );
             code = 1;
         }
@@ -368,6 +368,16 @@ fn reconcile_bucket(
         tallies,
         inputs,
     })
+}
+
+/// The first line numbers of a list, for a terminal; the results file has them all.
+fn some_lines(lines: &[u64]) -> String {
+    const SHOWN: usize = 20;
+    let shown: Vec<String> = lines.iter().take(SHOWN).map(u64::to_string).collect();
+    match lines.len().saturating_sub(SHOWN) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 fn sorted(names: &[String]) -> Vec<String> {

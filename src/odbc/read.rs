@@ -70,6 +70,7 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
         .map(|i| StringChunkedBuilder::new(headers[*i].as_str().into(), batch))
         .collect();
     let mut hasher = Sha256::new();
+    let mut digest_input: Vec<u8> = Vec::new();
     let mut size = 0u64;
     let mut n = 0u64;
     loop {
@@ -88,17 +89,19 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
             Err(e) => return Err(redact(e)),
         };
         let Some(batch) = fetched else { break };
+        // The values as fetched, cell by cell with separators, hashed once per batch.
+        digest_input.clear();
         for row in 0..batch.num_rows() {
             for (col, header) in headers.iter().enumerate() {
                 let cell = batch.at(col, row);
                 match cell {
                     Some(bytes) => {
-                        hasher.update(bytes);
+                        digest_input.extend_from_slice(bytes);
                         size += bytes.len() as u64;
                     }
-                    None => hasher.update([0u8]),
+                    None => digest_input.push(0),
                 }
-                hasher.update([0x1f]);
+                digest_input.push(0x1f);
                 if let Ok(slot) = wanted.binary_search(&col) {
                     match cell {
                         Some(bytes) => {
@@ -115,8 +118,9 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
                     }
                 }
             }
-            hasher.update([0x1e]);
+            digest_input.push(0x1e);
         }
+        hasher.update(&digest_input);
         n += batch.num_rows() as u64;
     }
     let mut columns: Vec<Column> = builders

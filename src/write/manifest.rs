@@ -74,7 +74,9 @@ impl HashedFile {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         Ok(HashedFile {
-            path: path.to_path_buf(),
+            // Absolute, so that `tally apply` and `tally merge` find the job again from
+            // wherever they are started.
+            path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
             size: bytes.len() as u64,
             sha256: format!("{:x}", Sha256::digest(&bytes)),
         })
