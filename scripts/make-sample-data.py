@@ -8,6 +8,7 @@ The files are committed; this script documents how they were made and remakes th
 import csv
 import io
 import os
+import sqlite3
 import sys
 
 from openpyxl import Workbook
@@ -72,6 +73,30 @@ def erp():
     wb.save(os.path.join(ROOT, "erp", "bin-export.xlsx"))
 
 
+def erp_db():
+    """The ERP as a database: ERPNext's tabBin (on-hand per warehouse) and tabItem."""
+    path = os.path.join(ROOT, "erp", "northwind.sqlite")
+    if os.path.exists(path):
+        os.remove(path)
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE tabItem (name TEXT PRIMARY KEY, item_name TEXT, item_group TEXT, stock_uom TEXT);
+        CREATE TABLE tabBin (warehouse TEXT NOT NULL, item_code TEXT NOT NULL,
+                             actual_qty NUMERIC(18,3), valuation_rate NUMERIC(18,4),
+                             PRIMARY KEY (warehouse, item_code));
+        """
+    )
+    db.executemany("INSERT INTO tabItem VALUES (?, ?, ?, ?)",
+                   [(code, *ITEMS[code]) for code in ITEMS])
+    # Decimals go in as text, so that SQLite keeps them exactly as written.
+    db.executemany("INSERT INTO tabBin VALUES (?, ?, ?, ?)",
+                   [(wh, code, str(qty), f"{rate:.2f}") for wh, code, qty, rate in ERP])
+    db.commit()
+    db.execute("VACUUM")
+    db.close()
+
+
 SHOPIFY_HEADER = [
     "Handle", "Title", "Option1 Name", "Option1 Value", "Option2 Name", "Option2 Value",
     "Option3 Name", "Option3 Value", "SKU", "HS Code", "COO", "Location", "Bin name",
@@ -117,6 +142,7 @@ def square():
 
 def main():
     erp()
+    erp_db()
     shopify("back-bay.csv", "Back Bay", [
         (" nw-00010001", ITEMS["00010001"][0], 24, 2),
         ("NW-00010002", ITEMS["00010002"][0], 17, 0),

@@ -71,6 +71,8 @@ pub struct Odbc {
     /// As written: `${VAR}` is substituted only when connecting, so the secret never
     /// sits in the job, the manifest or a message.
     pub connection: String,
+    /// The job file's folder, for `${JOB_DIR}` in the connection string.
+    pub job_dir: PathBuf,
     pub read: OdbcRead,
     pub params: Vec<String>,
     pub write_back: Option<WriteBack>,

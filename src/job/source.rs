@@ -176,6 +176,7 @@ pub(super) fn compile(
             });
             Format::Odbc(Odbc {
                 connection,
+                job_dir: dir.to_path_buf(),
                 read,
                 params,
                 write_back,

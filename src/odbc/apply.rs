@@ -62,7 +62,7 @@ pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<Tar
             continue;
         }
         let what = format!("source `{}`", source.name);
-        let (conn, resolved) = connect::connect(&odbc.connection, &what)?;
+        let (conn, resolved) = connect::connect(&odbc.connection, &odbc.job_dir, &what)?;
         let failed = |e: &dyn std::fmt::Display| WriteBackFailed {
             target: source.name.clone(),
             message: resolved.redact(&e.to_string()),

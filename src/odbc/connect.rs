@@ -38,8 +38,12 @@ pub fn environment() -> Result<&'static Environment> {
 }
 
 /// Opens a connection; errors name the source, never the connection string.
-pub fn connect(template: &str, what: &str) -> Result<(Connection<'static>, Resolved)> {
-    let resolved = resolve(template, what)?;
+pub fn connect(
+    template: &str,
+    job_dir: &Path,
+    what: &str,
+) -> Result<(Connection<'static>, Resolved)> {
+    let resolved = resolve(template, job_dir, what)?;
     let conn = environment()?
         .connect_with_connection_string(&resolved.text, ConnectionOptions::default())
         .map_err(|e| {
@@ -51,9 +55,12 @@ pub fn connect(template: &str, what: &str) -> Result<(Connection<'static>, Resol
     Ok((conn, resolved))
 }
 
-/// Substitutes `${VAR}` and resolves `Driver={Name}` to the driver's file.
-pub fn resolve(template: &str, what: &str) -> Result<Resolved> {
-    let (text, secrets) = substitute(template, what, |name| std::env::var(name).ok())?;
+/// Substitutes `${VAR}` and resolves `Driver={Name}` to the driver's file. `${JOB_DIR}`
+/// is the job file's folder (for file databases such as SQLite), and no secret.
+pub fn resolve(template: &str, job_dir: &Path, what: &str) -> Result<Resolved> {
+    let dir = job_dir.display().to_string();
+    let with_dir = template.replace("${JOB_DIR}", &dir);
+    let (text, secrets) = substitute(&with_dir, what, |name| std::env::var(name).ok())?;
     Ok(Resolved {
         text: resolve_driver(&text, &odbcinst_files()),
         secrets,

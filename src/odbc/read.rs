@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow, bail};
 use chrono::Utc;
 use odbc_api::buffers::TextRowSet;
-use odbc_api::{Cursor, IntoParameter, ResultSetMetadata};
+use odbc_api::{ConcurrentBlockCursor, Cursor, IntoParameter, ResultSetMetadata};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -27,7 +27,8 @@ const BATCH_BYTES: usize = 64 << 20;
 /// string) with a SHA-256 over the values as fetched.
 pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let what = "odbc";
-    let (conn, resolved) = connect::connect(&with_fetch_cursor(&odbc.connection), what)?;
+    let (conn, resolved) =
+        connect::connect(&with_fetch_cursor(&odbc.connection), &odbc.job_dir, what)?;
     let (sql, described) = statement(source, odbc, &conn);
     let mut params = Vec::with_capacity(odbc.params.len());
     for p in &odbc.params {
@@ -36,9 +37,11 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let bound: Vec<_> = params.iter().map(|p| p.as_str().into_parameter()).collect();
     let redact = |e: odbc_api::Error| anyhow!("{what}: {}", resolved.redact(&e.to_string()));
     let extracted_at = Utc::now();
+    // The cursor owns the connection, so that a second thread can fetch the next batch
+    // while this one turns the last into columns (double buffering).
     let mut cursor = conn
-        .execute(&sql, &bound[..], None)
-        .map_err(redact)?
+        .into_cursor(&sql, &bound[..], None)
+        .map_err(|e| redact(e.into()))?
         .ok_or_else(|| anyhow!("{what}: the query returned no result set"))?;
 
     let headers: Vec<String> = cursor
@@ -59,9 +62,12 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let row_bytes: usize = lens.iter().map(|l| l + 1 + 8).sum();
     let batch = (BATCH_BYTES / row_bytes.max(1)).clamp(1, 65_535);
     let buffer = TextRowSet::from_max_str_lens(batch, lens.iter().copied()).map_err(redact)?;
-    let mut rows = cursor.bind_buffer(buffer).map_err(redact)?;
+    let mut filled = TextRowSet::from_max_str_lens(batch, lens.iter().copied()).map_err(redact)?;
+    let mut rows =
+        ConcurrentBlockCursor::from_block_cursor(cursor.bind_buffer(buffer).map_err(redact)?);
 
-    let place = PathBuf::from(format!("{} ({described})", source.name));
+    // How rows are referred to: the table's name or "query", with the row number.
+    let place = PathBuf::from(&described);
     let wanted: Vec<usize> = (0..headers.len())
         .filter(|i| source.layout.wants(&headers[*i]))
         .collect();
@@ -74,8 +80,9 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let mut size = 0u64;
     let mut n = 0u64;
     loop {
-        let fetched = match rows.fetch_with_truncation_check(true) {
-            Ok(f) => f,
+        let fetched = match rows.fetch_into(&mut filled) {
+            Ok(true) => &filled,
+            Ok(false) => break,
             Err(odbc_api::Error::TooLargeValueForBuffer { buffer_index, .. }) => {
                 let header = headers.get(buffer_index).map_or("?", String::as_str);
                 bail!(
@@ -88,7 +95,7 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
             }
             Err(e) => return Err(redact(e)),
         };
-        let Some(batch) = fetched else { break };
+        let batch = fetched;
         // The values as fetched, cell by cell with separators, hashed once per batch.
         digest_input.clear();
         for row in 0..batch.num_rows() {
@@ -170,17 +177,17 @@ fn statement(source: &Source, odbc: &Odbc, conn: &odbc_api::Connection<'_>) -> (
                     columns.join(", "),
                     dialect.quote(table)
                 ),
-                format!("odbc table {table}"),
+                table.clone(),
             )
         }
-        OdbcRead::Query(q) => (q.clone(), "odbc query".to_string()),
+        OdbcRead::Query(q) => (q.clone(), "query".to_string()),
     }
 }
 
 /// For `tally check`: the result's column names, without fetching rows.
 pub fn headers(source: &Source, odbc: &Odbc) -> Result<(Vec<String>, PathBuf)> {
     let what = "odbc";
-    let (conn, resolved) = connect::connect(&odbc.connection, what)?;
+    let (conn, resolved) = connect::connect(&odbc.connection, &odbc.job_dir, what)?;
     let (sql, described) = statement(source, odbc, &conn);
     let mut params = Vec::with_capacity(odbc.params.len());
     for p in &odbc.params {

@@ -70,8 +70,22 @@ fn sample_manifest_ties_out_and_hashes_inputs() {
     assert_eq!(p["equal"], 5);
 
     let inputs = m["inputs"].as_array().unwrap();
-    assert_eq!(inputs.len(), 4, "erp xlsx, two shopify files, square");
-    for input in inputs {
+    assert_eq!(inputs.len(), 4, "erp database, two shopify files, square");
+    let erp = inputs.iter().find(|i| i["source"] == "erp").unwrap();
+    assert_eq!(
+        (&erp["path"], &erp["records"], &erp["rows"]),
+        (
+            &serde_json::json!("query"),
+            &serde_json::json!(20),
+            &serde_json::json!(20)
+        )
+    );
+    assert_eq!(
+        erp["sha256"].as_str().unwrap().len(),
+        64,
+        "a digest of the values fetched"
+    );
+    for input in inputs.iter().filter(|i| i["source"] != "erp") {
         let path = Path::new(input["path"].as_str().unwrap());
         let bytes = std::fs::read(path).unwrap();
         use sha2::Digest;
@@ -174,11 +188,11 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
         ),
         ("-0.250", "-2.0300", "count-noise")
     );
-    // Leading zeros restored: the xlsx held the number 10002, Shopify "NW-00010002".
+    // The ERP's item code and Shopify's dirty SKU meet on one item key.
     let l = find("BOS-01", "00010002", "qty_mismatch");
     assert_eq!(
         (l["book_sku"].as_str(), l["observed_sku"].as_str()),
-        ("10002", "NW-00010002")
+        ("00010002", "NW-00010002")
     );
     assert_eq!(
         (l["rule"].as_str(), l["resolution"].as_str()),
@@ -313,4 +327,84 @@ fn location_filter_limits_the_run() {
     assert_eq!(m["pairings"][0]["observed"]["rows"], 6);
     assert_eq!(m["discrepancies"]["lines"], 5);
     assert_eq!(m["locations"][0], "PDX-03");
+}
+
+/// The README's demo: on a copy of the sample, `--apply` writes the four corrections the
+/// rules give to the ERP into its SQLite database through the ODBC driver, and applying
+/// the same run again changes nothing.
+#[test]
+fn sample_corrections_go_back_into_the_erp_database() {
+    let ws = Workspace::new();
+    let copy = |from: &str| {
+        let src = Path::new(REPO).join(from);
+        for entry in walk(&src) {
+            let rel = entry.strip_prefix(&src).unwrap();
+            ws.write(
+                &format!("{from}/{}", rel.display()),
+                std::fs::read(&entry).unwrap(),
+            );
+        }
+    };
+    copy("sample-data");
+    copy("rules");
+    let job = ws.path("sample-data/job.toml");
+    let out = ws.path("runs");
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--apply",
+    ]);
+    assert_eq!(o.code, 1, "differences still need review: {}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("write-back erp (update tabBin): 4 applied, 0 already applied, 0 stale"),
+        "{}",
+        o.stdout
+    );
+    let db = ws.path("sample-data/erp/northwind.sqlite");
+    let qty = |warehouse: &str, item: &str| -> String {
+        use odbc_api::Cursor;
+        let env = odbc_api::Environment::new().unwrap();
+        let conn_str = tally::odbc::connect::resolve(
+            &format!("Driver={{SQLite3}};Database={}", db.display()),
+            Path::new("."),
+            "test",
+        )
+        .unwrap()
+        .text;
+        let conn = env
+            .connect_with_connection_string(&conn_str, odbc_api::ConnectionOptions::default())
+            .expect("the SQLite ODBC driver (scripts/test installs libsqliteodbc)");
+        let sql = format!(
+            "SELECT CAST(actual_qty AS TEXT) FROM tabBin WHERE warehouse = '{warehouse}' AND item_code = '{item}'"
+        );
+        let mut cursor = conn.execute(&sql, (), None).unwrap().unwrap();
+        let mut row = cursor.next_row().unwrap().unwrap();
+        let mut text = Vec::new();
+        row.get_text(1, &mut text).unwrap();
+        String::from_utf8(text).unwrap()
+    };
+    // The four correct_book lines of sample-data/README.md, now in the ERP.
+    assert_eq!(qty("Back Bay - NWO", "00010002"), "17");
+    assert_eq!(qty("Back Bay - NWO", "00020010"), "3");
+    assert_eq!(qty("SoHo - NWO", "00030110"), "11");
+    assert_eq!(qty("Ballard - NWO", "00030004"), "35");
+    // Untouched: a line for review.
+    assert_eq!(qty("Back Bay - NWO", "00020011"), "12");
+    let run_dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let again = run(&["apply", run_dir.to_str().unwrap()]);
+    assert!(
+        again.stdout.contains("0 applied, 4 already applied"),
+        "{}\n{}",
+        again.stdout,
+        again.stderr
+    );
+    assert_eq!(qty("Back Bay - NWO", "00010002"), "17");
 }
