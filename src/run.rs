@@ -66,14 +66,21 @@ fn apply_corrections(job: &Job, run_dir: &Path, run_id: &str) -> Result<u8> {
     let path = run_dir.join("discrepancies.parquet");
     let file =
         std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let corrections = crate::resolve::corrections(&ParquetReader::new(file).finish()?)?;
+    let discrepancies = ParquetReader::new(file).finish()?;
+    let corrections = crate::resolve::corrections(&discrepancies)?;
     let results = crate::odbc::apply::apply(job, &corrections, run_id)?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let now = chrono::Utc::now();
+    let stamp = now.format("%Y%m%dT%H%M%S%.3fZ");
     let path = run_dir.join(format!("applied-{stamp}.json"));
-    let partial = run_dir.join(format!(".applied-{stamp}.json.partial"));
-    std::fs::write(&partial, serde_json::to_vec_pretty(&results)?)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    write_whole(&path, &serde_json::to_vec_pretty(&results)?)?;
+    let page = crate::report::write_back_page(
+        &read_manifest(run_dir)?,
+        &results,
+        &discrepancies,
+        &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )?;
+    let report = run_dir.join(format!("reports/write-back-{stamp}.html"));
+    write_whole(&report, page.as_bytes())?;
     stage.done(format!("{} target(s)", results.len()));
     let mut code = 0;
     for r in &results {
@@ -103,6 +110,7 @@ fn apply_corrections(job: &Job, run_dir: &Path, run_id: &str) -> Result<u8> {
         }
     }
     println!("  write-back results: {}", path.display());
+    println!("  write-back report: {}", report.display());
     Ok(code)
 }
 
@@ -368,6 +376,14 @@ fn reconcile_bucket(
         tallies,
         inputs,
     })
+}
+
+/// Writes a file next to a finished run: whole or not at all (temp file, then rename).
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&partial, bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The first line numbers of a list, for a terminal; the results file has them all.

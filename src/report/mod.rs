@@ -11,7 +11,7 @@ use polars::prelude::DataFrame;
 
 pub use model::{ReportInput, build};
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("summary.html", include_str!("../../templates/summary.html")),
@@ -20,6 +20,10 @@ const TEMPLATES: [(&str, &str); 5] = [
         include_str!("../../templates/location.html"),
     ),
     ("summary.md", include_str!("../../templates/summary.md")),
+    (
+        "write-back.html",
+        include_str!("../../templates/write-back.html"),
+    ),
 ];
 
 /// A rendered report: path inside the run directory and its text.
@@ -95,4 +99,48 @@ pub fn render(
     }
     crate::progress::trace("  location pages", t);
     Ok(())
+}
+
+/// The page for one write-back: per target what was applied, and the stale lines and
+/// lines without a row, with their discrepancy details.
+pub fn write_back_page(
+    run: &crate::write::manifest::Manifest,
+    results: &[crate::odbc::apply::TargetResult],
+    discrepancies: &DataFrame,
+    applied_at: &str,
+) -> Result<String> {
+    use polars::prelude::*;
+    let env = environment()?;
+    let pick = |lines: Vec<u64>| -> Result<Value> {
+        let frame = discrepancies
+            .clone()
+            .lazy()
+            .filter(col("line").is_in(lit(Series::new("l".into(), lines)).implode(false), false))
+            .collect()?;
+        let views = model::line_views(&frame)?;
+        Ok(Value::from(
+            views.into_iter().map(Value::from_object).collect::<Vec<_>>(),
+        ))
+    };
+    let stale: Vec<u64> = results.iter().flat_map(|r| r.stale.clone()).collect();
+    let no_row: Vec<u64> = results.iter().flat_map(|r| r.no_row.clone()).collect();
+    let job = run.job.path.file_name().map_or_else(
+        || run.job.path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    let ctx = minijinja::context! {
+        m => minijinja::context! {
+            run_id => run.run_id.as_str(),
+            started_at => run.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            job => job,
+            engine_version => env!("CARGO_PKG_VERSION"),
+            outcome => run.outcome.as_str(),
+        },
+        root => "",
+        applied_at => applied_at,
+        targets => Value::from(minijinja::value::Serde(results)),
+        stale => pick(stale)?,
+        no_row => pick(no_row)?,
+    };
+    Ok(env.get_template("write-back.html")?.render(ctx)?)
 }

@@ -517,6 +517,15 @@ fn a_row_changed_since_extraction_is_stale(db: Db) {
         .parse::<u64>()
         .unwrap();
     assert_eq!(results[0][0]["stale"], serde_json::json!([line_of_a2]));
+    // The report page of the write-back lists the stale line with its details.
+    let page = std::fs::read_dir(run.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("write-back-"))
+        .expect("a write-back report");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("Stale: changed since extraction"), "{html}");
+    assert!(html.contains("<code>A2</code>"), "{html}");
     db.exec(&[&format!("DROP TABLE {t}")]);
 }
 
@@ -664,4 +673,31 @@ fn postgres_failure_rolls_back() {
 #[test]
 fn mariadb_failure_rolls_back() {
     a_failing_statement_rolls_everything_back(MARIADB);
+}
+
+/// A text longer than tally reads is an error naming the column, never a cut value.
+#[test]
+fn postgres_overlong_text_is_an_error() {
+    let t = table("long");
+    POSTGRES.exec(&[
+        &format!("DROP TABLE IF EXISTS {t}"),
+        &format!("CREATE TABLE {t} (store text, sku text, qty numeric(18,3), note text)"),
+        &format!("INSERT INTO {t} VALUES ('S1', 'A1', 1, 'short'), ('S1', 'A2', 2, repeat('x', 5000))"),
+    ]);
+    let ws = Workspace::new();
+    job(
+        &ws,
+        POSTGRES,
+        &format!("table = \"{t}\"\n[sources.erp.columns]\nlocation = \"store\"\nsku = \"sku\"\nqty = \"qty\"\ndescription = \"note\""),
+        &format!("{COUNT_CSV}A1,S1,1\n"),
+    );
+    let o = run_with_secret(&ws, "unused");
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("column \"note\"") && o.stderr.contains("longer than"),
+        "{}",
+        o.stderr
+    );
+    assert!(ws.run_dirs().is_empty());
+    POSTGRES.exec(&[&format!("DROP TABLE {t}")]);
 }
