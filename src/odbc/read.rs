@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow, bail};
 use chrono::Utc;
 use odbc_api::buffers::TextRowSet;
-use odbc_api::{ConcurrentBlockCursor, Cursor, IntoParameter, ResultSetMetadata};
+use odbc_api::{Cursor, IntoParameter, ResultSetMetadata};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -37,11 +37,9 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let bound: Vec<_> = params.iter().map(|p| p.as_str().into_parameter()).collect();
     let redact = |e: odbc_api::Error| anyhow!("{what}: {}", resolved.redact(&e.to_string()));
     let extracted_at = Utc::now();
-    // The cursor owns the connection, so that a second thread can fetch the next batch
-    // while this one turns the last into columns (double buffering).
     let mut cursor = conn
-        .into_cursor(&sql, &bound[..], None)
-        .map_err(|e| redact(e.into()))?
+        .execute(&sql, &bound[..], None)
+        .map_err(redact)?
         .ok_or_else(|| anyhow!("{what}: the query returned no result set"))?;
 
     let headers: Vec<String> = cursor
@@ -62,9 +60,7 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let row_bytes: usize = lens.iter().map(|l| l + 1 + 8).sum();
     let batch = (BATCH_BYTES / row_bytes.max(1)).clamp(1, 65_535);
     let buffer = TextRowSet::from_max_str_lens(batch, lens.iter().copied()).map_err(redact)?;
-    let mut filled = TextRowSet::from_max_str_lens(batch, lens.iter().copied()).map_err(redact)?;
-    let mut rows =
-        ConcurrentBlockCursor::from_block_cursor(cursor.bind_buffer(buffer).map_err(redact)?);
+    let mut rows = cursor.bind_buffer(buffer).map_err(redact)?;
 
     // How rows are referred to: the table's name or "query", with the row number.
     let place = PathBuf::from(&described);
@@ -80,9 +76,9 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let mut size = 0u64;
     let mut n = 0u64;
     loop {
-        let fetched = match rows.fetch_into(&mut filled) {
-            Ok(true) => &filled,
-            Ok(false) => break,
+        let fetched = match rows.fetch_with_truncation_check(true) {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break,
             Err(odbc_api::Error::TooLargeValueForBuffer { buffer_index, .. }) => {
                 let header = headers.get(buffer_index).map_or("?", String::as_str);
                 bail!(

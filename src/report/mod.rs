@@ -119,7 +119,10 @@ pub fn write_back_page(
             .collect()?;
         let views = model::line_views(&frame)?;
         Ok(Value::from(
-            views.into_iter().map(Value::from_object).collect::<Vec<_>>(),
+            views
+                .into_iter()
+                .map(Value::from_object)
+                .collect::<Vec<_>>(),
         ))
     };
     let stale: Vec<u64> = results.iter().flat_map(|r| r.stale.clone()).collect();

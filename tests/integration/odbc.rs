@@ -521,7 +521,12 @@ fn a_row_changed_since_extraction_is_stale(db: Db) {
     let page = std::fs::read_dir(run.join("reports"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("write-back-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("write-back-")
+        })
         .expect("a write-back report");
     let html = std::fs::read_to_string(page).unwrap();
     assert!(html.contains("Stale: changed since extraction"), "{html}");
@@ -682,13 +687,17 @@ fn postgres_overlong_text_is_an_error() {
     POSTGRES.exec(&[
         &format!("DROP TABLE IF EXISTS {t}"),
         &format!("CREATE TABLE {t} (store text, sku text, qty numeric(18,3), note text)"),
-        &format!("INSERT INTO {t} VALUES ('S1', 'A1', 1, 'short'), ('S1', 'A2', 2, repeat('x', 5000))"),
+        &format!(
+            "INSERT INTO {t} VALUES ('S1', 'A1', 1, 'short'), ('S1', 'A2', 2, repeat('x', 5000))"
+        ),
     ]);
     let ws = Workspace::new();
     job(
         &ws,
         POSTGRES,
-        &format!("table = \"{t}\"\n[sources.erp.columns]\nlocation = \"store\"\nsku = \"sku\"\nqty = \"qty\"\ndescription = \"note\""),
+        &format!(
+            "table = \"{t}\"\n[sources.erp.columns]\nlocation = \"store\"\nsku = \"sku\"\nqty = \"qty\"\ndescription = \"note\""
+        ),
         &format!("{COUNT_CSV}A1,S1,1\n"),
     );
     let o = run_with_secret(&ws, "unused");
