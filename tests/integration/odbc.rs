@@ -166,7 +166,7 @@ fn reads_every_type(db: Db) {
         &ws,
         db,
         &format!(
-            "query = \"SELECT id, store, sku, qty, cost, name, counted_at FROM {t} WHERE counted_at IS NULL OR counted_at <= ? ORDER BY id\"\n\
+            "query = \"SELECT id, store, sku, qty, cost, weight, name, counted_at FROM {t} WHERE counted_at IS NULL OR counted_at <= ? ORDER BY id\"\n\
              params = [\"2026-11-26 23:59:59\"]\n\
              [sources.erp.columns]\nlocation = \"store\"\nsku = \"sku\"\nqty = \"qty\"\nunit_cost = \"cost\"\ndescription = \"name\"\nas_of = \"counted_at\""
         ),
