@@ -185,19 +185,14 @@ pub fn headers(source: &Source, odbc: &Odbc) -> Result<(Vec<String>, PathBuf)> {
     let what = "odbc";
     let (conn, resolved) = connect::connect(&odbc.connection, &odbc.job_dir, what)?;
     let (sql, described) = statement(source, odbc, &conn);
-    let mut params = Vec::with_capacity(odbc.params.len());
-    for p in &odbc.params {
-        params.push(connect::substitute(p, what, |n| std::env::var(n).ok())?.0);
-    }
-    let bound: Vec<_> = params.iter().map(|p| p.as_str().into_parameter()).collect();
     let redact = |e: odbc_api::Error| anyhow!("{what}: {}", resolved.redact(&e.to_string()));
+    // Prepared, not executed: the columns are known without binding parameters.
     let mut prepared = conn.prepare(&sql).map_err(redact)?;
     let headers = prepared
         .column_names()
         .map_err(redact)?
         .collect::<Result<Vec<String>, _>>()
         .map_err(redact)?;
-    drop(bound);
     Ok((
         headers,
         PathBuf::from(format!("{} ({described})", source.name)),

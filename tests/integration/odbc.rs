@@ -534,17 +534,25 @@ fn a_row_changed_since_extraction_is_stale(db: Db) {
     db.exec(&[&format!("DROP TABLE {t}")]);
 }
 
-fn ledger_mode_inserts_entries(db: Db) {
-    let t = table(&format!("led_{}", db.name.to_lowercase()));
-    let ws = stock(db, &t);
+/// The ledger table a job names: the columns tally writes, and an optional check on the
+/// change.
+fn create_ledger(db: Db, t: &str, check: &str) -> String {
     let ledger = format!("{t}_ledger");
     db.exec(&[
         &format!("DROP TABLE IF EXISTS {ledger}"),
         &format!(
             "CREATE TABLE {ledger} (location varchar(20), sku varchar(64), qty_before numeric(18,3), \
-             qty_after numeric(18,3), qty_change numeric(18,3), reason varchar(20), run_id varchar(64), line bigint)"
+             qty_after numeric(18,3), qty_change numeric(18,3) {check}, reason varchar(20), \
+             run_id varchar(64), line bigint)"
         ),
     ]);
+    ledger
+}
+
+fn ledger_mode_inserts_entries(db: Db) {
+    let t = table(&format!("led_{}", db.name.to_lowercase()));
+    let ws = stock(db, &t);
+    let ledger = create_ledger(db, &t, "");
     write_job(
         &ws,
         db,
@@ -593,15 +601,7 @@ fn ledger_mode_inserts_entries(db: Db) {
 fn a_failing_statement_rolls_everything_back(db: Db) {
     let t = table(&format!("fail_{}", db.name.to_lowercase()));
     let ws = stock(db, &t);
-    let ledger = format!("{t}_ledger");
-    db.exec(&[
-        &format!("DROP TABLE IF EXISTS {ledger}"),
-        &format!(
-            "CREATE TABLE {ledger} (location varchar(20), sku varchar(64), qty_before numeric(18,3), \
-             qty_after numeric(18,3), qty_change numeric(18,3) CHECK (qty_change > 0), reason varchar(20), \
-             run_id varchar(64), line bigint)"
-        ),
-    ]);
+    let ledger = create_ledger(db, &t, "CHECK (qty_change > 0)");
     write_job(
         &ws,
         db,
