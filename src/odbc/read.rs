@@ -75,8 +75,14 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let mut digest_input: Vec<u8> = Vec::new();
     let mut size = 0u64;
     let mut n = 0u64;
+    // Time in the driver's fetch and in building columns, for TALLY_TRACE.
+    let (mut in_driver, mut in_columns) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     loop {
-        let fetched = match rows.fetch_with_truncation_check(true) {
+        let t = std::time::Instant::now();
+        let fetched = rows.fetch_with_truncation_check(true);
+        in_driver += t.elapsed();
+        let t = std::time::Instant::now();
+        let fetched = match fetched {
             Ok(Some(batch)) => batch,
             Ok(None) => break,
             Err(odbc_api::Error::TooLargeValueForBuffer { buffer_index, .. }) => {
@@ -125,6 +131,14 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
         }
         hasher.update(&digest_input);
         n += batch.num_rows() as u64;
+        in_columns += t.elapsed();
+    }
+    if std::env::var_os("TALLY_TRACE").is_some_and(|v| v == "1") {
+        eprintln!(
+            "[trace] odbc: {:.3}s fetching in the driver, {:.3}s building columns",
+            in_driver.as_secs_f64(),
+            in_columns.as_secs_f64()
+        );
     }
     let mut columns: Vec<Column> = builders
         .into_iter()
