@@ -156,7 +156,9 @@ fn run_with_secret(ws: &Workspace, secret: &str) -> Output {
 fn reads_every_type(db: Db) {
     let t = table(&format!(
         "types_{}",
-        db.name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        db.name
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     ));
     db.exec(&[
         &format!("DROP TABLE IF EXISTS {t}"),
@@ -201,12 +203,22 @@ fn reads_every_type(db: Db) {
         "rows are numbered in result order"
     );
     // Non-ASCII text and exact decimals come through the driver unchanged.
-    let a3 = lines.iter().find(|l| l["item_key"] == "A3").expect("A3 differs");
+    let a3 = lines
+        .iter()
+        .find(|l| l["item_key"] == "A3")
+        .expect("A3 differs");
     assert_eq!(
-        (a3["description"].as_str(), a3["book_qty"].as_str(), a3["qty_delta"].as_str()),
+        (
+            a3["description"].as_str(),
+            a3["book_qty"].as_str(),
+            a3["qty_delta"].as_str()
+        ),
         ("Ærø", "7.125", "-0.125")
     );
-    let a1 = lines.iter().find(|l| l["item_key"] == "A1").expect("A1 differs");
+    let a1 = lines
+        .iter()
+        .find(|l| l["item_key"] == "A1")
+        .expect("A1 differs");
     assert_eq!(a1["description"], "Crème brûlée 🍮");
     assert_eq!(a1["book_unit_cost"], "2.5000");
     assert_eq!(lines.len(), 3, "{lines:?}");
