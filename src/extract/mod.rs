@@ -57,6 +57,9 @@ pub struct RawTable {
 
 /// Extracts the rows of `source` whose location is in `bucket` (all with one bucket).
 pub fn extract(source: &Source, buckets: &Buckets, bucket: u32) -> Result<Snapshot> {
+    if let Some(part) = buckets.whole_part(&source.name, bucket)? {
+        return Ok(part);
+    }
     if let Format::Odbc(odbc) = &source.format {
         let t = std::time::Instant::now();
         let (raw, mut input) = crate::odbc::read::read(source, odbc)?;

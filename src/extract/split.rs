@@ -5,9 +5,9 @@
 //! Big CSV files are split once, in one streaming pass: each record goes to its
 //! location's bucket file (under a temporary folder beside the runs), with its original
 //! line number in a side file so that messages still name the real line. The pass also
-//! hashes the file for the manifest. Files that cannot be split by a column (spreadsheets,
-//! wide exports, a fixed location) are read whole in every bucket and filtered: they are
-//! small in practice.
+//! hashes the file for the manifest. Sources that cannot be split by record (databases,
+//! spreadsheets, wide exports, a fixed location) are read once and their rows parted by
+//! bucket into parquet work files.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -45,6 +45,9 @@ pub struct Buckets {
     /// Buckets reconciled at the same time (each on its own thread).
     pub workers: u32,
     files: HashMap<PathBuf, SplitFile>,
+    /// Sources that cannot be split by record (databases, spreadsheets, wide exports,
+    /// fixed locations): read once, their rows parted by bucket into parquet files.
+    whole: HashMap<String, WholeSource>,
     /// Holds the bucket files; removed when the run is done, whatever happened.
     _dir: Option<tempfile::TempDir>,
 }
@@ -66,6 +69,54 @@ impl SetAside {
             }
         }
     }
+}
+
+/// A source read once, its rows parted by bucket.
+struct WholeSource {
+    parts: Vec<PathBuf>,
+    inputs: Vec<InputFile>,
+}
+
+/// Reads a source whole (once, not once per bucket: a database query is costly) and
+/// writes its rows to one parquet file per bucket.
+fn part_whole(source: &Source, count: u32, dir: &Path) -> Result<WholeSource> {
+    let snapshot = super::extract(source, &Buckets::one(), 0)?;
+    let mut memo: HashMap<&str, u32> = HashMap::new();
+    let frame = snapshot.frame;
+    let buckets: UInt32Chunked = frame
+        .column(LOCATION)?
+        .str()?
+        .iter()
+        .map(|loc| {
+            let loc = loc.unwrap_or("");
+            Some(*memo.entry(loc).or_insert_with(|| bucket_of(loc, count)))
+        })
+        .collect();
+    let mut tagged = frame.clone();
+    tagged.with_column(buckets.with_name("_bucket".into()).into_series().into())?;
+    let mut by_bucket: HashMap<u32, DataFrame> = HashMap::new();
+    for part in tagged.partition_by(["_bucket"], true)? {
+        let b = part.column("_bucket")?.u32()?.get(0).unwrap_or(0);
+        by_bucket.insert(b, part.drop("_bucket")?);
+    }
+    let name = source
+        .name
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let mut parts = Vec::with_capacity(count as usize);
+    for b in 0..count {
+        let mut part = by_bucket.remove(&b).unwrap_or_else(|| frame.head(Some(0)));
+        let path = dir.join(format!("whole-{name}-{b}.parquet"));
+        let file =
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Uncompressed)
+            .finish(&mut part)?;
+        parts.push(path);
+    }
+    Ok(WholeSource {
+        parts,
+        inputs: snapshot.inputs,
+    })
 }
 
 /// One CSV file split into buckets.
@@ -91,6 +142,7 @@ impl Buckets {
             count: 1,
             workers: 1,
             files: HashMap::new(),
+            whole: HashMap::new(),
             _dir: None,
         }
     }
@@ -146,9 +198,20 @@ impl Buckets {
                 files.insert((*path).clone(), split);
             }
         }
+        let mut whole = HashMap::new();
+        for source in job
+            .sources
+            .iter()
+            .filter(|s| job.uses(&s.name) && !can_split(s))
+        {
+            let read = part_whole(source, count, dir.path())
+                .with_context(|| format!("source `{}`", source.name))?;
+            whole.insert(source.name.clone(), read);
+        }
         Ok(Buckets {
             count,
             workers,
+            whole,
             files,
             _dir: Some(dir),
         })
@@ -173,6 +236,25 @@ impl Buckets {
     /// The bucket of a location (stable within a run; empty locations go to bucket 0).
     pub fn of(&self, location: &str) -> u32 {
         bucket_of(location, self.count)
+    }
+
+    /// This bucket's rows of a source that was read once and parted (see `whole`);
+    /// the inputs are reported with bucket 0 only.
+    pub fn whole_part(&self, source: &str, bucket: u32) -> Result<Option<super::Snapshot>> {
+        let Some(w) = self.whole.get(source) else {
+            return Ok(None);
+        };
+        let path = &w.parts[bucket as usize];
+        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(Some(super::Snapshot {
+            source: source.to_string(),
+            frame: ParquetReader::new(file).finish()?,
+            inputs: if bucket == 0 {
+                w.inputs.clone()
+            } else {
+                Vec::new()
+            },
+        }))
     }
 
     /// This bucket's part of `path`, when the file was split.

@@ -170,3 +170,13 @@ fn a_bad_cell_in_a_split_file_names_its_original_line() {
         ws.run_dirs()
     );
 }
+
+/// The sample mixes a database source, a wide export and per-store CSV files: the
+/// database and the wide export are read once and parted by bucket, the CSVs split.
+#[test]
+fn buckets_equal_one_pass_on_the_sample() {
+    let ws = Workspace::new();
+    let job = std::path::Path::new(REPO).join("sample-data/job.toml");
+    let (one, bucketed) = one_pass_and_bucketed(&job, &ws, "1KiB");
+    assert_same_run(&one, &bucketed);
+}
