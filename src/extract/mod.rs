@@ -210,7 +210,8 @@ pub fn check_headers(source: &Source) -> Vec<String> {
                 headers,
                 row_label: "row".into(),
             };
-            layout::apply(raw, &source.layout, &place).map(|_| ())
+            layout::apply(raw, &source.layout, &place)?;
+            crate::odbc::apply::check(source)
         });
         if let Err(e) = checked {
             problems.push(format!("source `{}`: {e:#}", source.name));

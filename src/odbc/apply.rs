@@ -389,3 +389,59 @@ fn lines(conn: &Connection<'_>, sql: &str) -> Result<Vec<u64>> {
     out.sort_unstable();
     Ok(out)
 }
+
+/// For `tally check`: the write-back table has the columns write-back will touch
+/// (prepared, never executed, so nothing is written).
+pub fn check(source: &Source) -> Result<()> {
+    let Format::Odbc(odbc) = &source.format else {
+        return Ok(());
+    };
+    let Some(write_back) = &odbc.write_back else {
+        return Ok(());
+    };
+    let (conn, resolved) = connect::connect(&odbc.connection, &odbc.job_dir, "odbc")?;
+    let dialect = Dialect::from_dbms(&conn.database_management_system_name()?);
+    let columns: Vec<String> = match write_back.mode {
+        WriteBackMode::Update => [Field::Location, Field::Sku, Field::Qty, Field::UnitCost]
+            .iter()
+            .filter_map(|f| source.layout.columns.get(f))
+            .map(|c| dialect.quote(c))
+            .collect(),
+        WriteBackMode::Ledger => [
+            "location",
+            "sku",
+            "qty_before",
+            "qty_after",
+            "qty_change",
+            "reason",
+            "run_id",
+            "line",
+        ]
+        .iter()
+        .map(|c| dialect.quote(c))
+        .collect(),
+    };
+    let sql = format!(
+        "SELECT {} FROM {}",
+        columns.join(", "),
+        dialect.quote(&write_back.table)
+    );
+    let described = conn.prepare(&sql).and_then(|mut p| {
+        // Describing the result makes every driver ask the server now.
+        use odbc_api::ResultSetMetadata;
+        p.num_result_cols().map(|_| ())
+    });
+    described.map_err(|e| {
+        anyhow!(
+            "write_back table {:?} cannot take the {} columns tally writes ({}): {}",
+            write_back.table,
+            match write_back.mode {
+                WriteBackMode::Update => "update",
+                WriteBackMode::Ledger => "ledger",
+            },
+            columns.join(", "),
+            resolved.redact(&e.to_string())
+        )
+    })?;
+    Ok(())
+}

@@ -207,10 +207,7 @@ pub fn headers(source: &Source, odbc: &Odbc) -> Result<(Vec<String>, PathBuf)> {
         .map_err(redact)?
         .collect::<Result<Vec<String>, _>>()
         .map_err(redact)?;
-    Ok((
-        headers,
-        PathBuf::from(format!("{} ({described})", source.name)),
-    ))
+    Ok((headers, PathBuf::from(described)))
 }
 
 /// PostgreSQL's driver holds a whole result set in memory unless told to use a cursor.

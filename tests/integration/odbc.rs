@@ -747,3 +747,54 @@ fn postgres_overlong_text_is_an_error() {
     assert!(ws.run_dirs().is_empty());
     POSTGRES.exec(&[&format!("DROP TABLE {t}")]);
 }
+
+/// `tally check` asks the database whether the write-back table can take what tally
+/// writes, without writing anything.
+fn check_validates_the_write_back_table(db: Db) {
+    let t = table(&format!(
+        "chk_{}",
+        db.name
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ));
+    let ws = stock(db, &t);
+    write_job(
+        &ws,
+        db,
+        &t,
+        &format!("mode = \"ledger\"\ntable = \"{t}_no_such_ledger\""),
+    );
+    let check = |ws: &Workspace| {
+        tally()
+            .env("TALLY_TEST_SECRET", "unused")
+            .args(["check", ws.path("job.toml").to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let o = check(&ws);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("write_back table") && stderr.contains("no_such_ledger"),
+        "{stderr}"
+    );
+    write_job(&ws, db, &t, "mode = \"update\"");
+    let o = check(&ws);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    db.exec(&[&format!("DROP TABLE {t}")]);
+}
+
+#[test]
+fn postgres_check_validates_the_write_back_table() {
+    check_validates_the_write_back_table(POSTGRES);
+}
+
+#[test]
+fn mariadb_check_validates_the_write_back_table() {
+    check_validates_the_write_back_table(MARIADB);
+}
