@@ -173,12 +173,17 @@ fn apply_target(
             .map_err(|e| anyhow!("{e} (in: {sql})"))?;
         Ok(())
     };
-    // Outside the transaction: MariaDB commits implicitly around CREATE TABLE.
-    exec(
+    // Outside the transaction: MariaDB commits implicitly around CREATE TABLE. Two
+    // appliers creating it at the same moment can make PostgreSQL's IF NOT EXISTS fail;
+    // the table is then there, which is all that is needed.
+    let created = exec(
         "CREATE TABLE IF NOT EXISTS tally_applied (run_id VARCHAR(64) NOT NULL, \
          target VARCHAR(128) NOT NULL, line DECIMAL(20,0) NOT NULL, applied_at VARCHAR(40), \
          PRIMARY KEY (run_id, target, line))",
-    )?;
+    );
+    if let Err(e) = created {
+        exec("SELECT run_id FROM tally_applied WHERE 1 = 0").map_err(|_| e)?;
+    }
     conn.set_autocommit(false)?;
 
     // The staging table lives as long as this connection (a temporary table, which no
