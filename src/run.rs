@@ -62,11 +62,25 @@ pub fn apply_run(run_dir: &Path) -> Result<u8> {
 /// prints it; 1 when some rows were stale (a person must look), else 0.
 fn apply_corrections(job: &Job, run_dir: &Path, run_id: &str) -> Result<u8> {
     let stage = Stage::start("write back");
-    // The corrections as the run decided them, from the run's own record.
+    // The corrections as the run decided them, from the run's own record, which must
+    // still be the one the manifest hashed: an edited run never writes to a database.
     let path = run_dir.join("discrepancies.parquet");
-    let file =
-        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let discrepancies = ParquetReader::new(file).finish()?;
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let recorded = read_manifest(run_dir)?
+        .files
+        .into_iter()
+        .find(|f| f.path == "discrepancies.parquet")
+        .map(|f| f.sha256);
+    let now = {
+        use sha2::{Digest, Sha256};
+        format!("{:x}", Sha256::digest(&bytes))
+    };
+    anyhow::ensure!(
+        recorded.as_deref() == Some(now.as_str()),
+        "{} does not match the run's manifest (SHA-256 differs): nothing applied",
+        path.display()
+    );
+    let discrepancies = ParquetReader::new(std::io::Cursor::new(bytes)).finish()?;
     let corrections = crate::resolve::corrections(&discrepancies)?;
     let results = crate::odbc::apply::apply(job, &corrections, run_id)?;
     let now = chrono::Utc::now();

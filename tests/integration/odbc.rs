@@ -798,3 +798,39 @@ fn postgres_check_validates_the_write_back_table() {
 fn mariadb_check_validates_the_write_back_table() {
     check_validates_the_write_back_table(MARIADB);
 }
+
+/// A run directory edited after the run never writes to the database.
+#[test]
+fn postgres_apply_refuses_an_edited_run() {
+    let t = table("edited");
+    let ws = stock(POSTGRES, &t);
+    write_job(&ws, POSTGRES, &t, "mode = \"update\"");
+    let runs = ws.path("runs");
+    let o = tally_in(
+        &ws,
+        &[
+            "run",
+            ws.path("job.toml").to_str().unwrap(),
+            "--out",
+            runs.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let run = ws.only_run_dir();
+    let parquet = run.join("discrepancies.parquet");
+    let mut bytes = std::fs::read(&parquet).unwrap();
+    bytes.push(0);
+    std::fs::write(&parquet, bytes).unwrap();
+    let a = tally_in(&ws, &["apply", run.to_str().unwrap()]);
+    assert_eq!(a.code, 2, "{}\n{}", a.stdout, a.stderr);
+    assert!(
+        a.stderr.contains("does not match the run's manifest"),
+        "{}",
+        a.stderr
+    );
+    assert!(
+        qty_of(POSTGRES, &t, "A2").starts_with('5'),
+        "nothing written"
+    );
+    POSTGRES.exec(&[&format!("DROP TABLE {t}")]);
+}
