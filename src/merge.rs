@@ -14,7 +14,6 @@ use polars::prelude::*;
 
 use crate::classify;
 use crate::extract::InputFile;
-use crate::job;
 use crate::progress::Stage;
 use crate::run::read_manifest;
 use crate::write::manifest::{Manifest, PairingTally};
@@ -36,14 +35,7 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
     check_shards(run_dirs, &manifests)?;
 
     let first = &manifests[0];
-    let job = job::load(&first.job.path).with_context(|| "loading the shards' job file")?;
-    let now = crate::write::manifest::HashedFile::of(&job.path)?;
-    if now.sha256 != first.job.sha256 {
-        bail!(
-            "{} changed since the shards ran (SHA-256 differs); run the shards again",
-            job.path.display()
-        );
-    }
+    let job = crate::run::job_of(first)?;
 
     let mut frames = Vec::with_capacity(run_dirs.len());
     for dir in run_dirs {

@@ -38,7 +38,7 @@ pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
     print_summary(&result);
     let code = result.manifest.exit_code as u8;
     if opts.apply {
-        let applied = apply_corrections(&job, &result.run_dir, &result.manifest.run_id)?;
+        let applied = apply_corrections(&job, &result.run_dir, &result.manifest)?;
         return Ok(code.max(applied));
     }
     Ok(code)
@@ -47,48 +47,42 @@ pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
 /// `tally apply RUN_DIR`: the run's corrections into the databases, once.
 pub fn apply_run(run_dir: &Path) -> Result<u8> {
     let manifest = read_manifest(run_dir)?;
-    let job = job::load(&manifest.job.path).with_context(|| "loading the run's job file")?;
-    let now = crate::write::manifest::HashedFile::of(&job.path)?;
-    anyhow::ensure!(
-        now.sha256 == manifest.job.sha256,
-        "{} changed since the run (SHA-256 differs); run the job again",
-        job.path.display()
-    );
-    let applied = apply_corrections(&job, run_dir, &manifest.run_id)?;
+    let job = job_of(&manifest)?;
+    let applied = apply_corrections(&job, run_dir, &manifest)?;
     Ok((manifest.exit_code as u8).max(applied))
 }
 
 /// Applies, records what happened in the run directory (`applied-<time>.json`) and
 /// prints it; 1 when some rows were stale (a person must look), else 0.
-fn apply_corrections(job: &Job, run_dir: &Path, run_id: &str) -> Result<u8> {
+fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u8> {
     let stage = Stage::start("write back");
     // The corrections as the run decided them, from the run's own record, which must
     // still be the one the manifest hashed: an edited run never writes to a database.
     let path = run_dir.join("discrepancies.parquet");
     let bytes = std::fs::read(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let recorded = read_manifest(run_dir)?
+    let recorded = manifest
         .files
-        .into_iter()
+        .iter()
         .find(|f| f.path == "discrepancies.parquet")
-        .map(|f| f.sha256);
+        .map(|f| f.sha256.as_str());
     let now = {
         use sha2::{Digest, Sha256};
         format!("{:x}", Sha256::digest(&bytes))
     };
     anyhow::ensure!(
-        recorded.as_deref() == Some(now.as_str()),
+        recorded == Some(now.as_str()),
         "{} does not match the run's manifest (SHA-256 differs): nothing applied",
         path.display()
     );
     let discrepancies = ParquetReader::new(std::io::Cursor::new(bytes)).finish()?;
     let corrections = crate::resolve::corrections(&discrepancies)?;
-    let results = crate::odbc::apply::apply(job, &corrections, run_id)?;
+    let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id)?;
     let now = chrono::Utc::now();
     let stamp = now.format("%Y%m%dT%H%M%S%.3fZ");
     let path = run_dir.join(format!("applied-{stamp}.json"));
     write_whole(&path, &serde_json::to_vec_pretty(&results)?)?;
     let page = crate::report::write_back_page(
-        &read_manifest(run_dir)?,
+        manifest,
         &results,
         &discrepancies,
         &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -418,6 +412,19 @@ fn sorted(names: &[String]) -> Vec<String> {
     let mut names = names.to_vec();
     names.sort();
     names
+}
+
+/// The job a finished run ran, loaded again from the path its manifest records; it must
+/// still hash the same (corrections and reports depend on its settings).
+pub fn job_of(manifest: &Manifest) -> Result<Job> {
+    let job = job::load(&manifest.job.path).with_context(|| "loading the run's job file")?;
+    let now = crate::write::manifest::HashedFile::of(&job.path)?;
+    anyhow::ensure!(
+        now.sha256 == manifest.job.sha256,
+        "{} changed since the run (SHA-256 differs); run the job again",
+        job.path.display()
+    );
+    Ok(job)
 }
 
 /// For callers that only need the manifest of a finished run.

@@ -1,10 +1,12 @@
-//! Extraction: each source's files into one snapshot frame with the canonical columns
-//! (columns.rs) and each row's provenance (source, file, line or sheet row).
+//! Extraction: each source's files (or database query) into one snapshot frame with the
+//! canonical columns (columns.rs) and each row's provenance (source, file, line, sheet
+//! row or result row).
 //!
-//! A reader (`csv`, `excel`) turns a file into a *raw table*: every cell as text, under
-//! the file's own headers, with the row number of each record. `layout` then maps the
-//! headers to canonical columns (unpivoting wide exports), and `typing` parses the
-//! numbers exactly. Adding a source kind means one reader and one arm in `read_file`.
+//! A reader (`csv`, `excel`, and `odbc::read` for databases) turns its input into a *raw
+//! table*: every cell as text, under the input's own headers, with the row number of each
+//! record. `layout` then maps the headers to canonical columns (unpivoting wide exports),
+//! and `typing` parses the numbers exactly. `split` puts big inputs in buckets of
+//! locations. Adding a file kind means one reader and one arm in `extract_file`.
 
 mod csv;
 mod excel;
@@ -67,13 +69,10 @@ pub fn extract(source: &Source, buckets: &Buckets, bucket: u32) -> Result<Snapsh
         let canonical = layout::apply(raw, &source.layout, &input.path)?;
         let frame = typing::apply(canonical, &source.name, &input.path, &source.layout)?;
         input.rows = frame.height() as u64;
-        // Read whole in every bucket: its figures count once.
-        if bucket > 0 {
-            (input.records, input.rows) = (0, 0);
-        }
+        // With buckets, `whole_part` above has this source's rows already parted.
         return Ok(Snapshot {
             source: source.name.clone(),
-            frame: buckets.keep(frame, bucket)?,
+            frame,
             inputs: vec![input],
         });
     }
@@ -83,8 +82,10 @@ pub fn extract(source: &Source, buckets: &Buckets, bucket: u32) -> Result<Snapsh
         let (frame, input) = match buckets.part(path, bucket)? {
             Some(part) => extract_part(source, path, part)?,
             None => {
+                // A file of a splittable source that the split pass left whole (it did not
+                // look as the job says): read in every bucket, so that its error is worded
+                // as in a one-pass run; its figures count once.
                 let (frame, mut input) = extract_file(source, path)?;
-                // Read whole in every bucket: its figures count once.
                 if bucket > 0 {
                     (input.records, input.rows) = (0, 0);
                 }

@@ -134,15 +134,11 @@ observed = "count"
     );
 }
 
-fn run_with_secret(ws: &Workspace, secret: &str) -> Output {
+/// `tally ARGS` with TALLY_TEST_SECRET set (jobs take their password from it).
+fn tally_with(secret: &str, args: &[&str]) -> Output {
     let out = tally()
         .env("TALLY_TEST_SECRET", secret)
-        .args([
-            "run",
-            ws.path("job.toml").to_str().unwrap(),
-            "--out",
-            ws.path("runs").to_str().unwrap(),
-        ])
+        .args(args)
         .output()
         .unwrap();
     Output {
@@ -150,6 +146,25 @@ fn run_with_secret(ws: &Workspace, secret: &str) -> Output {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `tally check job.toml` in the workspace.
+fn check_job(ws: &Workspace) -> Output {
+    tally_with("unused", &["check", ws.path("job.toml").to_str().unwrap()])
+}
+
+/// `tally run job.toml --out runs EXTRA...` in the workspace.
+fn run_job(ws: &Workspace, secret: &str, extra: &[&str]) -> Output {
+    let job = ws.path("job.toml");
+    let runs = ws.path("runs");
+    let mut args = vec![
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        runs.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    tally_with(secret, &args)
 }
 
 /// Every type the issue names, non-ASCII text, NULLs and a SKU that looks like SQL.
@@ -186,7 +201,7 @@ fn reads_every_type(db: Db) {
         &format!("{COUNT_CSV}A1,S1,9\nA3,S1,7\n"),
     );
     let secret = "s3ntinel-pw-0b5e";
-    let o = run_with_secret(&ws, secret);
+    let o = run_job(&ws, secret, &[]);
     assert_eq!(o.code, 1, "{}", o.stderr);
     let run = ws.only_run_dir();
     let lines = discrepancies(&run);
@@ -309,7 +324,7 @@ book = "erp"
 observed = "count"
 "#,
     );
-    let o = run_with_secret(&ws, secret);
+    let o = run_job(&ws, secret, &[]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
         o.stderr.contains("source `erp`") && o.stderr.contains("cannot connect"),
@@ -341,7 +356,7 @@ fn postgres_million_row_table() {
         ),
         &format!("{COUNT_CSV}SKU-1,ST-1,1\n"),
     );
-    let o = run_with_secret(&ws, "unused");
+    let o = run_job(&ws, "unused", &[]);
     assert_eq!(o.code, 1, "{}", o.stderr);
     let m = manifest(&ws.only_run_dir());
     assert_eq!(erp_input(&m)["records"], 1_000_000);
@@ -367,16 +382,12 @@ fn check_reports_a_missing_column_of_a_table_source() {
         ),
         COUNT_CSV,
     );
-    let o = tally()
-        .env("TALLY_TEST_SECRET", "x")
-        .args(["check", ws.path("job.toml").to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    let o = check_job(&ws);
+    assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
-        stderr.contains("source `erp`") && stderr.contains("\"qty\""),
-        "{stderr}"
+        o.stderr.contains("source `erp`") && o.stderr.contains("\"qty\""),
+        "{}",
+        o.stderr
     );
     POSTGRES.exec(&[&format!("DROP TABLE {t}")]);
 }
@@ -434,20 +445,6 @@ fn write_job(ws: &Workspace, db: Db, t: &str, write_back: &str) {
     ws.write("rules.toml", rules);
 }
 
-fn tally_in(ws: &Workspace, args: &[&str]) -> Output {
-    let out = tally()
-        .env("TALLY_TEST_SECRET", "unused")
-        .args(args)
-        .output()
-        .unwrap();
-    let _ = ws;
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn qty_of(db: Db, t: &str, sku: &str) -> String {
     db.query_one(&format!(
         "SELECT CAST(qty AS char(20)) FROM {t} WHERE sku = '{}'",
@@ -459,18 +456,7 @@ fn update_mode_applies_once(db: Db) {
     let t = table(&format!("upd_{}", db.name.to_lowercase()));
     let ws = stock(db, &t);
     write_job(&ws, db, &t, "mode = \"update\"");
-    let job = ws.path("job.toml");
-    let runs = ws.path("runs");
-    let o = tally_in(
-        &ws,
-        &[
-            "run",
-            job.to_str().unwrap(),
-            "--out",
-            runs.to_str().unwrap(),
-            "--apply",
-        ],
-    );
+    let o = run_job(&ws, "unused", &["--apply"]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     assert!(
         o.stdout.contains("2 applied, 0 already applied, 0 stale"),
@@ -487,7 +473,7 @@ fn update_mode_applies_once(db: Db) {
     // Applying the same run again changes nothing.
     let run = ws.only_run_dir();
     db.exec(&[&format!("UPDATE {t} SET qty = 3 WHERE sku = 'A2'")]);
-    let again = tally_in(&ws, &["apply", run.to_str().unwrap()]);
+    let again = tally_with("unused", &["apply", run.to_str().unwrap()]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert!(
         again.stdout.contains("0 applied, 2 already applied"),
@@ -502,16 +488,7 @@ fn a_row_changed_since_extraction_is_stale(db: Db) {
     let t = table(&format!("stale_{}", db.name.to_lowercase()));
     let ws = stock(db, &t);
     write_job(&ws, db, &t, "mode = \"update\"");
-    let runs = ws.path("runs");
-    let o = tally_in(
-        &ws,
-        &[
-            "run",
-            ws.path("job.toml").to_str().unwrap(),
-            "--out",
-            runs.to_str().unwrap(),
-        ],
-    );
+    let o = run_job(&ws, "unused", &[]);
     assert_eq!(o.code, 0, "a dry run: {}", o.stderr);
     assert!(
         qty_of(db, &t, "A2").starts_with('5'),
@@ -520,7 +497,7 @@ fn a_row_changed_since_extraction_is_stale(db: Db) {
     // Someone sells one A2 before the reviewed run is applied.
     db.exec(&[&format!("UPDATE {t} SET qty = 4 WHERE sku = 'A2'")]);
     let run = ws.only_run_dir();
-    let a = tally_in(&ws, &["apply", run.to_str().unwrap()]);
+    let a = tally_with("unused", &["apply", run.to_str().unwrap()]);
     assert_eq!(
         a.code, 1,
         "stale rows need a person: {}\n{}",
@@ -596,17 +573,7 @@ fn ledger_mode_inserts_entries(db: Db) {
         &t,
         &format!("mode = \"ledger\"\ntable = \"{ledger}\"\nreason = \"CYCLE\""),
     );
-    let runs = ws.path("runs");
-    let o = tally_in(
-        &ws,
-        &[
-            "run",
-            ws.path("job.toml").to_str().unwrap(),
-            "--out",
-            runs.to_str().unwrap(),
-            "--apply",
-        ],
-    );
+    let o = run_job(&ws, "unused", &["--apply"]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     assert_eq!(db.query_one(&format!("SELECT COUNT(*) FROM {ledger}")), "2");
     assert!(
@@ -623,7 +590,7 @@ fn ledger_mode_inserts_entries(db: Db) {
         qty_of(db, &t, "A2").starts_with('5'),
         "a ledger leaves the stock table alone"
     );
-    let again = tally_in(&ws, &["apply", ws.only_run_dir().to_str().unwrap()]);
+    let again = tally_with("unused", &["apply", ws.only_run_dir().to_str().unwrap()]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(
         db.query_one(&format!("SELECT COUNT(*) FROM {ledger}")),
@@ -645,17 +612,7 @@ fn a_failing_statement_rolls_everything_back(db: Db) {
         &t,
         &format!("mode = \"ledger\"\ntable = \"{ledger}\""),
     );
-    let runs = ws.path("runs");
-    let o = tally_in(
-        &ws,
-        &[
-            "run",
-            ws.path("job.toml").to_str().unwrap(),
-            "--out",
-            runs.to_str().unwrap(),
-            "--apply",
-        ],
-    );
+    let o = run_job(&ws, "unused", &["--apply"]);
     assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
     assert!(
         o.stderr
@@ -737,7 +694,7 @@ fn postgres_overlong_text_is_an_error() {
         ),
         &format!("{COUNT_CSV}A1,S1,1\n"),
     );
-    let o = run_with_secret(&ws, "unused");
+    let o = run_job(&ws, "unused", &[]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
         o.stderr.contains("column \"note\"") && o.stderr.contains("longer than"),
@@ -764,28 +721,16 @@ fn check_validates_the_write_back_table(db: Db) {
         &t,
         &format!("mode = \"ledger\"\ntable = \"{t}_no_such_ledger\""),
     );
-    let check = |ws: &Workspace| {
-        tally()
-            .env("TALLY_TEST_SECRET", "unused")
-            .args(["check", ws.path("job.toml").to_str().unwrap()])
-            .output()
-            .unwrap()
-    };
-    let o = check(&ws);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    let o = check_job(&ws);
+    assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
-        stderr.contains("write_back table") && stderr.contains("no_such_ledger"),
-        "{stderr}"
+        o.stderr.contains("write_back table") && o.stderr.contains("no_such_ledger"),
+        "{}",
+        o.stderr
     );
     write_job(&ws, db, &t, "mode = \"update\"");
-    let o = check(&ws);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = check_job(&ws);
+    assert_eq!(o.code, 0, "{}", o.stderr);
     db.exec(&[&format!("DROP TABLE {t}")]);
 }
 
@@ -805,23 +750,14 @@ fn postgres_apply_refuses_an_edited_run() {
     let t = table("edited");
     let ws = stock(POSTGRES, &t);
     write_job(&ws, POSTGRES, &t, "mode = \"update\"");
-    let runs = ws.path("runs");
-    let o = tally_in(
-        &ws,
-        &[
-            "run",
-            ws.path("job.toml").to_str().unwrap(),
-            "--out",
-            runs.to_str().unwrap(),
-        ],
-    );
+    let o = run_job(&ws, "unused", &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let run = ws.only_run_dir();
     let parquet = run.join("discrepancies.parquet");
     let mut bytes = std::fs::read(&parquet).unwrap();
     bytes.push(0);
     std::fs::write(&parquet, bytes).unwrap();
-    let a = tally_in(&ws, &["apply", run.to_str().unwrap()]);
+    let a = tally_with("unused", &["apply", run.to_str().unwrap()]);
     assert_eq!(a.code, 2, "{}\n{}", a.stdout, a.stderr);
     assert!(
         a.stderr.contains("does not match the run's manifest"),
