@@ -76,6 +76,8 @@ pub struct Odbc {
     pub read: OdbcRead,
     pub params: Vec<String>,
     pub write_back: Option<WriteBack>,
+    /// Connections reading a PostgreSQL table at once (parts of one snapshot); 1 = one.
+    pub parallel: usize,
 }
 
 /// Where and how corrections go back into the database.

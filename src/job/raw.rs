@@ -41,6 +41,9 @@ pub struct RawSource {
     pub corrections: Option<Spanned<CorrectionFormat>>,
     /// ODBC sources: where the decided corrections go back (`tally run --apply`).
     pub write_back: Option<Spanned<RawWriteBack>>,
+    /// ODBC table sources on PostgreSQL: connections reading the table at once, each a
+    /// part of one snapshot (default: the machine's cores, at most 4; 1 reads in one).
+    pub parallel: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -42,6 +42,7 @@ pub(super) fn compile(
         placeholders,
         corrections,
         write_back,
+        parallel,
     } = raw;
     let before = diags.items.len();
     let ctx = format!("source `{name}`");
@@ -51,6 +52,7 @@ pub(super) fn compile(
         (write_back.as_ref().map(Spanned::span), "write_back"),
         (table.as_ref().map(Spanned::span), "table"),
         (query.as_ref().map(Spanned::span), "query"),
+        (parallel.as_ref().map(Spanned::span), "parallel"),
     ]
     .into_iter()
     .filter_map(|(span, what)| span.map(|s| (s, what)))
@@ -174,12 +176,25 @@ pub(super) fn compile(
                     reason: w.reason.unwrap_or_else(|| "TALLY".into()),
                 })
             });
+            let parallel = match parallel {
+                None => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+                Some(p) if (1..=16).contains(p.get_ref()) => *p.get_ref() as usize,
+                Some(p) => {
+                    diags.hint(
+                        p.span(),
+                        format!("{ctx}: parallel = {} is out of range", p.get_ref()),
+                        "1 to 16 connections (1 reads the table in one)",
+                    );
+                    1
+                }
+            };
             Format::Odbc(Odbc {
                 connection,
                 job_dir: dir.to_path_buf(),
                 read,
                 params,
                 write_back,
+                parallel,
             })
         }
         SourceKind::Excel => {

@@ -55,6 +55,26 @@ pub fn connect(
     Ok((conn, resolved))
 }
 
+/// Options for psqlODBC added to a PostgreSQL connection string, each unless the user
+/// set it already (other drivers ignore unknown keys, but they are not given them).
+pub fn with_postgres_options(connection: &str, options: &[(&str, &str)]) -> String {
+    let lower = connection.to_ascii_lowercase();
+    if !(lower.contains("postgres") || lower.contains("psqlodbc")) {
+        return connection.to_string();
+    }
+    let mut out = connection.trim_end().to_string();
+    for (key, value) in options {
+        if lower.contains(&format!("{}=", key.to_ascii_lowercase())) {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with(';') {
+            out.push(';');
+        }
+        out.push_str(&format!("{key}={value};"));
+    }
+    out
+}
+
 /// Substitutes `${VAR}` and resolves `Driver={Name}` to the driver's file. `${JOB_DIR}`
 /// is the job file's folder (for file databases such as SQLite), and no secret.
 pub fn resolve(template: &str, job_dir: &Path, what: &str) -> Result<Resolved> {
@@ -177,6 +197,17 @@ fn driver_file(ini: &Path, name: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_options_are_added_unless_given() {
+        let pg = "Driver={PostgreSQL ANSI};Server=db;BatchSize=50";
+        assert_eq!(
+            with_postgres_options(pg, &[("BatchSize", "10000"), ("UseDeclareFetch", "1")]),
+            "Driver={PostgreSQL ANSI};Server=db;BatchSize=50;UseDeclareFetch=1;"
+        );
+        let maria = "Driver={MariaDB Unicode};Server=db";
+        assert_eq!(with_postgres_options(maria, &[("BatchSize", "1")]), maria);
+    }
 
     #[test]
     fn variables_are_substituted_and_remembered_as_secrets() {

@@ -5,4 +5,5 @@
 pub mod apply;
 pub mod connect;
 pub mod read;
+pub mod snapshot;
 pub mod sql;

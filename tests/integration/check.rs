@@ -30,6 +30,7 @@ kind = "csv"
 path = "book.csv"
 delimiter = ";;"
 sheet = "Stock"
+parallel = 2
 
 [sources.book.columns]
 sku = "SKU"
@@ -62,6 +63,12 @@ quantity = "Qty"
 name = "p"
 book = "book"
 observed = ["pos", "nowhere"]
+
+[sources.db]
+kind = "odbc"
+connection = "Driver={SQLite3};Database=stock.db"
+table = "stock"
+parallel = 0
 "#,
     );
     ws.write(
@@ -97,11 +104,13 @@ resolution = "correct_book"
         "job.toml:2: unknown key `outptu` in the job file",
         "job.toml:7: source `book`: delimiter must be one ASCII character",
         "job.toml:8: source `book`: `sheet` applies to excel sources only",
-        "job.toml:16: source `count`: unknown variant `spreadsheet`",
-        "job.toml:21: source `pos`: no file matches",
-        "job.toml:22: source `pos`: a fixed `location` and a location column are both given",
-        "job.toml:35: source `extra`: unknown field `quantity`",
-        "job.toml:40: pairing `p`: `observed` names an unknown source \"nowhere\"",
+        "job.toml:17: source `count`: unknown variant `spreadsheet`",
+        "job.toml:22: source `pos`: no file matches",
+        "job.toml:23: source `pos`: a fixed `location` and a location column are both given",
+        "job.toml:9: source `book`: `parallel` applies to odbc sources only",
+        "job.toml:36: source `extra`: unknown field `quantity`",
+        "job.toml:41: pairing `p`: `observed` names an unknown source \"nowhere\"",
+        "job.toml:47: source `db`: parallel = 0 is out of range",
         "rules.toml:2: normalize step #2: invalid regex",
         "rules.toml:2: normalize step #3: unknown variant `shout`",
         "rules.toml:6: rule #1: unknown variant `fuzzy`",
