@@ -65,12 +65,8 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
 
     // A PostgreSQL table is read in parts, one connection each, in one snapshot.
     let split = match &odbc.read {
-        OdbcRead::Table(_) if dbms.eq_ignore_ascii_case("PostgreSQL") && odbc.parallel > 1 => {
-            let table = Dialect::Standard.quote(match &odbc.read {
-                OdbcRead::Table(t) => t,
-                OdbcRead::Query(_) => unreachable!(),
-            });
-            snapshot::plan(&conn, &table, odbc.parallel).map_err(redact)?
+        OdbcRead::Table(table) if dbms.eq_ignore_ascii_case("PostgreSQL") && odbc.parallel > 1 => {
+            snapshot::plan(&conn, &Dialect::Standard.quote(table), odbc.parallel).map_err(redact)?
         }
         _ => None,
     };
@@ -102,6 +98,8 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
                             let (conn, _) = connect::connect(template, &odbc.job_dir, what)?;
                             snapshot::join(&conn, &split.snapshot)?;
                             let (sql, params) = snapshot::part_statement(sql, *range);
+                            // The values as fetched wait here (about the size of the
+                            // part's text) until the parts before are hashed.
                             let mut kept = Vec::new();
                             let part = fetch(
                                 conn,
