@@ -22,6 +22,7 @@
 //! ```
 
 pub mod condition;
+pub mod gtin;
 pub mod normalize;
 pub mod raw;
 
