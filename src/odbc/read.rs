@@ -66,7 +66,28 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     // A PostgreSQL table is read in parts, one connection each, in one snapshot.
     let split = match &odbc.read {
         OdbcRead::Table(table) if dbms.eq_ignore_ascii_case("PostgreSQL") && odbc.parallel > 1 => {
-            snapshot::plan(&conn, &Dialect::Standard.quote(table), odbc.parallel).map_err(redact)?
+            match snapshot::plan(&conn, &Dialect::Standard.quote(table), odbc.parallel) {
+                Ok(split) => split,
+                // A server that cannot export snapshots (a standby of an old version, a
+                // pooler in transaction mode) is read in one, in a fresh transaction.
+                Err(e) => {
+                    let why = resolved.redact(&format!("{e:#}"));
+                    eprintln!(
+                        "note: source `{}`: cannot read {described} in parts ({}); \
+                         reading it through one connection",
+                        source.name,
+                        // The database's own message, without the driver's framing.
+                        why.split_once("Message: ")
+                            .map_or(why.as_str(), |(_, m)| m)
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .trim_end_matches(';')
+                    );
+                    conn.rollback().map_err(|e| redact(e.into()))?;
+                    None
+                }
+            }
         }
         _ => None,
     };

@@ -407,6 +407,27 @@ fn postgres_million_row_table() {
     POSTGRES.exec(&[&format!("DROP TABLE {t}")]);
 }
 
+/// A table that is not there: the snapshot plan fails, the read in one names the
+/// database's error, and nothing is written.
+#[test]
+fn postgres_missing_table_is_an_error() {
+    let ws = Workspace::new();
+    job(
+        &ws,
+        POSTGRES,
+        "table = \"tally_no_such_table\"\nparallel = 2\n[sources.erp.columns]\nlocation = \"store\"\nsku = \"sku\"\nqty = \"qty\"",
+        COUNT_CSV,
+    );
+    let o = run_job(&ws, "unused", &[]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("tally_no_such_table") && o.stderr.contains("does not exist"),
+        "{}",
+        o.stderr
+    );
+    assert!(ws.run_dirs().is_empty());
+}
+
 #[test]
 fn check_reports_a_missing_column_of_a_table_source() {
     let t = table("check");
