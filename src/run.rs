@@ -65,10 +65,7 @@ fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u
         .iter()
         .find(|f| f.path == "discrepancies.parquet")
         .map(|f| f.sha256.as_str());
-    let now = {
-        use sha2::{Digest, Sha256};
-        format!("{:x}", Sha256::digest(&bytes))
-    };
+    let now = crate::write::manifest::sha256_hex(&bytes);
     anyhow::ensure!(
         recorded == Some(now.as_str()),
         "{} does not match the run's manifest (SHA-256 differs): nothing applied",

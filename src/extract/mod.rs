@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::job::{Format, Source};
 use crate::progress::trace;
@@ -158,7 +157,7 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
     let t = std::time::Instant::now();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let extracted_at = Utc::now();
-    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    let sha256 = crate::write::manifest::sha256_hex(&bytes);
     trace("  read and hash", t);
     let t = std::time::Instant::now();
     let size = bytes.len() as u64;

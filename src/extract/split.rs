@@ -81,17 +81,8 @@ struct WholeSource {
 /// writes its rows to one parquet file per bucket.
 fn part_whole(source: &Source, count: u32, dir: &Path) -> Result<WholeSource> {
     let snapshot = super::extract(source, &Buckets::one(), 0)?;
-    let mut memo: HashMap<&str, u32> = HashMap::new();
     let frame = snapshot.frame;
-    let buckets: UInt32Chunked = frame
-        .column(LOCATION)?
-        .str()?
-        .iter()
-        .map(|loc| {
-            let loc = loc.unwrap_or("");
-            Some(*memo.entry(loc).or_insert_with(|| bucket_of(loc, count)))
-        })
-        .collect();
+    let buckets = buckets_of(&frame, count)?;
     let mut tagged = frame.clone();
     tagged.with_column(buckets.with_name("_bucket".into()).into_series().into())?;
     let mut by_bucket: HashMap<u32, DataFrame> = HashMap::new();
@@ -233,11 +224,6 @@ impl Buckets {
         Ok(SetAside::File(path))
     }
 
-    /// The bucket of a location (stable within a run; empty locations go to bucket 0).
-    pub fn of(&self, location: &str) -> u32 {
-        bucket_of(location, self.count)
-    }
-
     /// This bucket's rows of a source that was read once and parted (see `whole`);
     /// the inputs are reported with bucket 0 only.
     pub fn whole_part(&self, source: &str, bucket: u32) -> Result<Option<super::Snapshot>> {
@@ -283,16 +269,7 @@ impl Buckets {
         if self.count == 1 {
             return Ok(frame);
         }
-        let mut memo: HashMap<&str, bool> = HashMap::new();
-        let mask: BooleanChunked = frame
-            .column(LOCATION)?
-            .str()?
-            .iter()
-            .map(|loc| {
-                let loc = loc.unwrap_or("");
-                *memo.entry(loc).or_insert_with(|| self.of(loc) == bucket)
-            })
-            .collect();
+        let mask = buckets_of(&frame, self.count)?.equal(bucket);
         Ok(frame.filter(&mask)?)
     }
 }
@@ -304,6 +281,21 @@ pub fn bucket_count(input_bytes: u64, memory: u64) -> u32 {
         .clamp(1, u64::from(MAX_BUCKETS)) as u32
 }
 
+/// Each row's bucket, by its location (hashed once per distinct location).
+fn buckets_of(frame: &DataFrame, count: u32) -> Result<UInt32Chunked> {
+    let mut memo: HashMap<&str, u32> = HashMap::new();
+    Ok(frame
+        .column(LOCATION)?
+        .str()?
+        .iter()
+        .map(|loc| {
+            let loc = loc.unwrap_or("");
+            Some(*memo.entry(loc).or_insert_with(|| bucket_of(loc, count)))
+        })
+        .collect())
+}
+
+/// The bucket of a location (stable within a run; empty locations go to bucket 0).
 fn bucket_of(location: &str, count: u32) -> u32 {
     if location.is_empty() || count == 1 {
         return 0;

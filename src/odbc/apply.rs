@@ -16,7 +16,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::connect;
-use super::sql::Dialect;
+use super::sql::{Dialect, is_postgres};
 use crate::columns::{Field, LOCATION, SKU};
 use crate::job::{Format, Job, Source, WriteBack, WriteBackMode};
 use crate::progress::trace;
@@ -172,7 +172,8 @@ fn apply_target(
     rows: &[Row],
     run_id: &str,
 ) -> Result<TargetResult> {
-    let dialect = Dialect::from_dbms(&conn.database_management_system_name()?);
+    let dbms = conn.database_management_system_name()?;
+    let dialect = Dialect::from_dbms(&dbms);
     let exec = |sql: &str| -> Result<()> {
         conn.execute(sql, (), None)
             .map_err(|e| anyhow!("{e} (in: {sql})"))?;
@@ -206,7 +207,7 @@ fn apply_target(
         exec("CREATE INDEX tally_stage_key ON tally_stage (loc, sku)")?;
     }
     let t = Instant::now();
-    if conn.database_management_system_name()? == "PostgreSQL" {
+    if is_postgres(&dbms) {
         stage_postgres(conn, rows)?;
         // Statistics, so that the planner joins the staged rows by hash, not row by row.
         exec("ANALYZE tally_stage")?;

@@ -2,6 +2,8 @@
 //! (decimals stay exact: they go through the same parser as CSV cells), straight into
 //! polars string columns. Batches are sized by bytes per row, so memory stays bounded
 //! whatever the table's size; a value longer than its buffer is an error, never cut.
+//! A big PostgreSQL table is read in parts of one snapshot, one connection each
+//! (`snapshot`); the parts' columns are put end to end.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,7 +15,7 @@ use odbc_api::{ConcurrentBlockCursor, Connection, Cursor, IntoParameter, ResultS
 use polars::prelude::*;
 use sha2::{Digest as _, Sha256};
 
-use super::sql::Dialect;
+use super::sql::{Dialect, is_postgres};
 use super::{connect, snapshot};
 use crate::columns::ROW;
 use crate::extract::{InputFile, RawTable};
@@ -65,7 +67,7 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
 
     // A PostgreSQL table is read in parts, one connection each, in one snapshot.
     let split = match &odbc.read {
-        OdbcRead::Table(table) if dbms.eq_ignore_ascii_case("PostgreSQL") && odbc.parallel > 1 => {
+        OdbcRead::Table(table) if is_postgres(&dbms) && odbc.parallel > 1 => {
             match snapshot::plan(&conn, &Dialect::Standard.quote(table), odbc.parallel) {
                 Ok(split) => split,
                 // A server that cannot export snapshots (a standby of an old version, a

@@ -10,6 +10,12 @@ pub enum Dialect {
     MySql,
 }
 
+/// Whether the DBMS name a driver reports (SQL_DBMS_NAME) is PostgreSQL's, for what only
+/// PostgreSQL does (snapshot-parted reads, array staging).
+pub fn is_postgres(dbms: &str) -> bool {
+    dbms.eq_ignore_ascii_case("PostgreSQL")
+}
+
 impl Dialect {
     /// From the DBMS name the driver reports (SQL_DBMS_NAME).
     pub fn from_dbms(name: &str) -> Dialect {

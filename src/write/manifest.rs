@@ -69,6 +69,11 @@ pub struct HashedFile {
     pub sha256: String,
 }
 
+/// The SHA-256 of some bytes, as the manifest writes it (lowercase hex).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
 impl HashedFile {
     pub fn of(path: &Path) -> Result<HashedFile> {
         let bytes =
@@ -78,7 +83,7 @@ impl HashedFile {
             // wherever they are started.
             path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
             size: bytes.len() as u64,
-            sha256: format!("{:x}", Sha256::digest(&bytes)),
+            sha256: sha256_hex(&bytes),
         })
     }
 }
