@@ -9,18 +9,19 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::columns::*;
-use crate::discrepancy::Kind;
+use crate::discrepancy::{Kind, Resolution, Severity};
 use crate::matching::Matched;
-use crate::rules::{DEFAULT_RULE, RuleSet};
+use crate::rules::{DEFAULT_RULE, MatchStep, RuleSet};
 
 /// The columns of a discrepancy line, in the order they are written.
-pub const COLUMNS: [&str; 28] = [
+pub const COLUMNS: [&str; 39] = [
     "line",
     "pairing",
     "kind",
     "side",
     LOCATION,
     ITEM_KEY,
+    "match_step",
     "book_sku",
     "observed_sku",
     DESCRIPTION,
@@ -37,6 +38,16 @@ pub const COLUMNS: [&str; 28] = [
     "severity",
     "resolution",
     "detail",
+    "book_stated_qty",
+    "book_uom",
+    "book_factor",
+    "book_moved",
+    "book_as_of",
+    "observed_stated_qty",
+    "observed_uom",
+    "observed_factor",
+    "observed_moved",
+    "observed_as_of",
     "book_source",
     "book_file",
     "book_row",
@@ -74,6 +85,13 @@ pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
                 .then(lit(Kind::MissingInObserved.as_str()))
                 .when(col("book_qty").neq(col("observed_qty")))
                 .then(lit(Kind::QtyMismatch.as_str()))
+                // Equal once rolled forward, but not as stated: the movements explain it.
+                .when(
+                    col("book_moved")
+                        .is_not_null()
+                        .or(col("observed_moved").is_not_null()),
+                )
+                .then(lit(Kind::Explained.as_str()))
                 .otherwise(lit(NULL).cast(DataType::String))
                 .alias("kind"),
         )
@@ -101,12 +119,25 @@ pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
         Kind::MissingInBook,
         Kind::MissingInObserved,
         Kind::QtyMismatch,
+        Kind::Explained,
     ]);
     let cost_kind = col("kind").eq(lit(Kind::CostMismatch.as_str()));
     let null_of = |t: DataType| lit(NULL).cast(t);
+    // How the pair came together: the step that re-keyed a row, else equal raw SKUs
+    // (exact) or equal item keys (normalized). Findings and one-sided lines have none.
+    let match_step = when(col("book_row").is_null().or(col("observed_row").is_null()))
+        .then(lit(NULL).cast(DataType::String))
+        .otherwise(coalesce(&[
+            col("book_via"),
+            col("observed_via"),
+            when(col("book_sku").eq(col("observed_sku")))
+                .then(lit(MatchStep::Exact.as_str()))
+                .otherwise(lit(MatchStep::Normalized.as_str())),
+        ]));
     Ok(all
         .with_columns([
             lit(pairing).alias("pairing"),
+            match_step.alias("match_step"),
             coalesce(&[col("book_description"), col("observed_description")]).alias(DESCRIPTION),
             coalesce(&[col("book_category"), col("observed_category")]).alias(CATEGORY),
             when(qty_kinds.clone())
@@ -169,12 +200,26 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
             .then(lit(rule.decision.resolution.as_str()))
             .otherwise(resolution);
     }
+    // Explained lines are decided by their movements, never by a rule.
+    let explained = col("kind").eq(lit(Kind::Explained.as_str()));
     lines.with_columns([
-        name.alias("rule"),
-        severity.alias("severity"),
-        resolution.alias("resolution"),
+        when(explained.clone())
+            .then(lit(EXPLAINED_RULE))
+            .otherwise(name)
+            .alias("rule"),
+        when(explained.clone())
+            .then(lit(Severity::Info.as_str()))
+            .otherwise(severity)
+            .alias("severity"),
+        when(explained)
+            .then(lit(Resolution::Ignore.as_str()))
+            .otherwise(resolution)
+            .alias("resolution"),
     ])
 }
+
+/// The rule recorded on lines that movements explain.
+pub const EXPLAINED_RULE: &str = "(movements)";
 
 /// Orders the lines (pairing, location, item key, kind) and numbers them gaplessly.
 pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
@@ -214,7 +259,6 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::*;
-    use crate::discrepancy::{Resolution, Severity};
     use crate::matching::reconcile;
     use crate::rules::{Condition, Decision, Rule};
     use crate::testing::snapshot;
@@ -243,6 +287,8 @@ mod tests {
         RuleSet {
             path: PathBuf::from("rules.toml"),
             sku_steps: vec![],
+            chain: vec![MatchStep::Alias, MatchStep::Gtin],
+            units: Default::default(),
             rules,
             default: Decision {
                 severity: Severity::High,

@@ -12,6 +12,9 @@ pub const QTY: &str = "qty";
 pub const UOM: &str = "uom";
 pub const UNIT_COST: &str = "unit_cost";
 pub const AS_OF: &str = "as_of";
+pub const ITEM: &str = "item";
+pub const FACTOR: &str = "factor";
+pub const MOVEMENT: &str = "movement";
 /// Provenance: the source's name, the file, and the file line / sheet row (1-based).
 pub const SOURCE: &str = "_source";
 pub const FILE: &str = "_file";
@@ -56,6 +59,9 @@ pub enum Field {
     Uom,
     UnitCost,
     AsOf,
+    Item,
+    Factor,
+    Movement,
 }
 
 impl Field {
@@ -70,6 +76,9 @@ impl Field {
             Field::Uom => UOM,
             Field::UnitCost => UNIT_COST,
             Field::AsOf => AS_OF,
+            Field::Item => ITEM,
+            Field::Factor => FACTOR,
+            Field::Movement => MOVEMENT,
         }
     }
 }

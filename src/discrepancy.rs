@@ -15,10 +15,17 @@ pub enum Kind {
     DuplicateKey,
     NegativeQty,
     InvalidRow,
+    /// A GTIN that is not a valid UPC/EAN/GTIN-14; the row still matches on its SKU.
+    InvalidGtin,
+    /// The row's unit has no conversion to the item's base unit: it cannot be compared.
+    UnknownUnit,
+    /// The quantities differ as stated, and the movements between the two as-of times
+    /// explain the difference exactly: logged, not a discrepancy.
+    Explained,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::MissingInBook,
         Kind::MissingInObserved,
         Kind::QtyMismatch,
@@ -26,6 +33,9 @@ impl Kind {
         Kind::DuplicateKey,
         Kind::NegativeQty,
         Kind::InvalidRow,
+        Kind::InvalidGtin,
+        Kind::UnknownUnit,
+        Kind::Explained,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +47,9 @@ impl Kind {
             Kind::DuplicateKey => "duplicate_key",
             Kind::NegativeQty => "negative_qty",
             Kind::InvalidRow => "invalid_row",
+            Kind::InvalidGtin => "invalid_gtin",
+            Kind::UnknownUnit => "unknown_unit",
+            Kind::Explained => "explained",
         }
     }
 
@@ -44,7 +57,11 @@ impl Kind {
     pub fn is_row_finding(self) -> bool {
         matches!(
             self,
-            Kind::DuplicateKey | Kind::NegativeQty | Kind::InvalidRow
+            Kind::DuplicateKey
+                | Kind::NegativeQty
+                | Kind::InvalidRow
+                | Kind::InvalidGtin
+                | Kind::UnknownUnit
         )
     }
 

@@ -149,6 +149,9 @@ pub struct Clean<'a> {
     pub keys: &'a [u64],
     pub qty: &'a [i128],
     pub cost: &'a [Option<i128>],
+    /// Rows rolled forward by movements: their pair is reported even when equal (it
+    /// is then explained by the movements).
+    pub moved: &'a [bool],
 }
 
 /// A full outer join for keys that are unique on each side (duplicates were split off
@@ -178,7 +181,11 @@ pub fn pair(space: KeySpace, book: &Clean, observed: &Clean, dense: bool) -> Pai
                     (book.cost[b], observed.cost[o]),
                     (Some(x), Some(y)) if x != y
                 );
-                if book.qty[b] != observed.qty[o] || cost_differs {
+                if book.qty[b] != observed.qty[o]
+                    || cost_differs
+                    || book.moved[b]
+                    || observed.moved[o]
+                {
                     out.differing_pairs += 1;
                     out.book.push(Some(b as u32));
                     out.observed.push(Some(o as u32));
@@ -250,11 +257,13 @@ mod tests {
             keys: &[key(0, 0), key(0, 1), key(1, 3), key(1, 2)],
             qty: &[5, 2, 7, 1],
             cost: &[Some(10), None, Some(3), Some(4)],
+            moved: &[false; 4],
         };
         let observed = Clean {
             keys: &[key(1, 3), key(0, 1), key(0, 2), key(1, 2)],
             qty: &[7, 2, 9, 1],
             cost: &[Some(3), Some(99), None, Some(5)],
+            moved: &[false; 4],
         };
         for dense in [true, false] {
             let p = pair(space, &book, &observed, dense);

@@ -4,6 +4,7 @@
 //! classify → resolve → write. Each stage is a function of frames where it can be, so it
 //! can be tested on a `df!` frame without files.
 
+pub mod chain;
 pub mod classify;
 pub mod cli;
 pub mod columns;
@@ -17,6 +18,7 @@ pub mod merge;
 pub mod normalize;
 pub mod odbc;
 pub mod progress;
+pub mod reference;
 pub mod report;
 pub mod resolve;
 pub mod rules;

@@ -9,6 +9,7 @@
 use anyhow::{Result, ensure};
 use polars::prelude::*;
 
+use crate::chain;
 use crate::columns::*;
 use crate::discrepancy::{Kind, Side};
 use crate::keys::{self, KEY, KEY_ROWS};
@@ -24,12 +25,18 @@ pub struct SideTally {
     pub unmatched: u64,
     pub duplicate: u64,
     pub rejected: Rejected,
+    /// Rows flagged without leaving matching (an invalid GTIN): not a bucket of their own.
+    #[serde(default)]
+    pub invalid_gtin: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     pub invalid_row: u64,
     pub negative_qty: u64,
+    /// Rows in a unit with no conversion to their item's base unit.
+    #[serde(default)]
+    pub unknown_unit: u64,
     /// Declared placeholders meaning "not stocked here"; left out of matching.
     pub not_stocked: u64,
 }
@@ -40,7 +47,10 @@ impl SideTally {
     }
 
     pub fn rejected_total(&self) -> u64 {
-        self.rejected.invalid_row + self.rejected.negative_qty + self.rejected.not_stocked
+        self.rejected.invalid_row
+            + self.rejected.negative_qty
+            + self.rejected.unknown_unit
+            + self.rejected.not_stocked
     }
 
     pub fn ties_out(&self) -> bool {
@@ -55,6 +65,8 @@ impl SideTally {
         self.duplicate += part.duplicate;
         self.rejected.invalid_row += part.rejected.invalid_row;
         self.rejected.negative_qty += part.rejected.negative_qty;
+        self.rejected.unknown_unit += part.rejected.unknown_unit;
+        self.invalid_gtin += part.invalid_gtin;
         self.rejected.not_stocked += part.rejected.not_stocked;
         for s in &part.sources {
             if !self.sources.contains(s) {
@@ -77,7 +89,9 @@ pub struct Matched {
     pub equal: u64,
 }
 
-pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched> {
+pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
+    let mut book = chain::with_defaults(book)?;
+    let mut observed = chain::with_defaults(observed)?;
     let t = Instant::now();
     let space = keys::encode(&mut book, &mut observed)?;
     trace("encode keys", t);
@@ -90,19 +104,23 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
     // The join sees only what decides a difference: one integer key standing for
     // (location, item_key), each side's row index, quantity and cost. Text columns are
     // gathered afterwards for the few rows that differ.
-    let (book_keys, book_idx, book_qty, book_cost) = slim_columns(&book_slim, Side::Book)?;
-    let (obs_keys, obs_idx, obs_qty, obs_cost) = slim_columns(&obs_slim, Side::Observed)?;
+    let (book_keys, book_idx, book_qty, book_cost, book_moved) =
+        slim_columns(&book_slim, Side::Book)?;
+    let (obs_keys, obs_idx, obs_qty, obs_cost, obs_moved) =
+        slim_columns(&obs_slim, Side::Observed)?;
     let pairs = keys::pair(
         space,
         &keys::Clean {
             keys: &book_keys,
             qty: &book_qty,
             cost: &book_cost,
+            moved: &book_moved,
         },
         &keys::Clean {
             keys: &obs_keys,
             qty: &obs_qty,
             cost: &obs_cost,
+            moved: &obs_moved,
         },
         true,
     );
@@ -175,8 +193,15 @@ pub fn reconcile(mut book: DataFrame, mut observed: DataFrame) -> Result<Matched
 }
 
 /// A slim side's columns as plain vectors for `keys::pair`: keys, row indices, quantity
-/// and cost mantissas (every clean row has a key and a quantity).
-type SlimColumns = (Vec<u64>, Vec<IdxSize>, Vec<i128>, Vec<Option<i128>>);
+/// and cost mantissas (every clean row has a key and a quantity), and whether movements
+/// rolled the row forward.
+type SlimColumns = (
+    Vec<u64>,
+    Vec<IdxSize>,
+    Vec<i128>,
+    Vec<Option<i128>>,
+    Vec<bool>,
+);
 
 fn slim_columns(slim: &DataFrame, side: Side) -> Result<SlimColumns> {
     let p = side.as_str();
@@ -198,7 +223,13 @@ fn slim_columns(slim: &DataFrame, side: Side) -> Result<SlimColumns> {
         .physical()
         .iter()
         .collect();
-    Ok((keys, idx, qty, cost))
+    let moved = slim
+        .column(&format!("{p}_moved"))?
+        .is_not_null()
+        .iter()
+        .map(|m| m.unwrap_or(false))
+        .collect();
+    Ok((keys, idx, qty, cost, moved))
 }
 
 /// The side's columns under side-prefixed names (`book_qty`, `observed_row`, ...).
@@ -222,6 +253,12 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> La
         col(CATEGORY).alias(format!("{p}_category")),
         col(QTY).alias(format!("{p}_qty")),
         col(UNIT_COST).alias(format!("{p}_unit_cost")),
+        col(chain::STATED_QTY).alias(format!("{p}_stated_qty")),
+        col(UOM).alias(format!("{p}_uom")),
+        col(chain::FACTOR_COL).alias(format!("{p}_factor")),
+        col(chain::MOVED).alias(format!("{p}_moved")),
+        col(chain::ROW_AS_OF).alias(format!("{p}_as_of")),
+        col(chain::VIA).alias(format!("{p}_via")),
         col(SOURCE).alias(format!("{p}_source")),
         col(FILE).alias(format!("{p}_file")),
         col(ROW).alias(format!("{p}_row")),
@@ -243,6 +280,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
     let clean = absent()
         .not()
         .and(col(INVALID).is_null())
+        .and(col(chain::REJECT).is_null())
         .and(col(KEY).is_not_null())
         .and(col(KEY_ROWS).lt_eq(lit(1u32)))
         .and(col(QTY).gt_eq(zero.clone()).fill_null(lit(false)));
@@ -257,6 +295,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
             col("_idx").alias(format!("{p}_idx")),
             col(QTY).alias(format!("{p}_qty")),
             col(UNIT_COST).alias(format!("{p}_unit_cost")),
+            col(chain::MOVED).alias(format!("{p}_moved")),
         ])
         .collect()?;
     trace("  slim rows", t);
@@ -265,7 +304,9 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
         .lazy()
         .filter(clean.not().and(absent().not()))
         .with_column(
-            when(col(INVALID).is_not_null())
+            when(col(chain::REJECT).is_not_null())
+                .then(col(chain::REJECT))
+                .when(col(INVALID).is_not_null())
                 .then(lit(Kind::InvalidRow.as_str()))
                 .when(col(KEY_ROWS).gt(lit(1u32)))
                 .then(lit(Kind::DuplicateKey.as_str()))
@@ -273,7 +314,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
                 .alias("kind"),
         )
         .with_column(
-            when(col("kind").eq(lit(Kind::InvalidRow.as_str())))
+            when(col(INVALID).is_not_null())
                 .then(col(INVALID))
                 .when(col("kind").eq(lit(Kind::DuplicateKey.as_str())))
                 .then(concat_str(
@@ -288,9 +329,24 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
                 .otherwise(lit("negative on-hand quantity"))
                 .alias("detail"),
         );
-    let findings = side_view(findings, side, &["kind", "detail"], false)
-        .with_column(lit(side.as_str()).alias("side"))
-        .collect()?;
+    // Flags (an invalid GTIN) are findings too, but their rows stay in their bucket.
+    let flagged = tagged
+        .clone()
+        .lazy()
+        .filter(col(chain::FLAG).is_not_null())
+        .with_columns([
+            col(chain::FLAG).alias("kind"),
+            col(chain::FLAG_DETAIL).alias("detail"),
+        ]);
+    let findings = concat(
+        [
+            side_view(findings, side, &["kind", "detail"], false),
+            side_view(flagged, side, &["kind", "detail"], false),
+        ],
+        UnionArgs::default(),
+    )?
+    .with_column(lit(side.as_str()).alias("side"))
+    .collect()?;
 
     let count = |kind: Kind| -> Result<u64> {
         Ok(findings
@@ -309,8 +365,10 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
         rejected: Rejected {
             invalid_row: count(Kind::InvalidRow)?,
             negative_qty: count(Kind::NegativeQty)?,
+            unknown_unit: count(Kind::UnknownUnit)?,
             not_stocked,
         },
+        invalid_gtin: count(Kind::InvalidGtin)?,
     };
     Ok((tagged, slim, findings, tally))
 }

@@ -9,12 +9,13 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 
 use crate::extract::{self, Buckets, InputFile};
-use crate::job::{self, Job};
+use crate::job::{self, Job, Role};
 use crate::progress::Stage;
+use crate::reference::{self, References};
 use crate::shard::Shard;
 use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
-use crate::{classify, matching, normalize};
+use crate::{chain, classify, matching, normalize};
 
 /// Exit code when the job could not run (bad config or input); nothing was written.
 pub const EXIT_CANNOT_RUN: u8 = 2;
@@ -177,6 +178,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
 /// Extract, key, match and classify: everything but writing. Inputs too large for the
 /// memory budget are reconciled one bucket of locations at a time (extract/split.rs).
 pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
+    let references = load_references(job)?;
     let stage = Stage::start("plan buckets");
     let work = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let t = std::time::Instant::now();
@@ -195,7 +197,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         )
     });
     let parts = in_buckets(&buckets, |bucket| {
-        let part = reconcile_bucket(job, opts, &buckets, bucket, bar.is_none())?;
+        let part = reconcile_bucket(job, opts, &buckets, bucket, &references, bar.is_none())?;
         let lines = buckets.set_aside(bucket, part.discrepancies)?;
         if let Some(bar) = &bar {
             bar.step();
@@ -208,7 +210,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
     }
     let mut lines = Vec::new();
     let mut tallies: Vec<PairingTally> = Vec::new();
-    let mut inputs: Vec<InputFile> = Vec::new();
+    let mut inputs: Vec<InputFile> = references.inputs.clone();
     for (set_aside, part_tallies, part_inputs) in parts {
         lines.push(set_aside.load()?.lazy());
         for t in part_tallies {
@@ -244,6 +246,24 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         tallies,
         inputs,
     })
+}
+
+/// Cross-references, conversions and movements: read once, used by every bucket.
+fn load_references(job: &Job) -> Result<References> {
+    if job.sources.iter().all(|s| s.role == Role::Snapshot) {
+        return Ok(References::default());
+    }
+    let stage = Stage::start("read rules data");
+    let refs = reference::load(job)?;
+    stage.done(format!(
+        "{} table(s){}",
+        refs.inputs.len(),
+        refs.movements
+            .as_ref()
+            .map(|m| format!(", {} movements", m.len()))
+            .unwrap_or_default()
+    ));
+    Ok(refs)
 }
 
 /// Runs `work` for every bucket, `buckets.workers` at a time; results in bucket order,
@@ -298,6 +318,7 @@ fn reconcile_bucket(
     opts: &RunOptions,
     buckets: &Buckets,
     bucket: u32,
+    references: &References,
     show_stages: bool,
 ) -> Result<Reconciliation> {
     let stage = |name: String| show_stages.then(|| Stage::start(name));
@@ -342,7 +363,14 @@ fn reconcile_bucket(
             }
             normalize::keep_locations(frame, &pairing.locations)
         };
-        let mut matched = matching::reconcile(side(&pairing.book)?, side(&pairing.observed)?)?;
+        let t = std::time::Instant::now();
+        let (book, observed) = chain::prepare(
+            side(&pairing.book)?,
+            side(&pairing.observed)?,
+            &chain::Ground::of(job, references),
+        )?;
+        crate::progress::trace("match chain, units and cut-off", t);
+        let mut matched = matching::reconcile(book, observed)?;
         matched.book.sources = sorted(&pairing.book);
         matched.observed.sources = sorted(&pairing.observed);
         let t = std::time::Instant::now();

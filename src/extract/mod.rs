@@ -188,6 +188,49 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
     Ok((frame, input))
 }
 
+/// A raw table and the file (or query) it came from.
+pub type Table = (RawTable, PathBuf);
+
+/// A table the rules use (cross-references, conversions, movements): each file's or the
+/// query's cells as text under the canonical names, with where each came from.
+pub fn tables(source: &Source) -> Result<(Vec<Table>, Vec<InputFile>)> {
+    if let Format::Odbc(odbc) = &source.format {
+        let (raw, input) = crate::odbc::read::read(source, odbc)?;
+        let raw = layout::apply(raw, &source.layout, &input.path)?;
+        return Ok((vec![(raw, input.path.clone())], vec![input]));
+    }
+    let mut tables = Vec::new();
+    let mut inputs = Vec::new();
+    for path in &source.files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let extracted_at = Utc::now();
+        let sha256 = crate::write::manifest::sha256_hex(&bytes);
+        let size = bytes.len() as u64;
+        let raw = match &source.format {
+            Format::Csv {
+                delimiter,
+                encoding,
+            } => csv::read(path, bytes, *delimiter, *encoding, &source.layout, None)?,
+            Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout)?,
+            Format::Odbc(_) => unreachable!("odbc sources have no files"),
+        };
+        let raw = layout::apply(raw, &source.layout, path)?;
+        let rows = raw.frame.height() as u64;
+        inputs.push(InputFile {
+            source: source.name.clone(),
+            path: path.clone(),
+            size,
+            sha256,
+            records: rows,
+            rows,
+            extracted_at,
+        });
+        tables.push((raw, path.clone()));
+    }
+    Ok((tables, inputs))
+}
+
 /// For `tally check`: reads each of the source's files and maps its headers, returning
 /// every problem found (missing mapped columns, unreadable or empty files).
 pub fn check_headers(source: &Source) -> Vec<String> {

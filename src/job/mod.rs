@@ -17,7 +17,7 @@ use crate::columns::Field;
 use crate::diag::{ConfigErrors, Diagnostic, Diagnostics};
 use crate::rules::RuleSet;
 use crate::toml_doc;
-pub use raw::{CorrectionFormat, Encoding, WriteBackMode};
+pub use raw::{CorrectionFormat, Encoding, Role, WriteBackMode};
 use raw::{OneOrMany, RawPairing, RawSource};
 
 #[derive(Debug)]
@@ -49,6 +49,9 @@ impl Job {
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
+    pub role: Role,
+    /// When the snapshot was taken, for rows without an as_of column.
+    pub as_of: Option<chrono::DateTime<chrono::FixedOffset>>,
     pub format: Format,
     /// The path or glob as written, for messages.
     pub pattern: String,
@@ -193,7 +196,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     let mut sources = Vec::new();
     // Every name under [sources], valid or not, so that pairings are checked against
     // what the user declared rather than against what compiled.
-    let mut declared = BTreeSet::new();
+    let mut declared = BTreeMap::new();
     let mut pairings = Vec::new();
     let mut rules_path: Option<Spanned<String>> = None;
     let mut output = None;
@@ -208,10 +211,14 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 "sources" => {
                     saw_sources = true;
                     for (name, value) in toml_doc::entries(value, &mut diags, "sources") {
-                        declared.insert(name.get_ref().to_string());
                         let context = format!("source `{}`", name.get_ref());
-                        if let Some(raw) =
-                            toml_doc::decode::<RawSource>(value, &mut diags, &context)
+                        let raw = toml_doc::decode::<RawSource>(value, &mut diags, &context);
+                        let role = raw
+                            .as_ref()
+                            .and_then(|r| r.role.as_ref().map(|r| *r.get_ref()))
+                            .unwrap_or(Role::Snapshot);
+                        declared.insert(name.get_ref().to_string(), role);
+                        if let Some(raw) = raw
                             && let Some(src) =
                                 source::compile(name.get_ref(), raw, &dir, &mut diags)
                         {
@@ -294,7 +301,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
 
 fn compile_pairings(
     raws: Vec<RawPairing>,
-    known: &BTreeSet<String>,
+    known: &BTreeMap<String, Role>,
     diags: &mut Diagnostics,
 ) -> Vec<Pairing> {
     let mut out = Vec::new();
@@ -317,15 +324,24 @@ fn compile_pairings(
                 diags.at(span.clone(), format!("{ctx}: `{what}` names no source"));
             }
             for s in &list {
-                if !known.contains(s) {
-                    diags.hint(
+                match known.get(s) {
+                    None => diags.hint(
                         span.clone(),
                         format!("{ctx}: `{what}` names an unknown source {s:?}"),
                         format!(
                             "declared sources: {}",
-                            known.iter().cloned().collect::<Vec<_>>().join(", ")
+                            known.keys().cloned().collect::<Vec<_>>().join(", ")
                         ),
-                    );
+                    ),
+                    Some(Role::Snapshot) => {}
+                    Some(role) => diags.hint(
+                        span.clone(),
+                        format!(
+                            "{ctx}: `{what}` names {s:?}, a {} source, not a snapshot",
+                            role.as_str()
+                        ),
+                        "cross_reference, conversions and movements sources serve every pairing; pair snapshots only",
+                    ),
                 }
             }
             list

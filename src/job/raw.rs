@@ -10,6 +10,10 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
     pub kind: Spanned<SourceKind>,
+    /// What the rows are: inventory (default), or a table the rules use.
+    pub role: Option<Spanned<Role>>,
+    /// When the snapshot was taken (RFC 3339), for rows without an as_of column.
+    pub as_of: Option<Spanned<String>>,
     /// File sources: a path or glob, relative to the job file.
     pub path: Option<Spanned<String>>,
     /// ODBC sources: the connection string; `${VAR}` takes the value from the environment.
@@ -66,6 +70,31 @@ pub enum WriteBackMode {
     Ledger,
 }
 
+/// What a source's rows are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// On-hand per location and item: one side of a pairing.
+    Snapshot,
+    /// Vendor or POS codes and barcodes → internal items (and the unit a pack code counts in).
+    CrossReference,
+    /// Per item: how many base units one unit is (factor 1 marks the base unit).
+    Conversions,
+    /// Sales, receipts and transfers with their times, for the cut-off roll-forward.
+    Movements,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Snapshot => "snapshot",
+            Role::CrossReference => "cross_reference",
+            Role::Conversions => "conversions",
+            Role::Movements => "movements",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
@@ -105,6 +134,12 @@ pub struct RawColumns {
     pub uom: Option<Spanned<String>>,
     pub unit_cost: Option<Spanned<String>>,
     pub as_of: Option<Spanned<String>>,
+    /// Cross-references and conversions: the internal item a row names.
+    pub item: Option<Spanned<String>>,
+    /// Conversions: base units in one `uom`.
+    pub factor: Option<Spanned<String>>,
+    /// Movements: what moved the stock (sale, receipt, transfer...), for the audit trail.
+    pub movement: Option<Spanned<String>>,
 }
 
 /// A wide export with one column per location: patterns with `{location}`.

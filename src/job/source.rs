@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use toml::Spanned;
 
-use super::raw::{RawColumns, RawSource, RawUnpivot, SourceKind};
+use super::raw::{RawColumns, RawSource, RawUnpivot, Role, SourceKind};
 use super::{
     CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Source,
     Unpivot, WriteBack, WriteBackMode,
@@ -24,6 +24,8 @@ pub(super) fn compile(
     // Destructured so that a new option is a compile error until it is handled here.
     let RawSource {
         kind,
+        role,
+        as_of,
         path,
         connection,
         table,
@@ -46,6 +48,7 @@ pub(super) fn compile(
     } = raw;
     let before = diags.items.len();
     let ctx = format!("source `{name}`");
+    let has_write_back = write_back.is_some();
     // Database options given to a file source, to be reported below.
     let stray_db_options: Vec<(std::ops::Range<usize>, &str)> = [
         (connection.as_ref().map(Spanned::span), "connection"),
@@ -261,16 +264,60 @@ pub(super) fn compile(
         }
     };
 
+    let role_span = role.as_ref().map(Spanned::span).unwrap_or(kind.span());
+    let role = role.map(Spanned::into_inner).unwrap_or(Role::Snapshot);
     let unpivot = unpivot.and_then(|u| compile_unpivot(u, &ctx, diags));
     let columns = compile_columns(columns, &ctx, diags);
-    check_required(
-        &columns,
-        unpivot.is_some(),
-        location.as_ref(),
-        &ctx,
-        kind.span(),
-        diags,
-    );
+    if role == Role::Snapshot {
+        check_required(
+            &columns,
+            unpivot.is_some(),
+            location.as_ref(),
+            &ctx,
+            kind.span(),
+            diags,
+        );
+    } else {
+        check_reference(
+            role,
+            &columns,
+            location.is_some(),
+            &ctx,
+            role_span.clone(),
+            diags,
+        );
+        for (given, what) in [
+            (unpivot.is_some(), "unpivot"),
+            (has_write_back, "write_back"),
+            (corrections.is_some(), "corrections"),
+            (as_of.is_some(), "as_of"),
+        ] {
+            if given {
+                diags.hint(
+                    role_span.clone(),
+                    format!(
+                        "{ctx}: `{what}` does not apply to a {} source",
+                        role.as_str()
+                    ),
+                    "only inventory snapshots take it",
+                );
+            }
+        }
+    }
+    let as_of = as_of.and_then(|a| match crate::rules::cutoff::parse_time(a.get_ref()) {
+        Some(t) => Some(t),
+        None => {
+            diags.hint(
+                a.span(),
+                format!(
+                    "{ctx}: as_of {:?} is not a time with an offset",
+                    a.get_ref()
+                ),
+                "write RFC 3339, e.g. as_of = \"2026-11-26T21:00:00-05:00\"",
+            );
+            None
+        }
+    });
 
     let mut compiled_placeholders = BTreeMap::new();
     for (text, meaning) in placeholders {
@@ -298,6 +345,8 @@ pub(super) fn compile(
     }
     Some(Source {
         name: name.to_string(),
+        role,
+        as_of,
         format,
         pattern,
         files,
@@ -400,6 +449,9 @@ fn compile_columns(
         uom,
         unit_cost,
         as_of,
+        item,
+        factor,
+        movement,
     } = raw.into_inner();
     let pairs = [
         (Field::Location, location),
@@ -411,6 +463,9 @@ fn compile_columns(
         (Field::Uom, uom),
         (Field::UnitCost, unit_cost),
         (Field::AsOf, as_of),
+        (Field::Item, item),
+        (Field::Factor, factor),
+        (Field::Movement, movement),
     ];
     let mut out = BTreeMap::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
@@ -431,6 +486,88 @@ fn compile_columns(
         }
     }
     out
+}
+
+/// The columns a table of rules data needs; snapshot-only columns are refused.
+fn check_reference(
+    role: Role,
+    columns: &BTreeMap<Field, String>,
+    fixed_location: bool,
+    ctx: &str,
+    span: std::ops::Range<usize>,
+    diags: &mut Diagnostics,
+) {
+    let (required, allowed, example): (&[Field], &[Field], &str) = match role {
+        Role::Snapshot => unreachable!("snapshots are checked by check_required"),
+        Role::CrossReference => (
+            &[Field::Item],
+            &[Field::Sku, Field::Gtin, Field::Item, Field::Uom],
+            "columns = { sku = \"Supplier Part No\", gtin = \"Barcode\", item = \"Item Code\", uom = \"UOM\" }",
+        ),
+        Role::Conversions => (
+            &[Field::Item, Field::Uom, Field::Factor],
+            &[Field::Item, Field::Uom, Field::Factor],
+            "columns = { item = \"parent\", uom = \"uom\", factor = \"conversion_factor\" }",
+        ),
+        Role::Movements => (
+            &[Field::Sku, Field::Qty, Field::AsOf],
+            &[
+                Field::Location,
+                Field::Sku,
+                Field::Qty,
+                Field::AsOf,
+                Field::Movement,
+            ],
+            "columns = { location = \"warehouse\", sku = \"item_code\", qty = \"actual_qty\", as_of = \"posted_at\", movement = \"voucher_type\" }",
+        ),
+    };
+    let role_name = role.as_str();
+    for field in required {
+        if !columns.contains_key(field) {
+            diags.hint(
+                span.clone(),
+                format!(
+                    "{ctx}: a {role_name} source needs columns.{}",
+                    field.column()
+                ),
+                example,
+            );
+        }
+    }
+    for field in columns.keys().filter(|f| !allowed.contains(f)) {
+        diags.hint(
+            span.clone(),
+            format!(
+                "{ctx}: columns.{} does not apply to a {role_name} source",
+                field.column()
+            ),
+            format!(
+                "a {role_name} source maps: {}",
+                allowed
+                    .iter()
+                    .map(|f| f.column())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    if role == Role::CrossReference
+        && !columns.contains_key(&Field::Sku)
+        && !columns.contains_key(&Field::Gtin)
+    {
+        diags.hint(
+            span.clone(),
+            format!("{ctx}: a cross_reference source needs the code: columns.sku or columns.gtin"),
+            example,
+        );
+    }
+    if role == Role::Movements && !columns.contains_key(&Field::Location) && !fixed_location {
+        diags.hint(
+            span,
+            format!("{ctx}: the movements have no location"),
+            "map columns.location, or set location = \"STORE-CODE\"",
+        );
+    }
 }
 
 fn check_required(

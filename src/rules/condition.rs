@@ -50,6 +50,10 @@ impl Condition {
     }
 
     pub fn can_apply_to(&self, kind: Kind) -> bool {
+        // Explained lines are decided by the movements that explain them, never by a rule.
+        if kind == Kind::Explained {
+            return false;
+        }
         match self {
             Condition::AbsoluteQty(_) | Condition::PercentOfBook(_) | Condition::ValueAtCost(_) => {
                 kind.is_qty_difference()

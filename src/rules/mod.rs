@@ -7,6 +7,12 @@
 //!
 //! [match]
 //! key = ["location", "item_key"]
+//! chain = ["exact", "normalized", "alias", "gtin"]   # the order rows are paired in
+//!
+//! [units]                         # each unit's dimension; no conversion crosses them
+//! each = "count"
+//! case = "count"
+//! kg = "mass"
 //!
 //! [defaults]                      # for lines no rule matches
 //! severity = "medium"
@@ -21,10 +27,13 @@
 //! resolution = "ignore"           # ignore | correct_book | correct_observed | recount | review
 //! ```
 
+pub mod alias;
 pub mod condition;
+pub mod cutoff;
 pub mod gtin;
 pub mod normalize;
 pub mod raw;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 
@@ -36,12 +45,18 @@ use crate::discrepancy::{Kind, Resolution, Severity};
 use crate::toml_doc;
 pub use condition::Condition;
 pub use normalize::SkuStep;
+pub use raw::MatchStep;
 use raw::{RawDefaults, RawMatch, RawNumber, RawRule, RawStep, RuleKind};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub path: PathBuf,
     pub sku_steps: Vec<SkuStep>,
+    /// The match steps after the key pass, in order (alias, gtin).
+    pub chain: Vec<MatchStep>,
+    /// Unit → dimension.
+    pub units: BTreeMap<String, String>,
     pub rules: Vec<Rule>,
     pub default: Decision,
 }
@@ -79,6 +94,8 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     let mut steps = Vec::new();
     let mut rules = Vec::new();
     let mut default = None;
+    let mut chain = vec![MatchStep::Alias, MatchStep::Gtin];
+    let mut units = BTreeMap::new();
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
         for (key, value) in doc.get_ref().iter() {
@@ -116,6 +133,46 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                                 "items are matched on key = [\"location\", \"item_key\"]",
                             );
                         }
+                        if let Some(c) = m.chain {
+                            let span = c.span();
+                            let steps = c.into_inner();
+                            // The key pass (exact, then normalized) always comes first: a
+                            // row keeps the partner its own SKU finds.
+                            let key_steps = steps
+                                .iter()
+                                .take_while(|s| {
+                                    matches!(s, MatchStep::Exact | MatchStep::Normalized)
+                                })
+                                .count();
+                            let mut seen = std::collections::BTreeSet::new();
+                            if steps.iter().any(|s| !seen.insert(s.as_str())) {
+                                diags.at(span.clone(), "[match] chain names a step twice");
+                            } else if steps.get(..2)
+                                != Some(&[MatchStep::Exact, MatchStep::Normalized][..])
+                                || steps[key_steps..]
+                                    .iter()
+                                    .any(|s| matches!(s, MatchStep::Exact | MatchStep::Normalized))
+                            {
+                                diags.hint(
+                                    span,
+                                    "[match] chain must start with \"exact\", \"normalized\"",
+                                    "e.g. chain = [\"exact\", \"normalized\", \"gtin\", \"alias\"]; alias and gtin may be left out",
+                                );
+                            } else {
+                                chain = steps[2..].to_vec();
+                            }
+                        }
+                    }
+                }
+                "units" => {
+                    for (unit, dim) in toml_doc::entries(value, &mut diags, "units") {
+                        if let Some(d) = toml_doc::decode::<String>(
+                            dim,
+                            &mut diags,
+                            &format!("unit `{}`", unit.get_ref()),
+                        ) {
+                            units.insert(unit.get_ref().to_string(), d);
+                        }
                     }
                 }
                 "defaults" => {
@@ -143,7 +200,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the rules file"),
-                    "the rules file takes: [normalize], [match], [defaults], [[rules]]",
+                    "the rules file takes: [normalize], [match], [units], [defaults], [[rules]]",
                 ),
             }
         }
@@ -168,6 +225,8 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     Ok(RuleSet {
         path: path.to_path_buf(),
         sku_steps: steps,
+        chain,
+        units,
         rules,
         // Without a [defaults] table, an undecided line goes to a person.
         default: default.unwrap_or(Decision {

@@ -32,6 +32,33 @@ pub enum RawStep {
 #[serde(deny_unknown_fields)]
 pub struct RawMatch {
     pub key: Spanned<Vec<String>>,
+    /// The match steps in order (default: exact, normalized, alias, gtin).
+    pub chain: Option<Spanned<Vec<MatchStep>>>,
+}
+
+/// How two rows came to be paired; each line records the step that paired it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchStep {
+    /// The raw SKUs are equal.
+    Exact,
+    /// The SKUs are equal after the [normalize] steps.
+    Normalized,
+    /// A cross-reference maps one side's code or barcode to the other's item.
+    Alias,
+    /// The same valid GTIN at the same location, where the SKUs differ.
+    Gtin,
+}
+
+impl MatchStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchStep::Exact => "exact",
+            MatchStep::Normalized => "normalized",
+            MatchStep::Alias => "alias",
+            MatchStep::Gtin => "gtin",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,940 @@
+//! Common ground before matching: each side's rows get the item they are, in the unit
+//! and at the time they are compared in. In the rules' order:
+//!
+//! 1. GTINs are checked (an invalid one is a finding; the row still matches on its SKU);
+//! 2. the match chain: rows that the key pass would leave without a partner are
+//!    re-keyed by the alias step (cross-reference) and the GTIN step (the same valid
+//!    GTIN at the same location), each in the order the rules give; a row keeps the
+//!    step that keyed it (`_via`);
+//! 3. units: quantities into the item's base unit (a row with no conversion leaves
+//!    matching as an `unknown_unit` finding);
+//! 4. cut-off: every row is rolled forward from its as-of time to the pairing's latest
+//!    with the movements in between (`_moved`).
+//!
+//! Each step only runs when the job gives it something to work with, so a plain
+//! SKU-to-SKU job pays for none of this.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, FixedOffset};
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::columns::*;
+use crate::discrepancy::Kind;
+use crate::job::Job;
+use crate::reference::References;
+use crate::rules::{MatchStep, RuleSet, gtin};
+
+/// The step that re-keyed a row (alias, gtin); null when its own key stood.
+pub const VIA: &str = "_via";
+/// The quantity as the source stated it, in the row's own unit, before movements.
+pub const STATED_QTY: &str = "_stated_qty";
+/// Base units in one of the row's unit (null when no conversion applied).
+pub const FACTOR_COL: &str = "_factor";
+/// The net movements added to roll the row forward (null when none applied).
+pub const MOVED: &str = "_moved";
+/// The row's as-of time (RFC 3339), where known.
+pub const ROW_AS_OF: &str = "_as_of";
+/// A finding kind that takes the row out of matching (its detail is in `_invalid`).
+pub const REJECT: &str = "_reject";
+/// A finding that leaves the row in matching (invalid_gtin), and its detail.
+pub const FLAG: &str = "_flag";
+pub const FLAG_DETAIL: &str = "_flag_detail";
+
+pub fn factor_type() -> DataType {
+    DataType::Decimal(18, 6)
+}
+
+/// The columns this stage adds, as nulls: for frames that skip it (unit tests, and
+/// jobs with nothing to do here).
+pub fn with_defaults(frame: DataFrame) -> Result<DataFrame> {
+    let n = frame.height();
+    let mut frame = frame;
+    if frame.column(STATED_QTY).is_err() {
+        let stated = frame.column(QTY)?.clone().with_name(STATED_QTY.into());
+        frame.with_column(stated)?;
+    }
+    for (name, dtype) in [
+        (VIA, DataType::String),
+        (FACTOR_COL, factor_type()),
+        (MOVED, qty_type()),
+        (ROW_AS_OF, DataType::String),
+        (REJECT, DataType::String),
+        (FLAG, DataType::String),
+        (FLAG_DETAIL, DataType::String),
+    ] {
+        if frame.column(name).is_err() {
+            frame.with_column(Column::full_null(name.into(), n, &dtype))?;
+        }
+    }
+    Ok(frame)
+}
+
+/// One side's columns as the steps work on them.
+struct Side {
+    location: Vec<Option<String>>,
+    item_key: Vec<Option<String>>,
+    gtin14: Vec<Option<String>>,
+    eligible: Vec<bool>,
+    via: Vec<Option<&'static str>>,
+    uom: Vec<Option<String>>,
+    flag: Vec<Option<String>>,
+    reject: Vec<Option<String>>,
+    changed_keys: bool,
+    changed_uom: bool,
+}
+
+impl Side {
+    fn read(frame: &DataFrame) -> Result<Side> {
+        let strings = |name: &str| -> Result<Vec<Option<String>>> {
+            Ok(frame
+                .column(name)?
+                .str()?
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect())
+        };
+        let absent = frame.column(ABSENT)?.bool()?;
+        let invalid = frame.column(INVALID)?.str()?;
+        let eligible = absent
+            .iter()
+            .zip(invalid.iter())
+            .map(|(a, i)| !a.unwrap_or(false) && i.is_none())
+            .collect();
+        let n = frame.height();
+        let mut gtin14 = vec![None; n];
+        let mut flag = vec![None; n];
+        for (i, raw) in frame.column(GTIN)?.str()?.iter().enumerate() {
+            let Some(raw) = raw.map(str::trim).filter(|g| !g.is_empty()) else {
+                continue;
+            };
+            match gtin::normalize(raw) {
+                Ok(g) => gtin14[i] = Some(g),
+                Err(e) => flag[i] = Some(format!("GTIN {raw:?}: {e}")),
+            }
+        }
+        Ok(Side {
+            location: strings(LOCATION)?,
+            item_key: strings(ITEM_KEY)?,
+            gtin14,
+            eligible,
+            via: vec![None; n],
+            uom: strings(UOM)?,
+            flag,
+            reject: vec![None; n],
+            changed_keys: false,
+            changed_uom: false,
+        })
+    }
+
+    /// Keys of rows that can be matched.
+    fn keys(&self) -> HashSet<(&str, &str)> {
+        self.location
+            .iter()
+            .zip(&self.item_key)
+            .zip(&self.eligible)
+            .filter_map(|((l, k), ok)| match (l, k, ok) {
+                (Some(l), Some(k), true) => Some((l.as_str(), k.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Rows that can be matched but whose key the other side does not have.
+    fn unmatched(&self, other: &HashSet<(&str, &str)>) -> Vec<bool> {
+        (0..self.eligible.len())
+            .map(|i| {
+                self.eligible[i]
+                    && match (&self.location[i], &self.item_key[i]) {
+                        (Some(l), Some(k)) => !other.contains(&(l.as_str(), k.as_str())),
+                        _ => false,
+                    }
+            })
+            .collect()
+    }
+}
+
+/// What the steps need to know: the rules (chain order, units) and each source's
+/// declared as-of time.
+pub struct Ground<'a> {
+    pub rules: &'a RuleSet,
+    pub as_of: BTreeMap<String, DateTime<FixedOffset>>,
+    pub refs: &'a References,
+}
+
+impl<'a> Ground<'a> {
+    pub fn of(job: &'a Job, refs: &'a References) -> Ground<'a> {
+        Ground {
+            rules: &job.rules,
+            as_of: job
+                .sources
+                .iter()
+                .filter_map(|s| s.as_of.map(|t| (s.name.clone(), t)))
+                .collect(),
+            refs,
+        }
+    }
+}
+
+/// Brings both sides of a pairing onto common ground (see the module doc).
+pub fn prepare(
+    book: DataFrame,
+    observed: DataFrame,
+    ground: &Ground,
+) -> Result<(DataFrame, DataFrame)> {
+    let (rules, refs) = (ground.rules, ground.refs);
+    let (book, observed) = (with_defaults(book)?, with_defaults(observed)?);
+    let has_gtins =
+        |f: &DataFrame| -> Result<bool> { Ok(f.column(GTIN)?.null_count() < f.height()) };
+    let alias = refs
+        .cross_reference
+        .as_ref()
+        .filter(|_| rules.chain.contains(&MatchStep::Alias));
+    let work =
+        has_gtins(&book)? || has_gtins(&observed)? || alias.is_some() || refs.conversions.is_some();
+    let (mut book, mut observed) = if work {
+        let mut b = Side::read(&book)?;
+        let mut o = Side::read(&observed)?;
+        for step in &rules.chain {
+            match step {
+                MatchStep::Alias => {
+                    if let Some(xref) = alias {
+                        alias_step(&mut b, &mut o, xref);
+                    }
+                }
+                MatchStep::Gtin => gtin_step(&b, &mut o),
+                MatchStep::Exact | MatchStep::Normalized => {}
+            }
+        }
+        let book = write_back(book, b, rules, refs)?;
+        let observed = write_back(observed, o, rules, refs)?;
+        (book, observed)
+    } else {
+        (book, observed)
+    };
+    // Times only have to parse when the cut-off works with them.
+    let strict = refs.movements.is_some();
+    stamp_as_of(&mut book, &ground.as_of, strict)?;
+    stamp_as_of(&mut observed, &ground.as_of, strict)?;
+    if let Some(movements) = refs.movements.as_ref() {
+        let latest = latest_as_of(&[&book, &observed])?;
+        if let Some(latest) = latest {
+            roll_forward(&mut book, movements, latest)?;
+            roll_forward(&mut observed, movements, latest)?;
+        }
+    }
+    Ok((book, observed))
+}
+
+/// Alias: a row without a partner whose code or barcode the cross-reference knows
+/// takes the internal item's key (and the pack's unit), on either side.
+fn alias_step(book: &mut Side, observed: &mut Side, xref: &crate::rules::alias::CrossReference) {
+    let apply = |side: &mut Side, unmatched: Vec<bool>| {
+        for (i, open) in unmatched.into_iter().enumerate() {
+            if !open {
+                continue;
+            }
+            let Some(alias) = xref.lookup(side.item_key[i].as_deref(), side.gtin14[i].as_deref())
+            else {
+                continue;
+            };
+            if side.item_key[i].as_deref() != Some(alias.item_key.as_str()) {
+                side.item_key[i] = Some(alias.item_key.clone());
+                side.via[i] = Some(MatchStep::Alias.as_str());
+                side.changed_keys = true;
+            }
+            if let Some(u) = &alias.uom
+                && side.uom[i].is_none()
+            {
+                side.uom[i] = Some(u.clone());
+                side.changed_uom = true;
+            }
+        }
+    };
+    let open_book = book.unmatched(&observed.keys());
+    let open_observed = observed.unmatched(&book.keys());
+    apply(book, open_book);
+    apply(observed, open_observed);
+}
+
+/// GTIN: an observed row without a partner takes the key of the book row without a
+/// partner that has the same valid GTIN at the same location (only when exactly one
+/// book row does: a GTIN shared by two book items decides nothing).
+fn gtin_step(book: &Side, observed: &mut Side) {
+    let book_keys = book.keys();
+    let observed_keys = observed.keys();
+    let open_book = book.unmatched(&observed_keys);
+    let mut by_gtin: HashMap<(&str, &str), Option<&str>> = HashMap::new();
+    for i in (0..open_book.len()).filter(|i| open_book[*i]) {
+        if let (Some(l), Some(g), Some(k)) = (&book.location[i], &book.gtin14[i], &book.item_key[i])
+        {
+            by_gtin
+                .entry((l.as_str(), g.as_str()))
+                .and_modify(|e| {
+                    if *e != Some(k.as_str()) {
+                        *e = None
+                    }
+                })
+                .or_insert(Some(k.as_str()));
+        }
+    }
+    let open_observed = observed.unmatched(&book_keys);
+    for i in (0..open_observed.len()).filter(|i| open_observed[*i]) {
+        let (Some(l), Some(g)) = (&observed.location[i], &observed.gtin14[i]) else {
+            continue;
+        };
+        if let Some(Some(key)) = by_gtin.get(&(l.as_str(), g.as_str())) {
+            observed.item_key[i] = Some(key.to_string());
+            observed.via[i] = Some(MatchStep::Gtin.as_str());
+            observed.changed_keys = true;
+        }
+    }
+}
+
+/// Writes a side's steps back into its frame: keys, flags, units and factors.
+fn write_back(
+    mut frame: DataFrame,
+    side: Side,
+    rules: &RuleSet,
+    refs: &References,
+) -> Result<DataFrame> {
+    let n = frame.height();
+    if side.changed_keys {
+        frame.with_column(Column::new(ITEM_KEY.into(), side.item_key.clone()))?;
+        frame.with_column(Column::new(VIA.into(), side.via.clone()))?;
+    }
+    if side.changed_uom {
+        frame.with_column(Column::new(UOM.into(), side.uom.clone()))?;
+    }
+    if side.flag.iter().any(Option::is_some) {
+        let kinds: Vec<Option<&str>> = side
+            .flag
+            .iter()
+            .map(|f| f.as_ref().map(|_| Kind::InvalidGtin.as_str()))
+            .collect();
+        frame.with_column(Column::new(FLAG.into(), kinds))?;
+        frame.with_column(Column::new(FLAG_DETAIL.into(), side.flag.clone()))?;
+    }
+    let Some(conversions) = refs.conversions.as_ref() else {
+        if side.uom.iter().any(Option::is_some) && side.changed_uom {
+            // A pack barcode gave a unit but the job has no conversions: every such row
+            // is a finding (never a factor of 1).
+            return reject_packs(frame, &side);
+        }
+        return Ok(frame);
+    };
+    let qty = frame.column(QTY)?.decimal()?.clone();
+    let cost = frame.column(UNIT_COST)?.decimal()?.clone();
+    let mut costs: Vec<Option<i128>> = Vec::with_capacity(n);
+    let units = &rules.units;
+    let mut factors: Vec<Option<i128>> = vec![None; n];
+    let mut converted: Vec<Option<i128>> = Vec::with_capacity(n);
+    let mut reject = side.reject.clone();
+    let mut invalid: Vec<Option<String>> = frame
+        .column(INVALID)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect();
+    for i in 0..n {
+        let q = qty.physical().get(i);
+        let c = cost.physical().get(i);
+        let (Some(uom), Some(item), true) = (&side.uom[i], &side.item_key[i], side.eligible[i])
+        else {
+            converted.push(q);
+            costs.push(c);
+            continue;
+        };
+        match conversions.factor(item, uom, units) {
+            Ok(f) => {
+                let value = q.map(|q| Decimal::from_i128_with_scale(q, QTY_SCALE as u32) * f);
+                let value = match value {
+                    Some(v) => {
+                        let r = v.round_dp_with_strategy(
+                            QTY_SCALE as u32,
+                            rust_decimal::RoundingStrategy::MidpointNearestEven,
+                        );
+                        Some(r.mantissa() * 10i128.pow(QTY_SCALE as u32 - r.scale()))
+                    }
+                    None => None,
+                };
+                converted.push(value);
+                // A case costs twelve times an each: the cost goes per base unit too.
+                costs.push(c.map(|c| {
+                    let per_base = (Decimal::from_i128_with_scale(c, MONEY_SCALE as u32) / f)
+                        .round_dp_with_strategy(
+                            MONEY_SCALE as u32,
+                            rust_decimal::RoundingStrategy::MidpointNearestEven,
+                        );
+                    per_base.mantissa() * 10i128.pow(MONEY_SCALE as u32 - per_base.scale())
+                }));
+                let mut f6 = f;
+                f6.rescale(6);
+                factors[i] = Some(f6.mantissa());
+            }
+            Err(why) => {
+                converted.push(q);
+                costs.push(c);
+                reject[i] = Some(Kind::UnknownUnit.as_str().to_string());
+                invalid[i] = Some(why);
+            }
+        }
+    }
+    let qty = Int128Chunked::from_iter_options(QTY.into(), converted.into_iter())
+        .into_decimal(18, QTY_SCALE)?;
+    frame.with_column(qty.into_series().into_column())?;
+    let cost = Int128Chunked::from_iter_options(UNIT_COST.into(), costs.into_iter())
+        .into_decimal(18, MONEY_SCALE)?;
+    frame.with_column(cost.into_series().into_column())?;
+    let factor = Int128Chunked::from_iter_options(FACTOR_COL.into(), factors.into_iter())
+        .into_decimal(18, 6)?;
+    frame.with_column(factor.into_series().into_column())?;
+    frame.with_column(Column::new(REJECT.into(), reject))?;
+    frame.with_column(Column::new(INVALID.into(), invalid))?;
+    Ok(frame)
+}
+
+fn reject_packs(mut frame: DataFrame, side: &Side) -> Result<DataFrame> {
+    let mut reject: Vec<Option<String>> = side.reject.clone();
+    let mut invalid: Vec<Option<String>> = frame
+        .column(INVALID)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect();
+    let original = frame.column(UOM)?.str()?.clone();
+    for i in 0..side.uom.len() {
+        if side.eligible[i] && side.uom[i].is_some() && original.get(i).is_none() {
+            reject[i] = Some(Kind::UnknownUnit.as_str().to_string());
+            invalid[i] = Some(format!(
+                "the code counts in {:?}, and the job has no conversions source",
+                side.uom[i].as_deref().unwrap_or("")
+            ));
+        }
+    }
+    frame.with_column(Column::new(REJECT.into(), reject))?;
+    frame.with_column(Column::new(INVALID.into(), invalid))?;
+    Ok(frame)
+}
+
+/// `_as_of`: the row's own as_of cell, else its source's declared as_of. A cell that is
+/// not a time with an offset is an error when `strict` (the cut-off needs it), else it
+/// is carried as written.
+fn stamp_as_of(
+    frame: &mut DataFrame,
+    declared: &BTreeMap<String, DateTime<FixedOffset>>,
+    strict: bool,
+) -> Result<()> {
+    let cells = frame.column(AS_OF)?.str()?.clone();
+    if cells.null_count() == frame.height() {
+        // The usual case: one declared time per source, set by expression.
+        let mut time = lit(NULL).cast(DataType::String);
+        for (name, at) in declared {
+            time = when(col(SOURCE).eq(lit(name.as_str())))
+                .then(lit(at.to_rfc3339()))
+                .otherwise(time);
+        }
+        *frame = std::mem::take(frame)
+            .lazy()
+            .with_column(time.alias(ROW_AS_OF))
+            .collect()?;
+        return Ok(());
+    }
+    let sources = frame.column(SOURCE)?.str()?.clone();
+    let files = frame.column(FILE)?.str()?.clone();
+    let rows = frame.column(ROW)?.u64()?.clone();
+    let mut out = Vec::with_capacity(frame.height());
+    let mut bad = Vec::new();
+    for i in 0..frame.height() {
+        let time = match cells.get(i).map(str::trim).filter(|c| !c.is_empty()) {
+            Some(text) => match crate::rules::cutoff::parse_time(text) {
+                Some(t) => Some(t.to_rfc3339()),
+                None if strict => {
+                    bad.push(format!(
+                        "{}:{}: column as_of: {text:?} is not a time with an offset",
+                        files.get(i).unwrap_or(""),
+                        rows.get(i).unwrap_or(0)
+                    ));
+                    None
+                }
+                None => Some(text.to_string()),
+            },
+            None => sources
+                .get(i)
+                .and_then(|s| declared.get(s))
+                .map(|t| t.to_rfc3339()),
+        };
+        out.push(time);
+    }
+    if !bad.is_empty() {
+        let n = bad.len();
+        bad.truncate(10);
+        bail!(
+            "{n} bad as_of cell(s); the cut-off roll-forward needs times with an offset:\n{}",
+            bad.join("\n")
+        );
+    }
+    frame.with_column(Column::new(ROW_AS_OF.into(), out))?;
+    Ok(())
+}
+
+fn latest_as_of(frames: &[&DataFrame]) -> Result<Option<DateTime<FixedOffset>>> {
+    let mut latest = None;
+    for f in frames {
+        for t in f.column(ROW_AS_OF)?.str()?.iter().flatten() {
+            let t = DateTime::parse_from_rfc3339(t)?;
+            if latest.is_none_or(|l| t > l) {
+                latest = Some(t);
+            }
+        }
+    }
+    Ok(latest)
+}
+
+/// Adds to each row with an as-of time the movements of its item up to `latest`.
+fn roll_forward(
+    frame: &mut DataFrame,
+    movements: &crate::rules::cutoff::Movements,
+    latest: DateTime<FixedOffset>,
+) -> Result<()> {
+    let (locations, keys, times) = (
+        frame.column(LOCATION)?.str()?.clone(),
+        frame.column(ITEM_KEY)?.str()?.clone(),
+        frame.column(ROW_AS_OF)?.str()?.clone(),
+    );
+    let qty = frame.column(QTY)?.decimal()?.clone();
+    let mut moved: Vec<Option<i128>> = Vec::with_capacity(frame.height());
+    let mut rolled: Vec<Option<i128>> = Vec::with_capacity(frame.height());
+    let mut any = false;
+    for i in 0..frame.height() {
+        let q = qty.physical().get(i);
+        let net = match (locations.get(i), keys.get(i), times.get(i)) {
+            (Some(l), Some(k), Some(t)) => {
+                movements.net(l, k, DateTime::parse_from_rfc3339(t)?, latest)
+            }
+            _ => None,
+        };
+        match (net, q) {
+            (Some(net), Some(q)) => {
+                let mut net = net;
+                net.rescale(QTY_SCALE as u32);
+                moved.push(Some(net.mantissa()));
+                rolled.push(Some(q + net.mantissa()));
+                any = true;
+            }
+            _ => {
+                moved.push(None);
+                rolled.push(q);
+            }
+        }
+    }
+    if any {
+        let qty = Int128Chunked::from_iter_options(QTY.into(), rolled.into_iter())
+            .into_decimal(18, QTY_SCALE)?;
+        frame.with_column(qty.into_series().into_column())?;
+        let moved = Int128Chunked::from_iter_options(MOVED.into(), moved.into_iter())
+            .into_decimal(18, QTY_SCALE)?;
+        frame.with_column(moved.into_series().into_column())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::classify;
+    use crate::discrepancy::{Resolution, Severity};
+    use crate::matching::reconcile;
+    use crate::rules::alias::{Alias, CrossReference};
+    use crate::rules::cutoff::{Movement, Movements, parse_time};
+    use crate::rules::units::Conversions;
+    use crate::rules::{Decision, RuleSet};
+    use crate::testing::snapshot;
+
+    fn rules(chain: &[MatchStep]) -> RuleSet {
+        RuleSet {
+            path: PathBuf::from("rules.toml"),
+            sku_steps: vec![],
+            chain: chain.to_vec(),
+            units: [("each", "count"), ("case", "count"), ("kg", "mass")]
+                .into_iter()
+                .map(|(u, d)| (u.to_string(), d.to_string()))
+                .collect(),
+            rules: vec![],
+            default: Decision {
+                severity: Severity::High,
+                resolution: Resolution::Review,
+            },
+        }
+    }
+
+    fn with(mut frame: DataFrame, name: &str, values: &[Option<&str>]) -> DataFrame {
+        frame
+            .with_column(Column::new(name.into(), values.to_vec()))
+            .unwrap();
+        frame
+    }
+
+    /// Prepares, matches and classifies; the lines as (kind, item_key, match_step,
+    /// qty_delta) text, plus both sides' tallies.
+    fn lines_of(
+        book: DataFrame,
+        observed: DataFrame,
+        ground: &Ground,
+    ) -> (DataFrame, crate::matching::Matched) {
+        let (book, observed) = prepare(book, observed, ground).unwrap();
+        let m = reconcile(book, observed).unwrap();
+        let lines = classify::finish(classify::decide(
+            classify::lines(&m, "p").unwrap(),
+            ground.rules,
+        ))
+        .unwrap();
+        (lines, m)
+    }
+
+    fn text(df: &DataFrame, col: &str) -> Vec<String> {
+        df.column(col)
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
+    }
+
+    fn alias(item: &str, uom: Option<&str>) -> Alias {
+        Alias {
+            item_key: item.into(),
+            uom: uom.map(str::to_string),
+            place: "xref.csv:2".into(),
+        }
+    }
+
+    #[test]
+    fn gtin_pairs_rows_whose_skus_differ_and_an_invalid_gtin_is_a_finding() {
+        let book = with(
+            snapshot("erp", &[("S1", "A", "5", None), ("S1", "B", "2", None)]),
+            GTIN,
+            &[Some("00850001000109"), None],
+        );
+        // The POS knows A by its own id, with the UPC-A form of A's barcode; B's barcode
+        // has a bad check digit, but B still matches on its SKU.
+        let observed = with(
+            snapshot(
+                "pos",
+                &[("S1", "POS-77", "4", None), ("S1", "B", "2", None)],
+            ),
+            GTIN,
+            &[Some("850001000109"), Some("850001000207 ")],
+        );
+        let refs = References::default();
+        let r = rules(&[MatchStep::Alias, MatchStep::Gtin]);
+        let ground = Ground {
+            rules: &r,
+            as_of: BTreeMap::new(),
+            refs: &refs,
+        };
+        let (lines, m) = lines_of(book, observed, &ground);
+        assert_eq!(text(&lines, "kind"), ["qty_mismatch", "invalid_gtin"]);
+        assert_eq!(text(&lines, "item_key"), ["A", "B"]);
+        assert_eq!(text(&lines, "match_step"), ["gtin", ""]);
+        assert_eq!(text(&lines, "observed_sku"), ["POS-77", "B"]);
+        assert!(text(&lines, "detail")[1].contains("check digit 7, expected 8"));
+        assert_eq!(m.observed.matched, 2, "both rows matched");
+        assert_eq!(m.observed.invalid_gtin, 1);
+        assert!(m.observed.ties_out());
+
+        // Without the GTIN step the two A rows stay apart.
+        let r = rules(&[MatchStep::Alias]);
+        let ground = Ground {
+            rules: &r,
+            as_of: BTreeMap::new(),
+            refs: &refs,
+        };
+        let book = with(
+            snapshot("erp", &[("S1", "A", "5", None)]),
+            GTIN,
+            &[Some("00850001000109")],
+        );
+        let observed = with(
+            snapshot("pos", &[("S1", "POS-77", "4", None)]),
+            GTIN,
+            &[Some("850001000109")],
+        );
+        let (lines, _) = lines_of(book, observed, &ground);
+        assert_eq!(
+            text(&lines, "kind"),
+            ["missing_in_observed", "missing_in_book"]
+        );
+    }
+
+    #[test]
+    fn alias_keys_unmatched_rows_only_and_the_chain_order_decides() {
+        let mut xref = CrossReference::default();
+        xref.insert("V-1", false, alias("A", None));
+        // "B" is a real item on both sides: its own key wins over any alias.
+        xref.insert("B", false, alias("A", None));
+        xref.insert("00850001000109", true, alias("C", None));
+        let refs = References {
+            cross_reference: Some(xref),
+            ..Default::default()
+        };
+        let book = with(
+            snapshot(
+                "erp",
+                &[
+                    ("S1", "A", "5", None),
+                    ("S1", "B", "1", None),
+                    ("S1", "C", "3", None),
+                ],
+            ),
+            GTIN,
+            &[None, None, Some("00850001000109")],
+        );
+        let observed = with(
+            snapshot(
+                "pos",
+                &[
+                    ("S1", "V-1", "5", None),
+                    ("S1", "B", "2", None),
+                    ("S1", "X", "4", None),
+                ],
+            ),
+            GTIN,
+            &[None, None, Some("00850001000109")],
+        );
+        for (chain, step) in [
+            ([MatchStep::Alias, MatchStep::Gtin], "alias"),
+            ([MatchStep::Gtin, MatchStep::Alias], "gtin"),
+        ] {
+            let r = rules(&chain);
+            let ground = Ground {
+                rules: &r,
+                as_of: BTreeMap::new(),
+                refs: &refs,
+            };
+            let (lines, m) = lines_of(book.clone(), observed.clone(), &ground);
+            assert_eq!(m.observed.matched, 3, "{chain:?}");
+            // A (via V-1) is equal; B differs, on its own key; C via the alias or GTIN.
+            assert_eq!(text(&lines, "item_key"), ["B", "C"], "{chain:?}");
+            assert_eq!(text(&lines, "match_step"), ["exact", step], "{chain:?}");
+        }
+    }
+
+    #[test]
+    fn a_case_barcode_counts_cases_and_a_missing_conversion_is_a_finding() {
+        let mut xref = CrossReference::default();
+        xref.insert("10850001000014", true, alias("A", Some("case")));
+        xref.insert("CASE-B", false, alias("B", Some("case")));
+        let mut conversions = Conversions::default();
+        conversions.insert("A", "each", Decimal::ONE);
+        conversions.insert("A", "case", Decimal::from(12));
+        conversions.insert("B", "each", Decimal::ONE);
+        conversions.insert("K", "kg", Decimal::ONE);
+        let refs = References {
+            cross_reference: Some(xref),
+            conversions: Some(conversions),
+            ..Default::default()
+        };
+        let book = with(
+            snapshot(
+                "erp",
+                &[
+                    ("S1", "A", "26", Some("1.0000")),
+                    ("S1", "B", "4", None),
+                    ("S1", "K", "2.5", None),
+                ],
+            ),
+            UOM,
+            &[Some("each"), Some("each"), Some("kg")],
+        );
+        let observed = with(
+            with(
+                snapshot(
+                    "pos",
+                    &[
+                        ("S1", "LS-1", "2", Some("12.0000")),
+                        ("S1", "CASE-B", "1", None),
+                        ("S1", "K", "3", None),
+                    ],
+                ),
+                GTIN,
+                &[Some("10850001000014"), None, None],
+            ),
+            UOM,
+            &[None, None, Some("each")],
+        );
+        let r = rules(&[MatchStep::Alias, MatchStep::Gtin]);
+        let ground = Ground {
+            rules: &r,
+            as_of: BTreeMap::new(),
+            refs: &refs,
+        };
+        let (lines, m) = lines_of(book, observed, &ground);
+        assert_eq!(
+            text(&lines, "kind"),
+            [
+                "qty_mismatch",
+                "missing_in_observed",
+                "unknown_unit",
+                "missing_in_observed",
+                "unknown_unit"
+            ]
+        );
+        assert_eq!(text(&lines, "item_key"), ["A", "B", "B", "K", "K"]);
+        // 2 cases = 24 each against 26: −2, at the book's cost per each.
+        assert_eq!(text(&lines, "observed_stated_qty")[0], "2.000");
+        assert_eq!(text(&lines, "observed_uom")[0], "case");
+        assert_eq!(text(&lines, "observed_factor")[0], "12.000000");
+        assert_eq!(text(&lines, "observed_qty")[0], "24.000");
+        assert_eq!(text(&lines, "qty_delta")[0], "-2.000");
+        assert_eq!(text(&lines, "value_delta")[0], "-2.0000");
+        assert_eq!(text(&lines, "match_step")[0], "alias");
+        let details = text(&lines, "detail");
+        assert!(
+            details[2].contains("no conversion from \"case\" to \"each\""),
+            "{details:?}"
+        );
+        assert!(
+            details[4].contains("each (count) cannot convert to kg (mass)"),
+            "{details:?}"
+        );
+        assert_eq!(m.observed.rejected.unknown_unit, 2);
+        assert!(m.observed.ties_out() && m.book.ties_out());
+    }
+
+    #[test]
+    fn conversions_across_dimensions_are_refused() {
+        let mut c = Conversions::default();
+        c.insert("A", "each", Decimal::ONE);
+        c.insert("A", "kg", Decimal::from(2));
+        let e = c
+            .check(&rules(&[]).units, std::path::Path::new("rules.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("kg (mass) cannot convert to each (count)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn movements_roll_the_older_snapshot_forward() {
+        let t = |s: &str| parse_time(s).unwrap();
+        let mut movements = Movements::default();
+        for (item, at, qty) in [
+            ("A", "2026-11-25T21:15:00-05:00", -2),
+            ("B", "2026-11-25T22:00:00-05:00", -1),
+            // After the book's as-of time: neither snapshot holds it yet.
+            ("B", "2026-11-25T23:30:00-05:00", -5),
+            // Before the POS count: already in both.
+            ("C", "2026-11-25T19:00:00-05:00", 4),
+        ] {
+            movements.insert(
+                "S1",
+                item,
+                Movement {
+                    at: t(at),
+                    qty: Decimal::from(qty),
+                    movement: Some("sale".into()),
+                    place: String::new(),
+                },
+            );
+        }
+        let refs = References {
+            movements: Some(movements),
+            ..Default::default()
+        };
+        let r = rules(&[]);
+        let ground = Ground {
+            rules: &r,
+            as_of: [
+                ("erp".to_string(), t("2026-11-25T23:00:00-05:00")),
+                ("pos".to_string(), t("2026-11-25T18:00:00-07:00")),
+            ]
+            .into_iter()
+            .collect(),
+            refs: &refs,
+        };
+        let book = snapshot(
+            "erp",
+            &[
+                ("S1", "A", "10", None),
+                ("S1", "B", "5", None),
+                ("S1", "C", "7", None),
+            ],
+        );
+        let observed = snapshot(
+            "pos",
+            &[
+                ("S1", "A", "12", None),
+                ("S1", "B", "8", None),
+                ("S1", "C", "7", None),
+            ],
+        );
+        let (lines, m) = lines_of(book.clone(), observed.clone(), &ground);
+        assert_eq!(text(&lines, "kind"), ["explained", "qty_mismatch"]);
+        assert_eq!(text(&lines, "observed_stated_qty"), ["12.000", "8.000"]);
+        assert_eq!(text(&lines, "observed_moved"), ["-2.000", "-1.000"]);
+        assert_eq!(text(&lines, "qty_delta"), ["0.000", "2.000"]);
+        assert_eq!(text(&lines, "rule")[0], classify::EXPLAINED_RULE);
+        assert_eq!(text(&lines, "resolution")[0], "ignore");
+        assert_eq!(m.equal, 1, "C is equal and moved before both");
+
+        // Swapped sides: the same story with every sign mirrored.
+        let (swapped, _) = lines_of(observed, book, &ground);
+        assert_eq!(text(&swapped, "kind"), ["explained", "qty_mismatch"]);
+        assert_eq!(text(&swapped, "qty_delta"), ["0.000", "-2.000"]);
+        assert_eq!(text(&swapped, "book_moved"), ["-2.000", "-1.000"]);
+    }
+
+    #[test]
+    fn a_snapshot_against_itself_yields_nothing_with_every_step_on() {
+        let mut xref = CrossReference::default();
+        xref.insert("V-1", false, alias("A", Some("case")));
+        let mut conversions = Conversions::default();
+        conversions.insert("A", "each", Decimal::ONE);
+        conversions.insert("A", "case", Decimal::from(12));
+        conversions.insert("B", "each", Decimal::ONE);
+        let mut movements = Movements::default();
+        movements.insert(
+            "S1",
+            "A",
+            Movement {
+                at: parse_time("2026-11-25T21:00:00Z").unwrap(),
+                qty: Decimal::from(-1),
+                movement: None,
+                place: String::new(),
+            },
+        );
+        let refs = References {
+            cross_reference: Some(xref),
+            conversions: Some(conversions),
+            movements: Some(movements),
+            inputs: vec![],
+        };
+        let r = rules(&[MatchStep::Alias, MatchStep::Gtin]);
+        let at = parse_time("2026-11-25T20:00:00Z").unwrap();
+        let ground = Ground {
+            rules: &r,
+            as_of: [("a".to_string(), at), ("b".to_string(), at)]
+                .into_iter()
+                .collect(),
+            refs: &refs,
+        };
+        let rows = &[("S1", "V-1", "2", None), ("S1", "B", "3", Some("1.5000"))];
+        let (lines, m) = lines_of(
+            with(snapshot("a", rows), GTIN, &[None, Some("00850001000109")]),
+            with(snapshot("b", rows), GTIN, &[None, Some("00850001000109")]),
+            &ground,
+        );
+        assert_eq!(lines.height(), 0, "{lines}");
+        assert_eq!(m.equal, 2);
+    }
+}
