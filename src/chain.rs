@@ -215,7 +215,11 @@ pub fn prepare(
         (book, observed)
     };
     // Times only have to parse when the cut-off works with them.
-    let strict = refs.movements.is_some();
+    let strict = refs.movements.is_some()
+        || rules
+            .rules
+            .iter()
+            .any(|r| r.decision.resolution == crate::discrepancy::Resolution::NewerWins);
     stamp_as_of(&mut book, &ground.as_of, strict)?;
     stamp_as_of(&mut observed, &ground.as_of, strict)?;
     if let Some(movements) = refs.movements.as_ref() {
@@ -433,7 +437,7 @@ fn stamp_as_of(
         let mut time = lit(NULL).cast(DataType::String);
         for (name, at) in declared {
             time = when(col(SOURCE).eq(lit(name.as_str())))
-                .then(lit(at.to_rfc3339()))
+                .then(lit(utc_text(*at)))
                 .otherwise(time);
         }
         *frame = std::mem::take(frame)
@@ -450,7 +454,7 @@ fn stamp_as_of(
     for i in 0..frame.height() {
         let time = match cells.get(i).map(str::trim).filter(|c| !c.is_empty()) {
             Some(text) => match crate::rules::cutoff::parse_time(text) {
-                Some(t) => Some(t.to_rfc3339()),
+                Some(t) => Some(utc_text(t)),
                 None if strict => {
                     bad.push(format!(
                         "{}:{}: column as_of: {text:?} is not a time with an offset",
@@ -464,7 +468,7 @@ fn stamp_as_of(
             None => sources
                 .get(i)
                 .and_then(|s| declared.get(s))
-                .map(|t| t.to_rfc3339()),
+                .map(|t| utc_text(*t)),
         };
         out.push(time);
     }
@@ -478,6 +482,12 @@ fn stamp_as_of(
     }
     frame.with_column(Column::new(ROW_AS_OF.into(), out))?;
     Ok(())
+}
+
+/// A time as UTC RFC 3339 text of one width, so that times compare as text.
+fn utc_text(t: DateTime<FixedOffset>) -> String {
+    t.with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn latest_as_of(frames: &[&DataFrame]) -> Result<Option<DateTime<FixedOffset>>> {
@@ -558,6 +568,8 @@ mod tests {
     fn rules(chain: &[MatchStep]) -> RuleSet {
         RuleSet {
             path: PathBuf::from("rules.toml"),
+            reasons: vec![],
+            approval_above: None,
             sku_steps: vec![],
             chain: chain.to_vec(),
             units: [("each", "count"), ("case", "count"), ("kg", "mass")]

@@ -11,10 +11,10 @@ use polars::prelude::*;
 use crate::columns::*;
 use crate::discrepancy::{Kind, Resolution, Severity};
 use crate::matching::Matched;
-use crate::rules::{DEFAULT_RULE, MatchStep, RuleSet};
+use crate::rules::{DEFAULT_RULE, MatchStep, RuleSet, condition};
 
 /// The columns of a discrepancy line, in the order they are written.
-pub const COLUMNS: [&str; 39] = [
+pub const COLUMNS: [&str; 41] = [
     "line",
     "pairing",
     "kind",
@@ -37,6 +37,8 @@ pub const COLUMNS: [&str; 39] = [
     "rule",
     "severity",
     "resolution",
+    "reason",
+    "approval",
     "detail",
     "book_stated_qty",
     "book_uom",
@@ -173,6 +175,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
     let mut name = lit(DEFAULT_RULE);
     let mut severity = lit(rules.default.severity.as_str());
     let mut resolution = lit(rules.default.resolution.as_str());
+    let mut reason = lit(NULL).cast(DataType::String);
     // Built from the last rule to the first so that the first rule is outermost.
     for rule in rules.rules.iter().rev() {
         let mut cond = kind_is(&rule.applies_to).and(rule.condition.expr());
@@ -190,6 +193,29 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
                 .fold(lit(false), |a, c| a.or(col(CATEGORY).eq(lit(c.as_str()))));
             cond = cond.and(in_category.fill_null(lit(false)));
         }
+        // A value band needs a value: lines without one are outside every band.
+        if let Some(from) = rule.value_from {
+            cond = cond.and(
+                col("value_delta")
+                    .abs()
+                    .gt_eq(condition::dec(from, MONEY_SCALE))
+                    .fill_null(lit(false)),
+            );
+        }
+        if let Some(below) = rule.value_below {
+            cond = cond.and(
+                col("value_delta")
+                    .abs()
+                    .lt(condition::dec(below, MONEY_SCALE))
+                    .fill_null(lit(false)),
+            );
+        }
+        reason = when(cond.clone())
+            .then(match &rule.reason {
+                Some(r) => lit(r.as_str()),
+                None => lit(NULL).cast(DataType::String),
+            })
+            .otherwise(reason);
         name = when(cond.clone())
             .then(lit(rule.name.as_str()))
             .otherwise(name);
@@ -200,9 +226,25 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
             .then(lit(rule.decision.resolution.as_str()))
             .otherwise(resolution);
     }
+    // Newer wins: the side with the later as-of time is right (times are UTC text of
+    // one width, so they compare as text); unknown or equal times go to a person.
+    let (book_t, observed_t) = (col("book_as_of"), col("observed_as_of"));
+    let resolution = when(resolution.clone().eq(lit(Resolution::NewerWins.as_str())))
+        .then(
+            when(book_t.clone().gt(observed_t.clone()).fill_null(lit(false)))
+                .then(lit(Resolution::CorrectObserved.as_str()))
+                .when(observed_t.gt(book_t).fill_null(lit(false)))
+                .then(lit(Resolution::CorrectBook.as_str()))
+                .otherwise(lit(Resolution::Review.as_str())),
+        )
+        .otherwise(resolution);
     // Explained lines are decided by their movements, never by a rule.
     let explained = col("kind").eq(lit(Kind::Explained.as_str()));
-    lines.with_columns([
+    let lines = lines.with_columns([
+        when(explained.clone())
+            .then(lit(NULL).cast(DataType::String))
+            .otherwise(reason)
+            .alias("reason"),
         when(explained.clone())
             .then(lit(EXPLAINED_RULE))
             .otherwise(name)
@@ -215,7 +257,39 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
             .then(lit(Resolution::Ignore.as_str()))
             .otherwise(resolution)
             .alias("resolution"),
-    ])
+    ]);
+    // A correction worth more than the threshold (or of unknown worth) waits for a
+    // person's approval; it is not written back until then.
+    let approval = match rules.approval_above {
+        None => lit(NULL).cast(DataType::String),
+        Some(above) => {
+            let corrects = col("resolution")
+                .eq(lit(Resolution::CorrectBook.as_str()))
+                .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())));
+            let big = col("value_delta")
+                .abs()
+                .gt(condition::dec(above, MONEY_SCALE))
+                .fill_null(lit(true));
+            when(corrects.and(big))
+                .then(lit(APPROVAL_REQUIRED))
+                .otherwise(lit(NULL).cast(DataType::String))
+        }
+    };
+    lines.with_column(approval.alias("approval"))
+}
+
+/// The `approval` of a correction that needs a person's approval.
+pub const APPROVAL_REQUIRED: &str = "required";
+
+/// Lines a person must look at: their resolution says so, or their correction needs
+/// approval.
+pub fn needs_person() -> Expr {
+    Resolution::ALL.iter().filter(|r| r.needs_person()).fold(
+        col("approval")
+            .eq(lit(APPROVAL_REQUIRED))
+            .fill_null(lit(false)),
+        |any, r| any.or(col("resolution").eq(lit(r.as_str()))),
+    )
 }
 
 /// The rule recorded on lines that movements explain.
@@ -273,6 +347,9 @@ mod tests {
         Rule {
             name: name.into(),
             condition,
+            reason: None,
+            value_from: None,
+            value_below: None,
             applies_to: kinds.to_vec(),
             locations: locations.iter().map(|s| s.to_string()).collect(),
             categories: vec![],
@@ -286,6 +363,8 @@ mod tests {
     fn rules(rules: Vec<Rule>) -> RuleSet {
         RuleSet {
             path: PathBuf::from("rules.toml"),
+            reasons: vec![],
+            approval_above: None,
             sku_steps: vec![],
             chain: vec![MatchStep::Alias, MatchStep::Gtin],
             units: Default::default(),
@@ -441,5 +520,154 @@ mod tests {
         let s2 = snapshot("pos", &[("S2", "A", "1", Some("2.5000"))]);
         let lines = classify(snapshot("erp", &BOOK[3..]), s2, &rs);
         assert_eq!(strings(&lines, "rule"), ["s2-only"]);
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use std::path::PathBuf;
+
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::matching::reconcile;
+    use crate::rules::{Condition, Decision, Rule};
+    use crate::testing::snapshot;
+
+    fn policy(name: &str, resolution: Resolution, band: (Option<i64>, Option<i64>)) -> Rule {
+        Rule {
+            name: name.into(),
+            condition: Condition::Always,
+            reason: Some("miscount".into()),
+            value_from: band.0.map(Decimal::from),
+            value_below: band.1.map(Decimal::from),
+            applies_to: vec![Kind::QtyMismatch],
+            locations: vec![],
+            categories: vec![],
+            decision: Decision {
+                severity: Severity::Low,
+                resolution,
+            },
+        }
+    }
+
+    fn decided(rules: Vec<Rule>, approval_above: Option<i64>, times: [&str; 2]) -> DataFrame {
+        let rs = RuleSet {
+            path: PathBuf::from("rules.toml"),
+            reasons: vec!["miscount".into()],
+            approval_above: approval_above.map(Decimal::from),
+            sku_steps: vec![],
+            chain: vec![],
+            units: Default::default(),
+            rules,
+            default: Decision {
+                severity: Severity::High,
+                resolution: Resolution::Review,
+            },
+        };
+        let stamp = |mut f: DataFrame, t: &str| {
+            let n = f.height();
+            f.with_column(Column::new(
+                crate::chain::ROW_AS_OF.into(),
+                vec![Some(t); n],
+            ))
+            .unwrap();
+            f
+        };
+        // Differences of 1 × 10.00 (A), 30 × 10.00 (B) and 100 × 10.00 (C).
+        let book = snapshot(
+            "erp",
+            &[
+                ("S1", "A", "10", Some("10.0000")),
+                ("S1", "B", "50", Some("10.0000")),
+                ("S1", "C", "200", Some("10.0000")),
+            ],
+        );
+        let observed = snapshot(
+            "pos",
+            &[
+                ("S1", "A", "9", Some("10.0000")),
+                ("S1", "B", "20", Some("10.0000")),
+                ("S1", "C", "100", Some("10.0000")),
+            ],
+        );
+        let m = reconcile(stamp(book, times[0]), stamp(observed, times[1])).unwrap();
+        finish(decide(lines(&m, "p").unwrap(), &rs)).unwrap()
+    }
+
+    fn text(df: &DataFrame, col: &str) -> Vec<String> {
+        df.column(col)
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn value_bands_scope_policies_and_reasons_are_recorded() {
+        let lines = decided(
+            vec![
+                policy("small", Resolution::CorrectBook, (None, Some(50))),
+                policy("middle", Resolution::Recount, (Some(50), Some(500))),
+            ],
+            None,
+            ["2026-11-26T04:00:00Z", "2026-11-26T01:00:00Z"],
+        );
+        assert_eq!(text(&lines, "rule"), ["small", "middle", "(default)"]);
+        assert_eq!(
+            text(&lines, "resolution"),
+            ["correct_book", "recount", "review"]
+        );
+        assert_eq!(text(&lines, "reason"), ["miscount", "miscount", ""]);
+    }
+
+    #[test]
+    fn newer_wins_corrects_the_older_side() {
+        let rules = || vec![policy("newer", Resolution::NewerWins, (None, None))];
+        let book_newer = decided(
+            rules(),
+            None,
+            ["2026-11-26T04:00:00Z", "2026-11-26T01:00:00Z"],
+        );
+        assert_eq!(text(&book_newer, "resolution"), ["correct_observed"; 3]);
+        let observed_newer = decided(
+            rules(),
+            None,
+            ["2026-11-26T01:00:00Z", "2026-11-26T04:00:00Z"],
+        );
+        assert_eq!(text(&observed_newer, "resolution"), ["correct_book"; 3]);
+        let same = decided(rules(), None, ["2026-11-26T01:00:00Z"; 2]);
+        assert_eq!(text(&same, "resolution"), ["review"; 3]);
+    }
+
+    #[test]
+    fn corrections_above_the_threshold_wait_for_approval() {
+        let lines = decided(
+            vec![policy("fix", Resolution::CorrectBook, (None, None))],
+            Some(300),
+            ["2026-11-26T01:00:00Z"; 2],
+        );
+        // −10.00 and −300.00 are within 300; −1000.00 is above it.
+        assert_eq!(text(&lines, "approval"), ["", "", "required"]);
+        let needing: Vec<bool> = lines
+            .clone()
+            .lazy()
+            .select([needs_person()])
+            .collect()
+            .unwrap()
+            .column("approval")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .map(|b| b.unwrap_or(false))
+            .collect();
+        assert_eq!(needing, [false, false, true]);
+        let corrections = crate::resolve::corrections(&lines).unwrap();
+        assert_eq!(text(&corrections, "item_key"), ["A", "B"], "C waits");
     }
 }

@@ -106,6 +106,10 @@ pub enum Resolution {
     CorrectBook,
     /// The book is right: correct the observed system.
     CorrectObserved,
+    /// The side with the later as-of time is right (a rule's policy; each line is
+    /// decided as correct_book or correct_observed, or review when the times are unknown
+    /// or equal).
+    NewerWins,
     /// Count again before deciding.
     Recount,
     /// A person decides.
@@ -113,10 +117,11 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    pub const ALL: [Resolution; 5] = [
+    pub const ALL: [Resolution; 6] = [
         Resolution::Ignore,
         Resolution::CorrectBook,
         Resolution::CorrectObserved,
+        Resolution::NewerWins,
         Resolution::Recount,
         Resolution::Review,
     ];
@@ -126,6 +131,7 @@ impl Resolution {
             Resolution::Ignore => "ignore",
             Resolution::CorrectBook => "correct_book",
             Resolution::CorrectObserved => "correct_observed",
+            Resolution::NewerWins => "newer_wins",
             Resolution::Recount => "recount",
             Resolution::Review => "review",
         }

@@ -32,9 +32,11 @@ pub const COLUMNS: [&str; 15] = [
 /// gaplessly in line order.
 pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
     let to_book = col("resolution").eq(lit(Resolution::CorrectBook.as_str()));
+    // A correction that waits for approval is not one yet.
     let targets = to_book
         .clone()
-        .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())));
+        .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())))
+        .and(col("approval").is_null());
     let is_qty = [
         Kind::MissingInBook,
         Kind::MissingInObserved,
@@ -66,7 +68,13 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
                 .alias("target"),
             // A side that lacks the item is written under the normalised key.
             coalesce(&[pick("book_sku", "observed_sku"), col(ITEM_KEY)]).alias(SKU),
-            pick("book_qty", "observed_qty").alias("current_qty"),
+            // What the target holds as it stated it (before units and movements): the
+            // value the writer checks the row against.
+            coalesce(&[
+                pick("book_stated_qty", "observed_stated_qty"),
+                pick("book_qty", "observed_qty"),
+            ])
+            .alias("current_qty"),
             when(is_qty)
                 .then(pick_other("book_qty", "observed_qty").fill_null(zero))
                 .otherwise(pick("book_qty", "observed_qty"))

@@ -94,6 +94,14 @@ pub struct LineView {
     pub detail: String,
     pub book_ref: String,
     pub observed_ref: String,
+    /// How the pair came together (exact, normalized, alias, gtin).
+    pub match_step: String,
+    /// How a side's compared quantity came from what it stated ("2 Case × 12",
+    /// "−1 moved after 2026-11-26T01:00:00Z").
+    pub book_note: String,
+    pub observed_note: String,
+    pub reason: String,
+    pub approval: String,
 }
 
 /// Location pages hand lines to the template as objects that give a field when asked,
@@ -129,6 +137,11 @@ impl minijinja::value::Object for LineView {
             "detail" => Value::from(self.detail.as_str()),
             "book_ref" => Value::from(self.book_ref.as_str()),
             "observed_ref" => Value::from(self.observed_ref.as_str()),
+            "match_step" => Value::from(self.match_step.as_str()),
+            "book_note" => Value::from(self.book_note.as_str()),
+            "observed_note" => Value::from(self.observed_note.as_str()),
+            "reason" => Value::from(self.reason.as_str()),
+            "approval" => Value::from(self.approval.as_str()),
             _ => return None,
         })
     }
@@ -178,15 +191,7 @@ impl Acc {
 
 const TOP: usize = 20;
 
-/// Lines whose resolution leaves them for a person to decide.
-fn needs_person() -> Expr {
-    Resolution::ALL
-        .iter()
-        .filter(|r| r.needs_person())
-        .fold(lit(false), |any, r| {
-            any.or(col("resolution").eq(lit(r.as_str())))
-        })
-}
+use crate::classify::needs_person;
 
 /// Sums per (location, kind), computed by polars over the whole frame at once.
 fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
@@ -348,6 +353,27 @@ pub fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
                     .map_or(file.clone(), |n| n.to_string_lossy().into());
                 format!("{source} {name}:{}", get(&format!("{side}_row")))
             };
+            let note = |side: &str| {
+                let mut parts = Vec::new();
+                let factor = get(&format!("{side}_factor"));
+                let factor = factor.trim_end_matches('0').trim_end_matches('.');
+                if !factor.is_empty() && factor != "1" {
+                    parts.push(format!(
+                        "{} {} × {factor}",
+                        get(&format!("{side}_stated_qty")),
+                        get(&format!("{side}_uom"))
+                    ));
+                }
+                let moved = get(&format!("{side}_moved"));
+                if !moved.is_empty() {
+                    let sign = if moved.starts_with('-') { "" } else { "+" };
+                    parts.push(format!(
+                        "{sign}{moved} moved after {}",
+                        get(&format!("{side}_as_of"))
+                    ));
+                }
+                parts.join("; ")
+            };
             LineView {
                 line: get("line"),
                 pairing: get("pairing"),
@@ -368,7 +394,7 @@ pub fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
                 value_delta: get("value_delta"),
                 rule: get("rule"),
                 severity: get("severity"),
-                needs_person: needs(&get("resolution")),
+                needs_person: needs(&get("resolution")) || !get("approval").is_empty(),
                 decision: get("resolution").replace('_', " "),
                 qty_neg: get("qty_delta").starts_with('-'),
                 value_neg: get("value_delta").starts_with('-'),
@@ -376,6 +402,11 @@ pub fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
                 detail: get("detail"),
                 book_ref: reference("book"),
                 observed_ref: reference("observed"),
+                match_step: get("match_step"),
+                book_note: note("book"),
+                observed_note: note("observed"),
+                reason: get("reason").replace('_', " "),
+                approval: get("approval"),
             }
         })
         .collect())

@@ -24,7 +24,7 @@ pub enum Condition {
 }
 
 /// Exact decimal literal at a given scale (via its text, so nothing passes through f64).
-fn dec(value: Decimal, scale: usize) -> Expr {
+pub fn dec(value: Decimal, scale: usize) -> Expr {
     lit(value.to_string()).cast(DataType::Decimal(38, scale))
 }
 

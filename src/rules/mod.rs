@@ -14,6 +14,11 @@
 //! case = "count"
 //! kg = "mass"
 //!
+//! reasons = ["damage", "theft", "miscount", "receiving_error"]   # the closed list
+//!
+//! [approval]                      # corrections worth more need a person's approval
+//! above = "500"
+//!
 //! [defaults]                      # for lines no rule matches
 //! severity = "medium"
 //! resolution = "review"
@@ -22,9 +27,11 @@
 //! name = "count-noise"
 //! kind = "percent_of_book"        # absolute_qty | percent_of_book | value_at_cost | unit_cost | always
 //! max = "2"
-//! categories = ["Apparel"]        # optional scope: locations, categories, applies_to
+//! categories = ["Apparel"]        # optional scope: locations, categories, applies_to,
+//! value_band = { below = "50" }   #   value_band = { from = "250", below = "1000" }
 //! severity = "info"
-//! resolution = "ignore"           # ignore | correct_book | correct_observed | recount | review
+//! resolution = "ignore"           # ignore | correct_book | correct_observed | newer_wins | recount | review
+//! reason = "miscount"             # optional, from `reasons`
 //! ```
 
 pub mod alias;
@@ -46,12 +53,16 @@ use crate::toml_doc;
 pub use condition::Condition;
 pub use normalize::SkuStep;
 pub use raw::MatchStep;
-use raw::{RawDefaults, RawMatch, RawNumber, RawRule, RawStep, RuleKind};
+use raw::{RawApproval, RawDefaults, RawMatch, RawNumber, RawRule, RawStep, RuleKind};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub path: PathBuf,
+    /// The closed list of reason codes rules may give.
+    pub reasons: Vec<String>,
+    /// Corrections worth more than this (|value_delta|) need a person's approval.
+    pub approval_above: Option<Decimal>,
     pub sku_steps: Vec<SkuStep>,
     /// The match steps after the key pass, in order (alias, gtin).
     pub chain: Vec<MatchStep>,
@@ -72,6 +83,10 @@ pub struct Decision {
 pub struct Rule {
     pub name: String,
     pub condition: Condition,
+    pub reason: Option<String>,
+    /// from ≤ |value_delta| < below.
+    pub value_from: Option<Decimal>,
+    pub value_below: Option<Decimal>,
     pub applies_to: Vec<Kind>,
     pub locations: Vec<String>,
     pub categories: Vec<String>,
@@ -95,6 +110,8 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     let mut rules = Vec::new();
     let mut default = None;
     let mut chain = vec![MatchStep::Alias, MatchStep::Gtin];
+    let mut reasons: Option<Spanned<Vec<String>>> = None;
+    let mut approval_above = None;
     let mut units = BTreeMap::new();
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
@@ -164,6 +181,21 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                         }
                     }
                 }
+                "reasons" => {
+                    reasons = toml_doc::decode(value, &mut diags, "reasons");
+                }
+                "approval" => {
+                    if let Some(a) = toml_doc::decode::<RawApproval>(value, &mut diags, "[approval]") {
+                        match a.above.get_ref().decimal() {
+                            Some(d) if d >= Decimal::ZERO => approval_above = Some(d),
+                            _ => diags.hint(
+                                a.above.span(),
+                                "[approval] `above` must be an amount ≥ 0",
+                                "e.g. above = \"500\"",
+                            ),
+                        }
+                    }
+                }
                 "units" => {
                     for (unit, dim) in toml_doc::entries(value, &mut diags, "units") {
                         if let Some(d) = toml_doc::decode::<String>(
@@ -191,20 +223,44 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                     {
                         let ctx = format!("rule #{}", i + 1);
                         if let Some(raw) = toml_doc::decode::<RawRule>(value, &mut diags, &ctx)
-                            && let Some(rule) = compile_rule(raw, &mut diags)
                         {
-                            rules.push(rule);
+                            let span = raw.name.span();
+                            if let Some(rule) = compile_rule(raw, &mut diags) {
+                                rules.push((rule, span));
+                            }
                         }
                     }
                 }
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the rules file"),
-                    "the rules file takes: [normalize], [match], [units], [defaults], [[rules]]",
+                    "the rules file takes: reasons, [normalize], [match], [units], [approval], [defaults], [[rules]]",
                 ),
             }
         }
     }
+
+    // Reason codes come from the declared list only.
+    let reason_list: Vec<String> = reasons
+        .as_ref()
+        .map(|r| r.get_ref().clone())
+        .unwrap_or_default();
+    for (rule, span) in &rules {
+        if let Some(reason) = &rule.reason
+            && !reason_list.contains(reason)
+        {
+            diags.hint(
+                span.clone(),
+                format!("rule `{}`: reason {reason:?} is not in the reasons list", rule.name),
+                if reason_list.is_empty() {
+                    "declare the closed list at the top: reasons = [\"damage\", \"theft\", \"miscount\", ...]".to_string()
+                } else {
+                    format!("reasons: {}", reason_list.join(", "))
+                },
+            );
+        }
+    }
+    let rules: Vec<Rule> = rules.into_iter().map(|(r, _)| r).collect();
 
     let mut names = std::collections::BTreeSet::new();
     for r in &rules {
@@ -224,6 +280,8 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     }
     Ok(RuleSet {
         path: path.to_path_buf(),
+        reasons: reason_list,
+        approval_above,
         sku_steps: steps,
         chain,
         units,
@@ -234,6 +292,18 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
             resolution: Resolution::Review,
         }),
     })
+}
+
+impl RawNumber {
+    /// The exact decimal a number in the rules file stands for.
+    pub fn decimal(&self) -> Option<Decimal> {
+        match self {
+            RawNumber::Text(t) => Decimal::from_str_exact(t.trim()).ok(),
+            RawNumber::Integer(i) => Some(Decimal::from(*i)),
+            // TOML floats are binary: read back their shortest decimal text.
+            RawNumber::Float(f) => Decimal::from_str_exact(&f.to_string()).ok(),
+        }
+    }
 }
 
 fn compile_step(
@@ -279,6 +349,8 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
         categories,
         severity,
         resolution,
+        reason,
+        value_band,
     } = raw;
     let before = diags.items.len();
     let ctx = format!("rule `{}`", name.get_ref());
@@ -292,13 +364,7 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
             );
             return None;
         };
-        let parsed = match max.get_ref() {
-            RawNumber::Text(t) => Decimal::from_str_exact(t.trim()).ok(),
-            RawNumber::Integer(i) => Some(Decimal::from(*i)),
-            // TOML floats are binary: read back their shortest decimal text.
-            RawNumber::Float(f) => Decimal::from_str_exact(&f.to_string()).ok(),
-        };
-        match parsed {
+        match max.get_ref().decimal() {
             Some(d) if d >= Decimal::ZERO => Some(d),
             _ => {
                 diags.hint(
@@ -350,9 +416,36 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
             .filter(|k| condition.can_apply_to(*k))
             .collect(),
     };
-    if resolution.get_ref().target().is_some()
-        && let Some(k) = applies_to.iter().find(|k| k.is_row_finding())
-    {
+    let (mut value_from, mut value_below) = (None, None);
+    if let Some(band) = &value_band {
+        let mut end = |n: &Option<RawNumber>, what: &str| match n {
+            None => None,
+            Some(n) => match n.decimal() {
+                Some(d) if d >= Decimal::ZERO => Some(d),
+                _ => {
+                    diags.hint(
+                        band.span(),
+                        format!("{ctx}: value_band `{what}` must be an amount ≥ 0"),
+                        "e.g. value_band = { from = \"250\", below = \"1000\" }",
+                    );
+                    None
+                }
+            },
+        };
+        value_from = end(&band.get_ref().from, "from");
+        value_below = end(&band.get_ref().below, "below");
+        if let (Some(f), Some(b)) = (value_from, value_below)
+            && f >= b
+        {
+            diags.at(
+                band.span(),
+                format!("{ctx}: value_band is empty ({f} ≤ |value| < {b})"),
+            );
+        }
+    }
+    let corrects =
+        resolution.get_ref().target().is_some() || *resolution.get_ref() == Resolution::NewerWins;
+    if corrects && let Some(k) = applies_to.iter().find(|k| k.is_row_finding()) {
         diags.hint(
             resolution.span(),
             format!(
@@ -368,6 +461,9 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
     Some(Rule {
         name: name.into_inner(),
         condition,
+        reason: reason.map(Spanned::into_inner),
+        value_from,
+        value_below,
         applies_to,
         locations,
         categories,

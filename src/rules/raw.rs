@@ -104,4 +104,22 @@ pub struct RawRule {
     pub categories: Vec<String>,
     pub severity: Severity,
     pub resolution: Spanned<Resolution>,
+    /// A reason code from the rules file's `reasons` list, recorded on every line.
+    pub reason: Option<Spanned<String>>,
+    /// Scope by money: from ≤ |value_delta| < below (either end may be left open).
+    pub value_band: Option<Spanned<RawBand>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBand {
+    pub from: Option<RawNumber>,
+    pub below: Option<RawNumber>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApproval {
+    /// Corrections whose |value_delta| is above this need a person's approval.
+    pub above: Spanned<RawNumber>,
 }

@@ -13,7 +13,6 @@ use super::manifest::{
     self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals,
 };
 use super::{RunDir, corrections};
-use crate::discrepancy::Resolution;
 use crate::extract::InputFile;
 use crate::job::Job;
 use crate::progress::trace;
@@ -184,10 +183,11 @@ fn totals(discrepancies: &DataFrame) -> Result<Totals> {
     t.by_rule = count_by(discrepancies, "rule")?.into_iter().collect();
     t.qty_delta_sum = decimal_sum(discrepancies, "qty_delta")?.to_string();
     t.value_delta_sum = decimal_sum(discrepancies, "value_delta")?.to_string();
-    t.needs_person = Resolution::ALL
-        .iter()
-        .filter(|r| r.needs_person())
-        .map(|r| t.by_resolution.get(r.as_str()).copied().unwrap_or(0))
-        .sum();
+    t.needs_person = discrepancies
+        .clone()
+        .lazy()
+        .filter(crate::classify::needs_person())
+        .collect()?
+        .height() as u64;
     Ok(t)
 }

@@ -128,6 +128,97 @@ resolution = "correct_book"
 }
 
 #[test]
+fn retail_rule_errors_are_listed_at_once() {
+    let ws = Workspace::new();
+    ws.write("book.csv", BOOK_CSV);
+    ws.write(
+        "job.toml",
+        r#"rules = "rules.toml"
+
+[sources.book]
+kind = "csv"
+path = "book.csv"
+as_of = "2026-11-26 21:00"
+columns = { sku = "SKU", location = "Store", qty = "Qty" }
+
+[sources.codes]
+kind = "csv"
+path = "book.csv"
+role = "cross_reference"
+columns = { location = "Store", qty = "Qty" }
+
+[sources.moves]
+kind = "csv"
+path = "book.csv"
+role = "movements"
+columns = { sku = "SKU", qty = "Qty" }
+
+[sources.units]
+kind = "csv"
+path = "book.csv"
+role = "conversions"
+as_of = "2026-11-26T21:00:00Z"
+columns = { item = "SKU", uom = "Store" }
+
+[[pairings]]
+name = "p"
+book = "book"
+observed = "codes"
+"#,
+    );
+    ws.write(
+        "rules.toml",
+        r#"reasons = ["damage", "miscount"]
+
+[match]
+key = ["location", "item_key"]
+chain = ["gtin", "exact", "normalized"]
+
+[approval]
+above = "-5"
+
+[[rules]]
+name = "a"
+kind = "always"
+applies_to = ["qty_mismatch"]
+severity = "low"
+resolution = "newer_wins"
+value_band = { from = "100", below = "50" }
+
+[[rules]]
+name = "b"
+kind = "always"
+severity = "low"
+resolution = "review"
+reason = "shrinkage"
+"#,
+    );
+    let job = ws.path("job.toml");
+    let o = run(&["check", job.to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    let err = o.stderr;
+    let expected = [
+        "job.toml:6: source `book`: as_of \"2026-11-26 21:00\" is not a time with an offset",
+        "job.toml:12: source `codes`: a cross_reference source needs columns.item",
+        "job.toml:12: source `codes`: columns.location does not apply to a cross_reference source",
+        "job.toml:12: source `codes`: columns.qty does not apply to a cross_reference source",
+        "job.toml:12: source `codes`: a cross_reference source needs the code: columns.sku or columns.gtin",
+        "job.toml:18: source `moves`: a movements source needs columns.as_of",
+        "job.toml:18: source `moves`: the movements have no location",
+        "job.toml:24: source `units`: a conversions source needs columns.factor",
+        "job.toml:24: source `units`: `as_of` does not apply to a conversions source",
+        "job.toml:31: pairing `p`: `observed` names \"codes\", a cross_reference source, not a snapshot",
+        "rules.toml:5: [match] chain must start with \"exact\", \"normalized\"",
+        "rules.toml:8: [approval] `above` must be an amount ≥ 0",
+        "rules.toml:19: rule `b`: reason \"shrinkage\" is not in the reasons list",
+        "rules.toml:16: rule `a`: value_band is empty",
+    ];
+    for e in expected {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+}
+
+#[test]
 fn check_reads_the_headers_of_each_input() {
     let ws = Workspace::csv_job(BOOK_CSV, "Item,Store,Quantity\nA1,S1,1\n");
     let o = run(&["check", ws.path("job.toml").to_str().unwrap()]);
