@@ -52,7 +52,55 @@ ERP = [
     ("Ballard - NWO", "00020010", 3, 58.40),
     ("Ballard - NWO", "00030004", 20, 7.35),
     ("Ballard - NWO", "00040002", 8, 6.05),
+    # Cherry Creek runs Lightspeed: items are known there by Lightspeed's own ids.
+    ("Cherry Creek - NWO", "00010001", 26, 6.25),   # counted in cases (case barcode)
+    ("Cherry Creek - NWO", "00020010", 4, 58.40),   # matched on its UPC
+    ("Cherry Creek - NWO", "00030003", 10, 7.35),   # sold after the count: explained
+    ("Cherry Creek - NWO", "00030004", 14, 7.35),   # changed on both sides: a conflict
+    ("Cherry Creek - NWO", "00030110", 5, 19.90),   # a sale explains part of it
+    ("Cherry Creek - NWO", "00040002", 9, 6.05),    # a mistyped UPC on the shelf label
+    ("Cherry Creek - NWO", "00050007", 4.5, 8.12),  # counted in boxes: no conversion
 ]
+
+# ERPNext's Item Barcode: each item's own barcode (its stock unit), plus pack barcodes.
+BARCODES = [
+    ("00010001", "00850001000017", "Each"),
+    ("00010001", "10850001000014", "Case"),
+    ("00020010", "00850001000109", "Each"),
+    ("00030004", "00850001000048", "Each"),
+    ("00040002", "00850001000208", "Each"),
+    ("00050007", "20850001000509", "Box"),
+    ("00060001", "00850001000604", "Each"),
+]
+
+# ERPNext's UOM Conversion Detail: every item's stock unit (factor 1), and the case.
+CONVERSIONS = [(code, ITEMS[code][2], 1) for code in ITEMS] + [("00010001", "Case", 12)]
+
+# ERPNext's Stock Ledger Entry (the server's local time is US Eastern): what moved
+# after the stores' counts. Lightspeed's export ran at 18:00 Mountain = 20:00 Eastern;
+# the ERP's snapshot is of 23:00 Eastern.
+LEDGER = [
+    ("Cherry Creek - NWO", "00030003", "2026-11-25", "21:15:00", -2, "Sales Invoice", "SINV-0091"),
+    ("Cherry Creek - NWO", "00030110", "2026-11-25", "22:00:00", -1, "Sales Invoice", "SINV-0092"),
+    # Before the count: already in both snapshots.
+    ("Cherry Creek - NWO", "00020010", "2026-11-25", "19:30:00", 2, "Purchase Receipt", "PREC-0017"),
+    # After the ERP's snapshot: in neither.
+    ("Cherry Creek - NWO", "00030003", "2026-11-25", "23:30:00", -1, "Sales Invoice", "SINV-0093"),
+]
+
+# Lightspeed R-Series at Cherry Creek: (System ID, UPC, item, qty on hand).
+LIGHTSPEED = [
+    ("210000000001", "10850001000014", "00010001", 2),      # 2 cases of 12
+    ("210000000010", "850001000109", "00020010", 3),        # UPC-A of 00850001000109
+    ("210000000003", "", "00030003", 12),
+    ("210000000004", "", "00030004", 11),
+    ("210000000110", "", "00030110", 8),
+    ("210000000002", "850001000207", "00040002", 9),        # check digit should be 8
+    ("210000000507", "20850001000509", "00050007", 3),      # 3 boxes of trail mix
+]
+# The merchandising team's map of Lightspeed ids to item codes (a cross-reference).
+SYSTEM_IDS = [("210000000003", "00030003"), ("210000000004", "00030004"),
+              ("210000000110", "00030110"), ("210000000002", "00040002")]
 
 # Codes typed as text in the ERP sheet; every other code was turned into a number by
 # the spreadsheet, losing its leading zeros.
@@ -85,8 +133,19 @@ def erp_db():
         CREATE TABLE tabBin (warehouse TEXT NOT NULL, item_code TEXT NOT NULL,
                              actual_qty NUMERIC(18,3), valuation_rate NUMERIC(18,4),
                              PRIMARY KEY (warehouse, item_code));
+        CREATE TABLE "tabItem Barcode" (parent TEXT NOT NULL, barcode TEXT NOT NULL, uom TEXT);
+        CREATE TABLE "tabUOM Conversion Detail" (parent TEXT NOT NULL, uom TEXT NOT NULL,
+                                                 conversion_factor NUMERIC(18,6));
+        CREATE TABLE "tabStock Ledger Entry" (warehouse TEXT, item_code TEXT, posting_date TEXT,
+                                              posting_time TEXT, actual_qty NUMERIC(18,3),
+                                              voucher_type TEXT, voucher_no TEXT);
         """
     )
+    db.executemany('INSERT INTO "tabItem Barcode" VALUES (?, ?, ?)', BARCODES)
+    db.executemany('INSERT INTO "tabUOM Conversion Detail" VALUES (?, ?, ?)',
+                   [(c, u, str(f)) for c, u, f in CONVERSIONS])
+    db.executemany('INSERT INTO "tabStock Ledger Entry" VALUES (?, ?, ?, ?, ?, ?, ?)',
+                   [(w, c, d, t, str(q), vt, vn) for w, c, d, t, q, vt, vn in LEDGER])
     db.executemany("INSERT INTO tabItem VALUES (?, ?, ?, ?)",
                    [(code, *ITEMS[code]) for code in ITEMS])
     # Decimals go in as text, so that SQLite keeps them exactly as written.
@@ -140,6 +199,22 @@ def square():
         f.write(buf.getvalue())
 
 
+def lightspeed():
+    header = ["System ID", "UPC", "EAN", "Custom SKU", "Manufact. SKU", "Description", "Category",
+              "Cherry Creek - Quantity on Hand", "Cherry Creek - Unit Cost"]
+    os.makedirs(os.path.join(ROOT, "lightspeed"), exist_ok=True)
+    with open(os.path.join(ROOT, "lightspeed", "cherry-creek.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for system_id, upc, code, qty in LIGHTSPEED:
+            name, cat, _ = ITEMS[code]
+            w.writerow([system_id, upc, "", "", "", name, cat, qty, ""])
+    with open(os.path.join(ROOT, "lightspeed", "system-ids.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["System ID", "Item Code"])
+        w.writerows(SYSTEM_IDS)
+
+
 def main():
     erp()
     erp_db()
@@ -162,6 +237,7 @@ def main():
         ("", "Custom Hem Alteration", 1, 0),             # no SKU: an invalid row
     ])
     square()
+    lightspeed()
 
 
 if __name__ == "__main__":

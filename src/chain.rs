@@ -601,7 +601,7 @@ mod tests {
         let (book, observed) = prepare(book, observed, ground).unwrap();
         let m = reconcile(book, observed).unwrap();
         let lines = classify::finish(classify::decide(
-            classify::lines(&m, "p").unwrap(),
+            classify::lines(&m, "p", None).unwrap(),
             ground.rules,
         ))
         .unwrap();

@@ -12,9 +12,10 @@ use crate::columns::*;
 use crate::discrepancy::{Kind, Resolution, Severity};
 use crate::matching::Matched;
 use crate::rules::{DEFAULT_RULE, MatchStep, RuleSet, condition};
+use crate::sync;
 
 /// The columns of a discrepancy line, in the order they are written.
-pub const COLUMNS: [&str; 41] = [
+pub const COLUMNS: [&str; 44] = [
     "line",
     "pairing",
     "kind",
@@ -39,6 +40,9 @@ pub const COLUMNS: [&str; 41] = [
     "resolution",
     "reason",
     "approval",
+    "change",
+    "baseline_book_qty",
+    "baseline_observed_qty",
     "detail",
     "book_stated_qty",
     "book_uom",
@@ -72,8 +76,13 @@ fn no_finding() -> [Expr; 2] {
     ]
 }
 
-/// The undecided lines of one pairing: differences from the join plus row findings.
-pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
+/// The undecided lines of one pairing: differences from the join plus row findings,
+/// with what changed since the baseline (if there is one).
+pub fn lines(
+    matched: &Matched,
+    pairing: &str,
+    baseline: Option<&sync::Baseline>,
+) -> Result<LazyFrame> {
     let joined = matched.joined.clone().lazy();
     let book_in = col("book_row").is_not_null();
     let obs_in = col("observed_row").is_not_null();
@@ -136,7 +145,7 @@ pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
                 .then(lit(MatchStep::Exact.as_str()))
                 .otherwise(lit(MatchStep::Normalized.as_str())),
         ]));
-    Ok(all
+    let all = all
         .with_columns([
             lit(pairing).alias("pairing"),
             match_step.alias("match_step"),
@@ -166,7 +175,8 @@ pub fn lines(matched: &Matched, pairing: &str) -> Result<LazyFrame> {
                 .otherwise(null_of(money_delta_type()))
                 .cast(money_delta_type())
                 .alias("value_delta"),
-        ))
+        );
+    Ok(sync::annotate(all, baseline))
 }
 
 /// Decides every line: the first rule in scope whose condition holds names the rule,
@@ -238,6 +248,38 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
                 .otherwise(lit(Resolution::Review.as_str())),
         )
         .otherwise(resolution);
+    // Propagate: follow a one-sided change since the baseline.
+    let resolution = when(resolution.clone().eq(lit(Resolution::Propagate.as_str())))
+        .then(
+            when(col("change").eq(lit(sync::BOOK_ONLY)).fill_null(lit(false)))
+                .then(lit(Resolution::CorrectObserved.as_str()))
+                .when(
+                    col("change")
+                        .eq(lit(sync::OBSERVED_ONLY))
+                        .fill_null(lit(false)),
+                )
+                .then(lit(Resolution::CorrectBook.as_str()))
+                .otherwise(lit(Resolution::Review.as_str())),
+        )
+        .otherwise(resolution);
+    // A change on both sides since the baseline is a conflict, whatever the rules say:
+    // a person decides, seeing the baseline and both new values.
+    let conflict = col("change").eq(lit(sync::BOTH)).fill_null(lit(false));
+    let name = when(conflict.clone())
+        .then(lit(sync::CONFLICT_RULE))
+        .otherwise(name);
+    let severity = when(conflict.clone())
+        .then(lit(Severity::High.as_str()))
+        .otherwise(severity);
+    let resolution = when(conflict.clone())
+        .then(lit(Resolution::Review.as_str()))
+        .otherwise(resolution);
+    let lines = lines.with_column(
+        when(conflict)
+            .then(sync::conflict_detail())
+            .otherwise(col("detail"))
+            .alias("detail"),
+    );
     // Explained lines are decided by their movements, never by a rule.
     let explained = col("kind").eq(lit(Kind::Explained.as_str()));
     let lines = lines.with_columns([
@@ -378,7 +420,7 @@ mod tests {
 
     fn classify(book: DataFrame, observed: DataFrame, rules: &RuleSet) -> DataFrame {
         let m = reconcile(book, observed).unwrap();
-        finish(decide(lines(&m, "p").unwrap(), rules)).unwrap()
+        finish(decide(lines(&m, "p", None).unwrap(), rules)).unwrap()
     }
 
     fn strings(df: &DataFrame, col: &str) -> Vec<String> {
@@ -592,7 +634,7 @@ mod policy_tests {
             ],
         );
         let m = reconcile(stamp(book, times[0]), stamp(observed, times[1])).unwrap();
-        finish(decide(lines(&m, "p").unwrap(), &rs)).unwrap()
+        finish(decide(lines(&m, "p", None).unwrap(), &rs)).unwrap()
     }
 
     fn text(df: &DataFrame, col: &str) -> Vec<String> {

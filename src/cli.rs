@@ -41,6 +41,10 @@ pub enum Command {
         /// (without it, a run is a dry run: `tally apply RUN_DIR` can apply it later).
         #[arg(long)]
         apply: bool,
+        /// The state folder holding the baseline for three-way sync (default: the
+        /// job's `state`); read before the run, replaced after a whole run.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
     },
     /// Apply a reviewed run's corrections to the sources that have `write_back`.
     Apply {
@@ -55,6 +59,21 @@ pub enum Command {
         /// Where the merged run directory goes.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Tell the whole story of one item at one location: raw rows, SKU steps, match
+    /// step, units and movements, the rule and the decision (nothing is written).
+    Explain {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// The location code (as the lines show it).
+        #[arg(long)]
+        location: String,
+        /// A SKU as any source writes it, or the item key.
+        #[arg(long)]
+        sku: String,
+        /// The state folder whose baseline to compare with (default: the job's `state`).
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
     },
     /// Validate a job and its rules; list every error with file and line.
     Check {

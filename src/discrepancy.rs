@@ -110,6 +110,9 @@ pub enum Resolution {
     /// decided as correct_book or correct_observed, or review when the times are unknown
     /// or equal).
     NewerWins,
+    /// Follow a one-sided change since the baseline: the side that did not change is
+    /// corrected (review when there is no baseline or no one-sided change).
+    Propagate,
     /// Count again before deciding.
     Recount,
     /// A person decides.
@@ -117,11 +120,12 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    pub const ALL: [Resolution; 6] = [
+    pub const ALL: [Resolution; 7] = [
         Resolution::Ignore,
         Resolution::CorrectBook,
         Resolution::CorrectObserved,
         Resolution::NewerWins,
+        Resolution::Propagate,
         Resolution::Recount,
         Resolution::Review,
     ];
@@ -132,6 +136,7 @@ impl Resolution {
             Resolution::CorrectBook => "correct_book",
             Resolution::CorrectObserved => "correct_observed",
             Resolution::NewerWins => "newer_wins",
+            Resolution::Propagate => "propagate",
             Resolution::Recount => "recount",
             Resolution::Review => "review",
         }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod columns;
 pub mod diag;
 pub mod discrepancy;
+pub mod explain;
 pub mod extract;
 pub mod job;
 pub mod keys;
@@ -24,6 +25,7 @@ pub mod resolve;
 pub mod rules;
 pub mod run;
 pub mod shard;
+pub mod sync;
 #[cfg(test)]
 mod testing;
 pub mod toml_doc;

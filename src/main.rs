@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             shard,
             memory,
             apply,
+            state,
         } => run::run_job(
             &job,
             &RunOptions {
@@ -29,11 +30,18 @@ fn main() -> ExitCode {
                 shard,
                 memory,
                 apply,
+                state,
             },
         ),
         Command::Apply { run_dir } => run::apply_run(&run_dir),
         Command::Merge { run_dirs, out } => tally::merge::merge_runs(&run_dirs, &out),
         Command::Check { job } => run::check_job(&job),
+        Command::Explain {
+            job,
+            location,
+            sku,
+            state,
+        } => tally::explain::explain_item(&job, &location, &sku, state.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -87,9 +87,21 @@ pub struct Matched {
     pub observed: SideTally,
     /// Matched pairs whose quantity and cost agree: zero differences, logged as a count.
     pub equal: u64,
+    /// When asked for: each side's clean rows as (location, item_key, qty), the state
+    /// a baseline keeps (sync.rs).
+    pub state: Option<(DataFrame, DataFrame)>,
 }
 
 pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
+    reconcile_keeping(book, observed, false)
+}
+
+/// `reconcile`, also returning each side's state when `keep_state`.
+pub fn reconcile_keeping(
+    book: DataFrame,
+    observed: DataFrame,
+    keep_state: bool,
+) -> Result<Matched> {
     let mut book = chain::with_defaults(book)?;
     let mut observed = chain::with_defaults(observed)?;
     let t = Instant::now();
@@ -175,6 +187,18 @@ pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
         );
     }
 
+    let state = if keep_state {
+        let state_of = |rows: &DataFrame, idx: &[IdxSize]| -> Result<DataFrame> {
+            let idx = IdxCa::from_vec("idx".into(), idx.to_vec());
+            Ok(rows.select([LOCATION, ITEM_KEY, QTY])?.take(&idx)?)
+        };
+        Some((
+            state_of(&book_rows, &book_idx)?,
+            state_of(&obs_rows, &obs_idx)?,
+        ))
+    } else {
+        None
+    };
     let findings = concat(
         [book_findings.lazy(), obs_findings.lazy()],
         UnionArgs {
@@ -187,6 +211,7 @@ pub fn reconcile(book: DataFrame, observed: DataFrame) -> Result<Matched> {
         joined,
         findings,
         equal: matched - pairs.differing_pairs,
+        state,
         book: book_tally,
         observed: obs_tally,
     })

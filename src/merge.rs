@@ -72,6 +72,8 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
     let mut meta = RunMeta::new(first.locations.clone(), None);
     meta.merged_from = manifests.iter().map(|m| m.run_id.clone()).collect();
     let rec = Reconciliation {
+        // Shards are partial runs: they keep no baseline.
+        state: None,
         discrepancies,
         tallies,
         inputs: inputs.into_values().collect(),

@@ -15,7 +15,7 @@ use crate::reference::{self, References};
 use crate::shard::Shard;
 use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
-use crate::{chain, classify, matching, normalize};
+use crate::{chain, classify, matching, normalize, sync};
 
 /// Exit code when the job could not run (bad config or input); nothing was written.
 pub const EXIT_CANNOT_RUN: u8 = 2;
@@ -30,6 +30,19 @@ pub struct RunOptions {
     pub memory: u64,
     /// Write corrections back to the sources that have `write_back`.
     pub apply: bool,
+    /// The state folder (default: the job's `state`).
+    pub state: Option<PathBuf>,
+}
+
+impl RunOptions {
+    fn state_dir(&self, job: &Job) -> Option<PathBuf> {
+        self.state.clone().or_else(|| job.state.clone())
+    }
+
+    /// Whether the run covers the whole job (a baseline must not be partial).
+    fn is_full(&self) -> bool {
+        self.locations.is_empty() && self.shard.is_none()
+    }
 }
 
 /// `tally run`: returns the exit code (0 or 1); errors mean exit 2.
@@ -167,11 +180,23 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
 
 pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
     let meta = RunMeta::new(opts.locations.clone(), opts.shard);
-    let rec = reconcile(job, opts)?;
+    let mut rec = reconcile(job, opts)?;
+    let state = rec.state.take();
     let stage = Stage::start("write run directory");
     let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let result = publish::write_run(job, rec, meta, &out)?;
     stage.done(result.run_dir.display().to_string());
+    // The baseline moves on only after the run is written, and only for a whole run.
+    if let (Some(dir), Some(state)) = (opts.state_dir(job), state) {
+        let stage = Stage::start("store baseline");
+        let path = sync::store(&dir, state, &result.manifest.run_id)?;
+        stage.done(path.display().to_string());
+    } else if let Some(dir) = opts.state_dir(job).filter(|_| !opts.is_full()) {
+        println!(
+            "  baseline in {} kept as it was: a run of some locations does not replace it",
+            dir.display()
+        );
+    }
     Ok(result)
 }
 
@@ -179,6 +204,11 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
 /// memory budget are reconciled one bucket of locations at a time (extract/split.rs).
 pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
     let references = load_references(job)?;
+    let baseline = match opts.state_dir(job) {
+        Some(dir) => sync::load(&dir)?,
+        None => None,
+    };
+    let keep_state = opts.state_dir(job).is_some() && opts.is_full();
     let stage = Stage::start("plan buckets");
     let work = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let t = std::time::Instant::now();
@@ -197,12 +227,23 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         )
     });
     let parts = in_buckets(&buckets, |bucket| {
-        let part = reconcile_bucket(job, opts, &buckets, bucket, &references, bar.is_none())?;
+        let part = reconcile_bucket(
+            job,
+            opts,
+            &buckets,
+            bucket,
+            &Shared {
+                references: &references,
+                baseline: baseline.as_ref(),
+                keep_state,
+            },
+            bar.is_none(),
+        )?;
         let lines = buckets.set_aside(bucket, part.discrepancies)?;
         if let Some(bar) = &bar {
             bar.step();
         }
-        Ok((lines, part.tallies, part.inputs))
+        Ok((lines, part.tallies, part.inputs, part.state))
     })?;
     if let Some(bar) = bar {
         let rows: u64 = parts.iter().flat_map(|p| &p.2).map(|i| i.rows).sum();
@@ -211,7 +252,16 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
     let mut lines = Vec::new();
     let mut tallies: Vec<PairingTally> = Vec::new();
     let mut inputs: Vec<InputFile> = references.inputs.clone();
-    for (set_aside, part_tallies, part_inputs) in parts {
+    let mut state: Option<DataFrame> = None;
+    for (set_aside, part_tallies, part_inputs, part_state) in parts {
+        if let Some(part) = part_state {
+            match &mut state {
+                Some(s) => {
+                    s.vstack_mut_owned(part)?;
+                }
+                None => state = Some(part),
+            }
+        }
         lines.push(set_aside.load()?.lazy());
         for t in part_tallies {
             match tallies.iter_mut().find(|x| x.name == t.name) {
@@ -232,6 +282,8 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
             }
         }
     }
+    // In one order whatever the buckets, shards or reading order (merge.rs sorts alike).
+    inputs.sort_by(|a, b| (&a.source, &a.path).cmp(&(&b.source, &b.path)));
     let t = std::time::Instant::now();
     let discrepancies = classify::finish(concat(
         lines,
@@ -245,6 +297,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         discrepancies,
         tallies,
         inputs,
+        state,
     })
 }
 
@@ -312,15 +365,24 @@ fn in_buckets<T: Send>(
     Ok(out)
 }
 
+/// What every bucket reads: the rules' tables and the baseline.
+struct Shared<'a> {
+    references: &'a References,
+    baseline: Option<&'a sync::Baseline>,
+    /// Return each side's state for the next baseline.
+    keep_state: bool,
+}
+
 /// One bucket of locations, start to end; with one bucket, the whole job.
 fn reconcile_bucket(
     job: &Job,
     opts: &RunOptions,
     buckets: &Buckets,
     bucket: u32,
-    references: &References,
+    shared: &Shared,
     show_stages: bool,
 ) -> Result<Reconciliation> {
+    let references = shared.references;
     let stage = |name: String| show_stages.then(|| Stage::start(name));
     // Extract and key every source that a pairing uses, once.
     let mut snapshots: BTreeMap<String, DataFrame> = BTreeMap::new();
@@ -351,6 +413,7 @@ fn reconcile_bucket(
     }
 
     // Match and classify each pairing.
+    let mut state: Option<DataFrame> = None;
     let mut lines = Vec::new();
     let mut tallies = Vec::new();
     for pairing in &job.pairings {
@@ -370,11 +433,27 @@ fn reconcile_bucket(
             &chain::Ground::of(job, references),
         )?;
         crate::progress::trace("match chain, units and cut-off", t);
-        let mut matched = matching::reconcile(book, observed)?;
+        let mut matched = matching::reconcile_keeping(book, observed, shared.keep_state)?;
+        if let Some((book, observed)) = matched.state.take() {
+            let part = concat(
+                [
+                    sync::side_state(book.lazy(), &pairing.name, "book"),
+                    sync::side_state(observed.lazy(), &pairing.name, "observed"),
+                ],
+                UnionArgs::default(),
+            )?
+            .collect()?;
+            match &mut state {
+                Some(s) => {
+                    s.vstack_mut_owned(part)?;
+                }
+                None => state = Some(part),
+            }
+        }
         matched.book.sources = sorted(&pairing.book);
         matched.observed.sources = sorted(&pairing.observed);
         let t = std::time::Instant::now();
-        let undecided = classify::lines(&matched, &pairing.name)?;
+        let undecided = classify::lines(&matched, &pairing.name, shared.baseline)?;
         let decided = classify::decide(undecided, &job.rules).collect()?;
         crate::progress::trace("classify and decide", t);
         if let Some(stage) = stage {
@@ -408,6 +487,7 @@ fn reconcile_bucket(
         discrepancies,
         tallies,
         inputs,
+        state,
     })
 }
 

@@ -195,8 +195,9 @@ pub type Table = (RawTable, PathBuf);
 /// query's cells as text under the canonical names, with where each came from.
 pub fn tables(source: &Source) -> Result<(Vec<Table>, Vec<InputFile>)> {
     if let Format::Odbc(odbc) = &source.format {
-        let (raw, input) = crate::odbc::read::read(source, odbc)?;
+        let (raw, mut input) = crate::odbc::read::read(source, odbc)?;
         let raw = layout::apply(raw, &source.layout, &input.path)?;
+        input.rows = raw.frame.height() as u64;
         return Ok((vec![(raw, input.path.clone())], vec![input]));
     }
     let mut tables = Vec::new();

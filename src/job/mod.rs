@@ -27,6 +27,8 @@ pub struct Job {
     pub pairings: Vec<Pairing>,
     pub rules: RuleSet,
     pub output: PathBuf,
+    /// Where each full run keeps the baseline for three-way sync (sync.rs).
+    pub state: Option<PathBuf>,
 }
 
 impl Job {
@@ -189,7 +191,12 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
             hint: None,
         }])
     })?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // A bare file name's folder is the current one (an empty path would make
+    // `${JOB_DIR}/x` an absolute `/x`).
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let mut diags = Diagnostics::new(path, &text);
     let mut errors = Vec::new();
 
@@ -200,6 +207,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     let mut pairings = Vec::new();
     let mut rules_path: Option<Spanned<String>> = None;
     let mut output = None;
+    let mut state = None;
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
         let mut saw_sources = false;
@@ -208,6 +216,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
             match key.get_ref().as_ref() {
                 "rules" => rules_path = toml_doc::decode(value, &mut diags, "rules"),
                 "output" => output = toml_doc::decode::<String>(value, &mut diags, "output"),
+                "state" => state = toml_doc::decode::<String>(value, &mut diags, "state"),
                 "sources" => {
                     saw_sources = true;
                     for (name, value) in toml_doc::entries(value, &mut diags, "sources") {
@@ -243,7 +252,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the job file"),
-                    "the job file takes: rules, output, [sources.NAME], [[pairings]]",
+                    "the job file takes: rules, output, state, [sources.NAME], [[pairings]]",
                 ),
             }
         }
@@ -294,6 +303,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
             pairings,
             rules,
             output: dir.join(output.unwrap_or_else(|| "runs".to_string())),
+            state: state.map(|s| dir.join(s)),
         }),
         _ => Err(ConfigErrors(errors)),
     }

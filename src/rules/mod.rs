@@ -30,7 +30,8 @@
 //! categories = ["Apparel"]        # optional scope: locations, categories, applies_to,
 //! value_band = { below = "50" }   #   value_band = { from = "250", below = "1000" }
 //! severity = "info"
-//! resolution = "ignore"           # ignore | correct_book | correct_observed | newer_wins | recount | review
+//! resolution = "ignore"           # ignore | correct_book | correct_observed | newer_wins |
+//!                                 #   propagate (a one-sided change since the baseline) | recount | review
 //! reason = "miscount"             # optional, from `reasons`
 //! ```
 

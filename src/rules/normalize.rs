@@ -111,6 +111,39 @@ impl SkuStep {
     }
 }
 
+impl SkuStep {
+    /// The step as the rules file writes it, for `tally explain`.
+    pub fn describe(&self) -> String {
+        match self {
+            SkuStep::Trim => "trim".into(),
+            SkuStep::Uppercase => "uppercase".into(),
+            SkuStep::Lowercase => "lowercase".into(),
+            SkuStep::StripPrefix(p) => format!("strip_prefix {p:?}"),
+            SkuStep::StripSuffix(s) => format!("strip_suffix {s:?}"),
+            SkuStep::StripLeadingZeros => "strip_leading_zeros".into(),
+            SkuStep::PadLeadingZeros(w) => format!("pad_leading_zeros to {w}"),
+            SkuStep::RegexReplace(re, with) => {
+                format!("regex_replace {:?} → {with:?}", re.as_str())
+            }
+        }
+    }
+}
+
+/// Each step's result for one SKU, in order: the story `tally explain` tells. Agrees
+/// with `normalize_into` (tested).
+pub fn trace(raw: &str, steps: &[SkuStep]) -> Vec<(String, String)> {
+    let mut value = raw.to_string();
+    let mut out = String::new();
+    steps
+        .iter()
+        .map(|step| {
+            step.apply(&value, &mut out);
+            std::mem::swap(&mut value, &mut out);
+            (step.describe(), value.clone())
+        })
+        .collect()
+}
+
 /// Normalises one SKU; `scratch` is reused between calls.
 pub fn normalize_into(raw: &str, steps: &[SkuStep], out: &mut String, scratch: &mut String) {
     // The current value is `raw[range]` until a step has to write, then `out[range]`:
@@ -216,6 +249,9 @@ mod tests {
                 }
                 assert_eq!(run(raw, &steps[..n]), slow, "{raw:?} after {n} steps");
             }
+            let story = trace(raw, &steps);
+            assert_eq!(story.len(), steps.len());
+            assert_eq!(story.last().unwrap().1, run(raw, &steps), "{raw:?}");
         }
     }
 

@@ -25,6 +25,8 @@ pub struct Reconciliation {
     pub discrepancies: DataFrame,
     pub tallies: Vec<PairingTally>,
     pub inputs: Vec<InputFile>,
+    /// Each side's state per pairing, when the job keeps a baseline (sync.rs).
+    pub state: Option<DataFrame>,
 }
 
 /// Facts about the run itself.
@@ -74,6 +76,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         discrepancies,
         tallies,
         inputs,
+        state: _,
     } = rec;
     let corrections = resolve::corrections(&discrepancies)?;
     let totals = totals(&discrepancies)?;

@@ -10,7 +10,7 @@ fn sample_job_is_valid() {
     let o = run(&["check", job.to_str().unwrap()]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(
-        o.stdout.contains("ok (3 sources, 1 pairings, 9 rules)"),
+        o.stdout.contains("ok (8 sources, 1 pairings, 9 rules)"),
         "{}",
         o.stdout
     );

@@ -5,11 +5,27 @@ use std::path::Path;
 
 use crate::common::*;
 
+/// The sample with the previous night's baseline (a copy: a run replaces it).
 fn run_sample() -> (Workspace, Output, std::path::PathBuf) {
     let ws = Workspace::new();
+    let baseline = Path::new(REPO).join("sample-data/baseline-2026-11-24");
+    for f in ["baseline.parquet", "baseline.json"] {
+        ws.write(
+            &format!("state/{f}"),
+            std::fs::read(baseline.join(f)).unwrap(),
+        );
+    }
     let job = Path::new(REPO).join("sample-data/job.toml");
     let out = ws.path("runs");
-    let o = run(&["run", job.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let state = ws.path("state");
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
     let dir = ws.only_run_dir();
     (ws, o, dir)
 }
@@ -29,23 +45,29 @@ fn sample_job_needs_review_and_counts_every_kind() {
     let m = manifest(&dir);
     let kinds = &m["discrepancies"]["by_kind"];
     let expect = [
-        ("qty_mismatch", 7),
-        ("missing_in_observed", 3),
+        ("qty_mismatch", 11),
+        ("missing_in_observed", 4),
         ("missing_in_book", 5),
         ("cost_mismatch", 4),
         ("duplicate_key", 2),
         ("negative_qty", 1),
         ("invalid_row", 1),
+        ("explained", 1),
+        ("invalid_gtin", 1),
+        ("unknown_unit", 1),
     ];
     for (kind, n) in expect {
         assert_eq!(kinds[kind], n, "{kind}");
     }
-    assert_eq!(m["discrepancies"]["lines"], 23);
-    assert_eq!(m["discrepancies"]["needs_person"], 10);
-    assert_eq!(m["discrepancies"]["qty_delta_sum"], "-25.250");
-    assert_eq!(m["discrepancies"]["value_delta_sum"], "-983.1200");
-    assert_eq!(m["corrections"]["total"], 6);
-    assert_eq!(m["corrections"]["by_target"]["book"], 4);
+    assert_eq!(kinds.as_object().unwrap().len(), expect.len());
+    assert_eq!(m["discrepancies"]["lines"], 31);
+    assert_eq!(m["discrepancies"]["needs_person"], 14);
+    assert_eq!(m["discrepancies"]["by_rule"]["(conflict)"], 1);
+    assert_eq!(m["discrepancies"]["by_rule"]["(movements)"], 1);
+    assert_eq!(m["discrepancies"]["qty_delta_sum"], "-33.750");
+    assert_eq!(m["discrepancies"]["value_delta_sum"], "-1072.8100");
+    assert_eq!(m["corrections"]["total"], 9);
+    assert_eq!(m["corrections"]["by_target"]["book"], 7);
     assert_eq!(m["corrections"]["by_target"]["observed"], 2);
     assert_eq!(m["exit_code"], 1);
     assert_eq!(m["outcome"], "needs_review");
@@ -57,27 +79,50 @@ fn sample_manifest_ties_out_and_hashes_inputs() {
     let m = manifest(&dir);
     assert_ties_out(&m);
     let p = &m["pairings"][0];
-    assert_eq!(p["book"]["rows"], 20);
-    assert_eq!(p["book"]["matched"], 16);
-    assert_eq!(p["book"]["unmatched"], 3);
+    assert_eq!(p["book"]["rows"], 27);
+    assert_eq!(p["book"]["matched"], 22);
+    assert_eq!(p["book"]["unmatched"], 4);
     assert_eq!(p["book"]["rejected"]["negative_qty"], 1);
-    assert_eq!(p["observed"]["rows"], 26);
-    assert_eq!(p["observed"]["matched"], 16);
+    assert_eq!(p["observed"]["rows"], 33);
+    assert_eq!(p["observed"]["matched"], 22);
     assert_eq!(p["observed"]["unmatched"], 5);
     assert_eq!(p["observed"]["duplicate"], 2);
     assert_eq!(p["observed"]["rejected"]["invalid_row"], 1);
+    assert_eq!(p["observed"]["rejected"]["unknown_unit"], 1);
     assert_eq!(p["observed"]["rejected"]["not_stocked"], 2);
-    assert_eq!(p["equal"], 5);
+    assert_eq!(p["observed"]["invalid_gtin"], 1, "flagged, still matched");
+    assert_eq!(p["equal"], 6);
 
     let inputs = m["inputs"].as_array().unwrap();
-    assert_eq!(inputs.len(), 4, "erp database, two shopify files, square");
+    assert_eq!(
+        inputs.len(),
+        9,
+        "erp database, two shopify files, square, lightspeed, and the rules' tables: \
+         barcodes, system ids, conversions, ledger"
+    );
+    let rows = |source: &str| -> u64 {
+        inputs
+            .iter()
+            .filter(|i| i["source"] == source)
+            .map(|i| i["rows"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        [
+            rows("barcodes"),
+            rows("system_ids"),
+            rows("conversions"),
+            rows("ledger")
+        ],
+        [7, 4, 13, 4]
+    );
     let erp = inputs.iter().find(|i| i["source"] == "erp").unwrap();
     assert_eq!(
         (&erp["path"], &erp["records"], &erp["rows"]),
         (
             &serde_json::json!("query"),
-            &serde_json::json!(20),
-            &serde_json::json!(20)
+            &serde_json::json!(27),
+            &serde_json::json!(27)
         )
     );
     assert_eq!(
@@ -85,7 +130,7 @@ fn sample_manifest_ties_out_and_hashes_inputs() {
         64,
         "a digest of the values fetched"
     );
-    for input in inputs.iter().filter(|i| i["source"] != "erp") {
+    for input in inputs.iter().filter(|i| i["path"] != "query") {
         let path = Path::new(input["path"].as_str().unwrap());
         let bytes = std::fs::read(path).unwrap();
         use sha2::Digest;
@@ -247,7 +292,7 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
     assert_eq!(invalid["observed_row"], "6", "soho.csv line 6");
     // Lines are numbered without gaps.
     let numbers: Vec<u64> = lines.iter().map(|l| l["line"].parse().unwrap()).collect();
-    assert_eq!(numbers, (1..=23).collect::<Vec<_>>());
+    assert_eq!(numbers, (1..=31).collect::<Vec<_>>());
 }
 
 #[test]
@@ -260,6 +305,9 @@ fn sample_corrections_in_generic_and_erpnext_formats() {
         "Item Code,Warehouse,Quantity,Valuation Rate\n\
          00010002,Back Bay - NWO,17.000,9.1000\n\
          00020010,Back Bay - NWO,3.000,58.4000\n\
+         00010001,Cherry Creek - NWO,24.000,6.2500\n\
+         00020010,Cherry Creek - NWO,3.000,58.4000\n\
+         00030110,Cherry Creek - NWO,7.000,19.9000\n\
          00030110,SoHo - NWO,11.000,19.9000\n\
          00030004,Ballard - NWO,35.000,7.3500\n"
     );
@@ -273,7 +321,7 @@ fn sample_corrections_in_generic_and_erpnext_formats() {
     }
     let book = read_csv(&dir.join("corrections/erp-vs-stores.book.csv"));
     let numbers: Vec<&str> = book.iter().map(|c| c["correction"].as_str()).collect();
-    assert_eq!(numbers, ["1", "2", "3", "4"]);
+    assert_eq!(numbers, ["1", "2", "3", "4", "5", "6", "7"]);
 }
 
 #[test]
@@ -282,7 +330,7 @@ fn parquet_holds_the_same_lines_with_exact_decimals() {
     let (_ws, _o, dir) = run_sample();
     let file = std::fs::File::open(dir.join("discrepancies.parquet")).unwrap();
     let df = ParquetReader::new(file).finish().unwrap();
-    assert_eq!(df.height(), 23);
+    assert_eq!(df.height(), 31);
     assert!(matches!(
         df.column("qty_delta").unwrap().dtype(),
         DataType::Decimal(_, 3)
@@ -300,7 +348,7 @@ fn parquet_holds_the_same_lines_with_exact_decimals() {
         .iter()
         .flatten()
         .sum();
-    assert_eq!(sum, -9_831_200);
+    assert_eq!(sum, -10_728_100);
 }
 
 #[test]
@@ -349,17 +397,20 @@ fn sample_corrections_go_back_into_the_erp_database() {
     copy("rules");
     let job = ws.path("sample-data/job.toml");
     let out = ws.path("runs");
+    let state = ws.path("sample-data/baseline-2026-11-24");
     let o = run(&[
         "run",
         job.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
         "--apply",
     ]);
     assert_eq!(o.code, 1, "differences still need review: {}", o.stderr);
     assert!(
         o.stdout
-            .contains("write-back erp (update tabBin): 4 applied, 0 already applied, 0 stale"),
+            .contains("write-back erp (update tabBin): 7 applied, 0 already applied, 0 stale"),
         "{}",
         o.stdout
     );
@@ -391,8 +442,13 @@ fn sample_corrections_go_back_into_the_erp_database() {
     assert_eq!(qty("Back Bay - NWO", "00020010"), "3");
     assert_eq!(qty("SoHo - NWO", "00030110"), "11");
     assert_eq!(qty("Ballard - NWO", "00030004"), "35");
-    // Untouched: a line for review.
+    // Cherry Creek: 2 cases of 12; the UPC match; 8 counted less 1 sold since.
+    assert_eq!(qty("Cherry Creek - NWO", "00010001"), "24");
+    assert_eq!(qty("Cherry Creek - NWO", "00020010"), "3");
+    assert_eq!(qty("Cherry Creek - NWO", "00030110"), "7");
+    // Untouched: a line for review, and the conflict.
     assert_eq!(qty("Back Bay - NWO", "00020011"), "12");
+    assert_eq!(qty("Cherry Creek - NWO", "00030004"), "14");
     let run_dir = std::fs::read_dir(&out)
         .unwrap()
         .next()
@@ -401,10 +457,81 @@ fn sample_corrections_go_back_into_the_erp_database() {
         .path();
     let again = run(&["apply", run_dir.to_str().unwrap()]);
     assert!(
-        again.stdout.contains("0 applied, 4 already applied"),
+        again.stdout.contains("0 applied, 7 already applied"),
         "{}\n{}",
         again.stdout,
         again.stderr
     );
     assert_eq!(qty("Back Bay - NWO", "00010002"), "17");
+}
+
+/// Cherry Creek (Lightspeed) shows each retail rule: a case barcode, a UPC match, a
+/// cross-referenced id, movements that explain a difference and part of another, a
+/// mistyped UPC, a unit with no conversion, and a change on both sides since the
+/// previous night's baseline.
+#[test]
+fn sample_shows_every_retail_rule() {
+    let (_ws, _o, dir) = run_sample();
+    let lines: Vec<_> = discrepancies(&dir)
+        .into_iter()
+        .filter(|l| l["location"] == "DEN-05")
+        .collect();
+    let row = |l: &std::collections::BTreeMap<String, String>| {
+        [
+            "kind",
+            "item_key",
+            "match_step",
+            "book_qty",
+            "observed_stated_qty",
+            "observed_uom",
+            "observed_factor",
+            "observed_moved",
+            "observed_qty",
+            "qty_delta",
+            "change",
+            "rule",
+            "resolution",
+        ]
+        .iter()
+        .map(|c| l[*c].clone())
+        .collect::<Vec<_>>()
+        .join(" | ")
+    };
+    let got: Vec<String> = lines.iter().map(row).collect();
+    assert_eq!(
+        got,
+        [
+            "qty_mismatch | 00010001 | alias | 26.000 | 2.000 | Case | 12.000000 |  | 24.000 | -2.000 | none | small-variance | correct_book",
+            "qty_mismatch | 00020010 | gtin | 4.000 | 3.000 |  |  |  | 3.000 | -1.000 | none | small-variance | correct_book",
+            "explained | 00030003 | alias | 10.000 | 12.000 |  |  | -2.000 | 10.000 | 0.000 | none | (movements) | ignore",
+            "qty_mismatch | 00030004 | alias | 14.000 | 11.000 |  |  |  | 11.000 | -3.000 | both | (conflict) | review",
+            "qty_mismatch | 00030110 | alias | 5.000 | 8.000 |  |  | -1.000 | 7.000 | 2.000 | none | small-variance | correct_book",
+            "invalid_gtin | 00040002 |  |  | 9.000 |  |  |  | 9.000 |  |  | bad-rows | review",
+            "missing_in_observed | 00050007 |  | 4.500 |  |  |  |  |  | -4.500 | none | missing-in-pos | recount",
+            "unknown_unit | 00050007 |  |  | 3.000 | Box |  |  | 3.000 |  |  | bad-rows | review",
+        ]
+    );
+    let detail = |kind: &str| {
+        lines
+            .iter()
+            .find(|l| l["kind"] == kind)
+            .map(|l| l["detail"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        detail("invalid_gtin"),
+        "GTIN \"850001000207\": check digit 7, expected 8"
+    );
+    assert_eq!(
+        detail("unknown_unit"),
+        "Box (count) cannot convert to Kg (mass), the base unit of item \"00050007\""
+    );
+    let conflict = lines.iter().find(|l| l["change"] == "both").unwrap();
+    assert_eq!(
+        conflict["detail"],
+        "changed on both sides since the baseline: book 12.000 → 14.000, observed 12.000 → 11.000"
+    );
+    // As-of times are recorded in UTC: the store's 18:00 Mountain is 01:00Z.
+    assert_eq!(lines[2]["observed_as_of"], "2026-11-26T01:00:00Z");
+    assert_eq!(lines[2]["book_as_of"], "2026-11-26T04:00:00Z");
 }

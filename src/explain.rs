@@ -1,0 +1,335 @@
+//! `tally explain JOB --location L --sku S`: the whole story of one item at one location,
+//! for a store manager's or an auditor's question "why this line?": the raw rows from
+//! each source, each SKU step, the match step, the units and movements applied, the rule
+//! that matched and the decision. It runs the same stages as `tally run` on that
+//! location (nothing is written) and prints what each did to the item's rows.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
+
+use crate::chain::{self, Ground};
+use crate::columns::*;
+use crate::extract::{self, Buckets};
+use crate::job::{self, Job};
+use crate::reference::{self, References};
+use crate::rules::normalize::{normalize_into, trace};
+use crate::{classify, matching, normalize, sync};
+
+/// The item key the rows had before the match chain re-keyed any of them.
+const KEY_BEFORE: &str = "_key_before";
+
+pub fn explain_item(
+    job_path: &Path,
+    location: &str,
+    sku: &str,
+    state: Option<&Path>,
+) -> Result<u8> {
+    let job = job::load(job_path)?;
+    let refs = reference::load(&job)?;
+    let baseline = match state.map(Path::to_path_buf).or_else(|| job.state.clone()) {
+        Some(dir) => sync::load(&dir)?,
+        None => None,
+    };
+    let (mut out, mut key) = (String::new(), String::new());
+    normalize_into(sku, &job.rules.sku_steps, &mut key, &mut String::new());
+    let mut found = false;
+    for pairing in &job.pairings {
+        let side = |names: &[String]| -> Result<DataFrame> {
+            let mut frame: Option<DataFrame> = None;
+            for name in names {
+                let source = job.source(name);
+                let snapshot = extract::extract(source, &Buckets::one(), 0)
+                    .with_context(|| format!("source `{name}`"))?;
+                let mut f = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
+                f = normalize::keep_locations(f, &[location.to_string()])?;
+                let before = f.column(ITEM_KEY)?.clone().with_name(KEY_BEFORE.into());
+                f.with_column(before)?;
+                match &mut frame {
+                    Some(all) => {
+                        all.vstack_mut_owned(f)?;
+                    }
+                    None => frame = Some(f),
+                }
+            }
+            Ok(frame.expect("validated: a side names a source"))
+        };
+        let (book, observed) = chain::prepare(
+            side(&pairing.book)?,
+            side(&pairing.observed)?,
+            &Ground::of(&job, &refs),
+        )?;
+        // The items the question names: by raw SKU or item key, before or after the chain.
+        let mut items = BTreeSet::new();
+        for frame in [&book, &observed] {
+            let hits = frame
+                .clone()
+                .lazy()
+                .filter(
+                    col(SKU)
+                        .eq(lit(sku))
+                        .or(col(KEY_BEFORE).eq(lit(key.as_str())))
+                        .or(col(ITEM_KEY).eq(lit(key.as_str()))),
+                )
+                .select([col(ITEM_KEY)])
+                .collect()?;
+            items.extend(
+                hits.column(ITEM_KEY)?
+                    .str()?
+                    .iter()
+                    .flatten()
+                    .map(String::from),
+            );
+        }
+        if items.is_empty() {
+            continue;
+        }
+        found = true;
+        let m = matching::reconcile(book.clone(), observed.clone())?;
+        let lines = classify::finish(classify::decide(
+            classify::lines(&m, &pairing.name, baseline.as_ref())?,
+            &job.rules,
+        ))?;
+        for item in &items {
+            tell(
+                &mut out, &job, &refs, pairing, item, location, &book, &observed, &lines,
+            )?;
+        }
+    }
+    if !found {
+        bail!("no row of any source names {sku:?} (item key {key:?}) at location {location:?}");
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+/// One item's story in one pairing.
+#[allow(clippy::too_many_arguments)]
+fn tell(
+    out: &mut String,
+    job: &Job,
+    refs: &References,
+    pairing: &job::Pairing,
+    item: &str,
+    location: &str,
+    book: &DataFrame,
+    observed: &DataFrame,
+    lines: &DataFrame,
+) -> Result<()> {
+    writeln!(out, "item {item} at {location}, pairing {}", pairing.name)?;
+    for (side, frame) in [("book", book), ("observed", observed)] {
+        let rows = texts(
+            &frame
+                .clone()
+                .lazy()
+                .filter(col(ITEM_KEY).eq(lit(item)))
+                .collect()?,
+        )?;
+        if rows.is_empty() {
+            writeln!(out, "\n  {side}: no row")?;
+            continue;
+        }
+        for r in rows {
+            let get = |c: &str| r.get(c).cloned().unwrap_or_default();
+            writeln!(
+                out,
+                "\n  {side}: {} {}:{}",
+                get(SOURCE),
+                get(FILE),
+                get(ROW)
+            )?;
+            writeln!(
+                out,
+                "    raw: sku {:?}, qty {}, unit cost {}, uom {}, gtin {}, as of {}",
+                get(SKU),
+                or_dash(&get(chain::STATED_QTY)),
+                or_dash(&get(UNIT_COST)),
+                or_dash(&get(UOM)),
+                or_dash(&get(GTIN)),
+                or_dash(&get(chain::ROW_AS_OF)),
+            )?;
+            let mut story = format!("{:?}", get(SKU));
+            for (step, value) in trace(&get(SKU), &job.rules.sku_steps) {
+                write!(story, " → {step} → {value:?}")?;
+            }
+            writeln!(
+                out,
+                "    sku steps: {story}; item key {:?}",
+                get(KEY_BEFORE)
+            )?;
+            match get(chain::VIA).as_str() {
+                "alias" => {
+                    let gtin14 = crate::rules::gtin::normalize(&get(GTIN)).ok();
+                    let alias = refs
+                        .cross_reference
+                        .as_ref()
+                        .and_then(|x| x.lookup(Some(get(KEY_BEFORE).as_str()), gtin14.as_deref()));
+                    match alias {
+                        Some(a) => writeln!(
+                            out,
+                            "    match chain: alias → item {}{} ({})",
+                            a.item_key,
+                            a.uom
+                                .as_ref()
+                                .map(|u| format!(" in {u}"))
+                                .unwrap_or_default(),
+                            a.place
+                        )?,
+                        None => writeln!(out, "    match chain: alias")?,
+                    }
+                }
+                "gtin" => writeln!(
+                    out,
+                    "    match chain: gtin {} → the book's item with the same GTIN here",
+                    get(GTIN)
+                )?,
+                _ => {}
+            }
+            if !get(chain::FACTOR_COL).is_empty() {
+                writeln!(
+                    out,
+                    "    unit: {} {} × {} = {} in the base unit",
+                    get(chain::STATED_QTY),
+                    get(UOM),
+                    get(chain::FACTOR_COL),
+                    get(QTY)
+                )?;
+            }
+            if !get(INVALID).is_empty() {
+                writeln!(out, "    not compared: {}", get(INVALID))?;
+            }
+            if !get(chain::FLAG_DETAIL).is_empty() {
+                writeln!(out, "    finding: {}", get(chain::FLAG_DETAIL))?;
+            }
+            if !get(chain::MOVED).is_empty() {
+                writeln!(
+                    out,
+                    "    movements after its as-of time: net {} → compared as {}",
+                    get(chain::MOVED),
+                    get(QTY)
+                )?;
+                if let (Some(movements), Some(from), Some(to)) = (
+                    refs.movements.as_ref(),
+                    crate::rules::cutoff::parse_time(&get(chain::ROW_AS_OF)),
+                    latest(book, observed)?,
+                ) {
+                    for m in movements.between(location, item, from, to) {
+                        writeln!(
+                            out,
+                            "      {} {} {} ({})",
+                            m.at.to_rfc3339(),
+                            m.movement.as_deref().unwrap_or("movement"),
+                            m.qty,
+                            m.place
+                        )?;
+                    }
+                }
+            }
+        }
+    }
+    let item_lines = texts(
+        &lines
+            .clone()
+            .lazy()
+            .filter(col(ITEM_KEY).eq(lit(item)))
+            .collect()?,
+    )?;
+    if item_lines.is_empty() {
+        writeln!(out, "\n  no line: the sides agree")?;
+    }
+    for l in item_lines {
+        let get = |c: &str| l.get(c).cloned().unwrap_or_default();
+        // Line numbers of a whole run differ: this run covers one location.
+        writeln!(
+            out,
+            "\n  discrepancy: {}{}{}",
+            get("kind"),
+            if get("side").is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", get("side"))
+            },
+            if get("match_step").is_empty() {
+                String::new()
+            } else {
+                format!(", matched by {}", get("match_step"))
+            }
+        )?;
+        writeln!(
+            out,
+            "    book {}, observed {}, Δ qty {}, Δ value {}",
+            or_dash(&get("book_qty")),
+            or_dash(&get("observed_qty")),
+            or_dash(&get("qty_delta")),
+            or_dash(&get("value_delta"))
+        )?;
+        if !get("change").is_empty() {
+            writeln!(
+                out,
+                "    since the baseline: {} (then book {}, observed {})",
+                get("change"),
+                or_dash(&get("baseline_book_qty")),
+                or_dash(&get("baseline_observed_qty"))
+            )?;
+        }
+        writeln!(
+            out,
+            "    rule {} → {} ({}){}{}",
+            get("rule"),
+            get("resolution").replace('_', " "),
+            get("severity"),
+            if get("reason").is_empty() {
+                String::new()
+            } else {
+                format!(", reason {}", get("reason"))
+            },
+            if get("approval").is_empty() {
+                String::new()
+            } else {
+                format!(", approval {}", get("approval"))
+            }
+        )?;
+        if !get("detail").is_empty() {
+            writeln!(out, "    {}", get("detail"))?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+fn or_dash(v: &str) -> &str {
+    if v.is_empty() { "—" } else { v }
+}
+
+/// The pairing's latest as-of time (where the cut-off rolls rows to).
+fn latest(
+    book: &DataFrame,
+    observed: &DataFrame,
+) -> Result<Option<chrono::DateTime<chrono::FixedOffset>>> {
+    let mut latest = None;
+    for f in [book, observed] {
+        for t in f.column(chain::ROW_AS_OF)?.str()?.iter().flatten() {
+            if let Some(t) = crate::rules::cutoff::parse_time(t)
+                && latest.is_none_or(|l| t > l)
+            {
+                latest = Some(t);
+            }
+        }
+    }
+    Ok(latest)
+}
+
+/// Every cell of a (small) frame as text, row by row.
+fn texts(frame: &DataFrame) -> Result<Vec<std::collections::BTreeMap<String, String>>> {
+    let mut rows = vec![std::collections::BTreeMap::new(); frame.height()];
+    for c in frame.columns() {
+        let s = c.cast(&DataType::String)?;
+        for (i, v) in s.str()?.iter().enumerate() {
+            rows[i].insert(c.name().to_string(), v.unwrap_or("").to_string());
+        }
+    }
+    Ok(rows)
+}

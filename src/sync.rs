@@ -1,0 +1,183 @@
+//! Three-way synchronisation. Each full run stores what each side held, per pairing,
+//! location and item (the compared quantity), as the baseline in the job's state
+//! folder. The next run tells, for every quantity difference, what changed since:
+//! `book_only`, `observed_only`, `both`, or `none`. A one-sided change can be followed
+//! by a `propagate` policy (the unchanged side is corrected); a change on both sides is
+//! a conflict: it is never resolved automatically, and its line shows the baseline and
+//! both new values.
+//!
+//! The baseline holds the state as each system showed it, so that a second run over
+//! unchanged inputs reports no changes. Corrections that make the sides agree leave no
+//! line behind, so the baseline never needs to know whether they were applied.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+
+use crate::columns::*;
+use crate::discrepancy::Kind;
+
+/// The baseline's file in the state folder, and what is recorded about it.
+pub const BASELINE: &str = "baseline.parquet";
+pub const BASELINE_INFO: &str = "baseline.json";
+
+pub const CONFLICT_RULE: &str = "(conflict)";
+
+/// What changed since the baseline.
+pub const BOOK_ONLY: &str = "book_only";
+pub const OBSERVED_ONLY: &str = "observed_only";
+pub const BOTH: &str = "both";
+pub const NONE: &str = "none";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BaselineInfo {
+    pub run_id: String,
+    pub written_at: String,
+    pub rows: u64,
+}
+
+/// A baseline read from the state folder.
+pub struct Baseline {
+    /// pairing, side, location, item_key, qty.
+    pub frame: DataFrame,
+    pub info: BaselineInfo,
+}
+
+/// One side's state: the clean rows' (location, item_key, qty) under a pairing.
+pub fn side_state(frame: LazyFrame, pairing: &str, side: &str) -> LazyFrame {
+    frame.select([
+        lit(pairing).alias("pairing"),
+        lit(side).alias("side"),
+        col(LOCATION),
+        col(ITEM_KEY),
+        col(QTY),
+    ])
+}
+
+/// Reads the baseline in `dir`, if one was stored there.
+pub fn load(dir: &Path) -> Result<Option<Baseline>> {
+    let path = dir.join(BASELINE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(&path)
+        .with_context(|| format!("cannot open the baseline {}", path.display()))?;
+    let frame = anyhow::Context::with_context(ParquetReader::new(file).finish(), || {
+        format!("{}: not a tally baseline", path.display())
+    })?;
+    let info_path = dir.join(BASELINE_INFO);
+    let info: BaselineInfo = serde_json::from_slice(
+        &std::fs::read(&info_path)
+            .with_context(|| format!("cannot read {}", info_path.display()))?,
+    )
+    .with_context(|| format!("{}: not a tally baseline record", info_path.display()))?;
+    for c in ["pairing", "side", LOCATION, ITEM_KEY, QTY] {
+        anyhow::ensure!(
+            frame.column(c).is_ok(),
+            "{}: not a tally baseline (no column {c})",
+            path.display()
+        );
+    }
+    Ok(Some(Baseline { frame, info }))
+}
+
+/// Stores `state` as the baseline in `dir`: written beside, then renamed over the old
+/// one, so a failed write leaves the previous baseline whole.
+pub fn store(dir: &Path, mut state: DataFrame, run_id: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(BASELINE);
+    let partial = dir.join(format!(".{BASELINE}.partial"));
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    ParquetWriter::new(file).finish(&mut state)?;
+    let info = BaselineInfo {
+        run_id: run_id.to_string(),
+        written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        rows: state.height() as u64,
+    };
+    let info_partial = dir.join(format!(".{BASELINE_INFO}.partial"));
+    std::fs::write(&info_partial, serde_json::to_vec_pretty(&info)?)
+        .with_context(|| format!("cannot write {}", info_partial.display()))?;
+    std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::rename(&info_partial, dir.join(BASELINE_INFO))
+        .with_context(|| format!("cannot write {}", dir.join(BASELINE_INFO).display()))?;
+    Ok(path)
+}
+
+/// Adds `baseline_book_qty`, `baseline_observed_qty` and `change` to quantity lines
+/// (null everywhere without a baseline, and on other kinds).
+pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
+    let Some(baseline) = baseline else {
+        return lines.with_columns([
+            lit(NULL).cast(qty_type()).alias("baseline_book_qty"),
+            lit(NULL).cast(qty_type()).alias("baseline_observed_qty"),
+            lit(NULL).cast(DataType::String).alias("change"),
+        ]);
+    };
+    let side = |name: &str| {
+        baseline
+            .frame
+            .clone()
+            .lazy()
+            .filter(col("side").eq(lit(name)))
+            .select([
+                col("pairing"),
+                col(LOCATION),
+                col(ITEM_KEY),
+                col(QTY)
+                    .cast(qty_type())
+                    .alias(format!("baseline_{name}_qty")),
+                lit(true).alias(format!("_in_baseline_{name}")),
+            ])
+    };
+    let on = || [col("pairing"), col(LOCATION), col(ITEM_KEY)];
+    let joined = lines
+        .join(side("book"), on(), on(), JoinArgs::new(JoinType::Left))
+        .join(side("observed"), on(), on(), JoinArgs::new(JoinType::Left));
+    // Null-safe: an item absent then and now has not changed.
+    let changed = |now: &str, then: &str| col(now).neq_missing(col(then));
+    let qty_line = [
+        Kind::MissingInBook,
+        Kind::MissingInObserved,
+        Kind::QtyMismatch,
+        Kind::Explained,
+    ]
+    .iter()
+    .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
+    let book = changed("book_qty", "baseline_book_qty");
+    let observed = changed("observed_qty", "baseline_observed_qty");
+    joined
+        .with_column(
+            when(qty_line.not())
+                .then(lit(NULL).cast(DataType::String))
+                .when(book.clone().and(observed.clone()))
+                .then(lit(BOTH))
+                .when(book)
+                .then(lit(BOOK_ONLY))
+                .when(observed)
+                .then(lit(OBSERVED_ONLY))
+                .otherwise(lit(NONE))
+                .alias("change"),
+        )
+        .drop(cols(["_in_baseline_book", "_in_baseline_observed"]))
+}
+
+/// The detail of a conflict: the baseline and both new values.
+pub fn conflict_detail() -> Expr {
+    let show = |c: &str| col(c).cast(DataType::String).fill_null(lit("absent"));
+    concat_str(
+        [
+            lit("changed on both sides since the baseline: book "),
+            show("baseline_book_qty"),
+            lit(" → "),
+            show("book_qty"),
+            lit(", observed "),
+            show("baseline_observed_qty"),
+            lit(" → "),
+            show("observed_qty"),
+        ],
+        "",
+        false,
+    )
+}

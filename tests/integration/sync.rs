@@ -1,0 +1,145 @@
+//! Three-way sync: a baseline in the state folder, and what changed on which side since.
+
+use std::collections::BTreeMap;
+
+use crate::common::*;
+
+const RULES: &str = r#"
+[normalize]
+steps = [{ op = "trim" }, { op = "uppercase" }]
+
+[defaults]
+severity = "medium"
+resolution = "review"
+
+[[rules]]
+name = "follow-changes"
+kind = "always"
+applies_to = ["qty_mismatch"]
+severity = "low"
+resolution = "propagate"
+"#;
+
+/// Runs the job into a fresh `runs-N` folder with the workspace's state folder.
+fn run_with_state(ws: &Workspace, n: u32) -> (Output, Vec<BTreeMap<String, String>>) {
+    let out = ws.path(&format!("runs-{n}"));
+    let o = run(&[
+        "run",
+        ws.path("job.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        ws.path("state").to_str().unwrap(),
+    ]);
+    assert!(o.code == 0 || o.code == 1, "{}{}", o.stdout, o.stderr);
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    (o, discrepancies(&dir))
+}
+
+fn column(lines: &[BTreeMap<String, String>], name: &str) -> Vec<String> {
+    lines.iter().map(|l| l[name].clone()).collect()
+}
+
+#[test]
+fn changes_since_the_baseline_are_told_apart_and_conflicts_wait() {
+    let ws = Workspace::csv_job(
+        "SKU,Store,Qty,Cost\nA,S1,10,1.00\nB,S1,5,1.00\nC,S1,7,1.00\nD,S1,3,1.00\n",
+        "Item,Store,Counted\nA,S1,10\nB,S1,5\nC,S1,6\nD,S1,2\n",
+    );
+    ws.write("rules.toml", RULES);
+
+    // First run: no baseline yet, so nothing can be told; the baseline is stored.
+    let (_, first) = run_with_state(&ws, 1);
+    assert_eq!(column(&first, "item_key"), ["C", "D"]);
+    assert_eq!(column(&first, "change"), ["", ""]);
+    assert_eq!(column(&first, "resolution"), ["review", "review"]);
+    assert!(ws.path("state/baseline.parquet").exists());
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path("state/baseline.json")).unwrap()).unwrap();
+    assert_eq!(info["rows"], 8, "four items on each side");
+
+    // The same inputs again: the standing differences changed on neither side.
+    let (_, second) = run_with_state(&ws, 2);
+    assert_eq!(column(&second, "change"), ["none", "none"]);
+    assert_eq!(column(&second, "resolution"), ["review", "review"]);
+
+    // The book moves A, the count moves B, both move C; D stays as it was.
+    ws.write(
+        "book.csv",
+        "SKU,Store,Qty,Cost\nA,S1,12,1.00\nB,S1,5,1.00\nC,S1,8,1.00\nD,S1,3,1.00\n",
+    );
+    ws.write(
+        "count.csv",
+        "Item,Store,Counted\nA,S1,10\nB,S1,4\nC,S1,5\nD,S1,2\n",
+    );
+    let (o, third) = run_with_state(&ws, 3);
+    assert_eq!(column(&third, "item_key"), ["A", "B", "C", "D"]);
+    assert_eq!(
+        column(&third, "change"),
+        ["book_only", "observed_only", "both", "none"]
+    );
+    // One-sided changes are propagated to the other side; the conflict and the
+    // standing difference go to a person.
+    assert_eq!(
+        column(&third, "resolution"),
+        ["correct_observed", "correct_book", "review", "review"]
+    );
+    assert_eq!(column(&third, "rule")[2], "(conflict)");
+    assert_eq!(column(&third, "severity")[2], "high");
+    assert_eq!(
+        column(&third, "detail")[2],
+        "changed on both sides since the baseline: book 7.000 → 8.000, observed 6.000 → 5.000"
+    );
+    assert_eq!(
+        column(&third, "baseline_book_qty"),
+        ["10.000", "5.000", "7.000", "3.000"]
+    );
+    assert_eq!(
+        column(&third, "baseline_observed_qty"),
+        ["10.000", "5.000", "6.000", "2.000"]
+    );
+    assert_eq!(o.code, 1, "the conflict needs a person");
+}
+
+#[test]
+fn a_partial_run_reads_the_baseline_but_never_replaces_it() {
+    let ws = Workspace::csv_job(
+        "SKU,Store,Qty,Cost\nA,S1,10,1.00\nA,S2,4,1.00\n",
+        "Item,Store,Counted\nA,S1,9\nA,S2,4\n",
+    );
+    ws.write("rules.toml", RULES);
+    run_with_state(&ws, 1);
+    let before = std::fs::read(ws.path("state/baseline.parquet")).unwrap();
+    ws.write("count.csv", "Item,Store,Counted\nA,S1,8\nA,S2,3\n");
+    let out = ws.path("runs-2");
+    let o = run(&[
+        "run",
+        ws.path("job.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        ws.path("state").to_str().unwrap(),
+        "--location",
+        "S2",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let lines = discrepancies(&dir);
+    assert_eq!(column(&lines, "change"), ["observed_only"]);
+    assert_eq!(column(&lines, "resolution"), ["correct_book"]);
+    assert_eq!(
+        std::fs::read(ws.path("state/baseline.parquet")).unwrap(),
+        before,
+        "a run of one location must not shrink the baseline to that location"
+    );
+}
