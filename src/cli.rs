@@ -51,6 +51,18 @@ pub enum Command {
         /// The run directory (its manifest names the job).
         run_dir: PathBuf,
     },
+    /// Approve corrections held back by the rules' approval threshold (someone other
+    /// than the one who ran the job); `tally apply` then writes them back.
+    Approve {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// A line to approve (repeatable).
+        #[arg(long = "line", value_name = "N", required = true)]
+        lines: Vec<u64>,
+        /// Who approves (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
     /// Combine shard runs of one job into one run directory.
     Merge {
         /// The shard run directories, one per shard.

@@ -4,6 +4,7 @@
 //! classify → resolve → write. Each stage is a function of frames where it can be, so it
 //! can be tested on a `df!` frame without files.
 
+pub mod approve;
 pub mod chain;
 pub mod classify;
 pub mod cli;

@@ -34,6 +34,9 @@ fn main() -> ExitCode {
             },
         ),
         Command::Apply { run_dir } => run::apply_run(&run_dir),
+        Command::Approve { run_dir, lines, by } => {
+            tally::approve::approve_run(&run_dir, &lines, by)
+        }
         Command::Merge { run_dirs, out } => tally::merge::merge_runs(&run_dirs, &out),
         Command::Check { job } => run::check_job(&job),
         Command::Explain {

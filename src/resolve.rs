@@ -36,7 +36,11 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
     let targets = to_book
         .clone()
         .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())))
-        .and(col("approval").is_null());
+        .and(
+            col("approval")
+                .is_null()
+                .or(col("approval").eq(lit(crate::approve::APPROVED))),
+        );
     let is_qty = [
         Kind::MissingInBook,
         Kind::MissingInObserved,

@@ -70,23 +70,13 @@ pub fn apply_run(run_dir: &Path) -> Result<u8> {
 /// prints it; 1 when some rows were stale (a person must look), else 0.
 fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u8> {
     let stage = Stage::start("write back");
-    // The corrections as the run decided them, from the run's own record, which must
-    // still be the one the manifest hashed: an edited run never writes to a database.
-    let path = run_dir.join("discrepancies.parquet");
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let recorded = manifest
-        .files
-        .iter()
-        .find(|f| f.path == "discrepancies.parquet")
-        .map(|f| f.sha256.as_str());
-    let now = crate::write::manifest::sha256_hex(&bytes);
-    anyhow::ensure!(
-        recorded == Some(now.as_str()),
-        "{} does not match the run's manifest (SHA-256 differs): nothing applied",
-        path.display()
-    );
-    let discrepancies = ParquetReader::new(std::io::Cursor::new(bytes)).finish()?;
-    let corrections = crate::resolve::corrections(&discrepancies)?;
+    let discrepancies = recorded_discrepancies(run_dir, manifest)?;
+    // Corrections that waited for approval and have it go back with the rest.
+    let approved = crate::approve::approved_lines(run_dir)?;
+    let corrections = crate::resolve::corrections(&crate::approve::mark_approved(
+        discrepancies.clone(),
+        &approved,
+    )?)?;
     let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id)?;
     let now = chrono::Utc::now();
     let stamp = now.format("%Y%m%dT%H%M%S%.3fZ");
@@ -131,6 +121,25 @@ fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u
     println!("  write-back results: {}", path.display());
     println!("  write-back report: {}", report.display());
     Ok(code)
+}
+
+/// The lines as the run decided them, from the run's own record, which must still be
+/// the one the manifest hashed: an edited run never writes to a database.
+pub fn recorded_discrepancies(run_dir: &Path, manifest: &Manifest) -> Result<DataFrame> {
+    let path = run_dir.join("discrepancies.parquet");
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let recorded = manifest
+        .files
+        .iter()
+        .find(|f| f.path == "discrepancies.parquet")
+        .map(|f| f.sha256.as_str());
+    let now = crate::write::manifest::sha256_hex(&bytes);
+    anyhow::ensure!(
+        recorded == Some(now.as_str()),
+        "{} does not match the run's manifest (SHA-256 differs): nothing done",
+        path.display()
+    );
+    Ok(ParquetReader::new(std::io::Cursor::new(bytes)).finish()?)
 }
 
 pub fn print_summary(result: &RunResult) {
@@ -492,7 +501,7 @@ fn reconcile_bucket(
 }
 
 /// Writes a file next to a finished run: whole or not at all (temp file, then rename).
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())

@@ -535,3 +535,156 @@ fn sample_shows_every_retail_rule() {
     assert_eq!(lines[2]["observed_as_of"], "2026-11-26T01:00:00Z");
     assert_eq!(lines[2]["book_as_of"], "2026-11-26T04:00:00Z");
 }
+
+/// With an approval threshold, corrections worth more wait: `--apply` leaves them, the
+/// one who ran the job cannot approve them, someone else can, and `tally apply` then
+/// writes exactly those.
+#[test]
+fn corrections_above_the_threshold_wait_for_someone_elses_approval() {
+    let ws = Workspace::new();
+    for from in ["sample-data", "rules"] {
+        let src = Path::new(REPO).join(from);
+        for entry in walk(&src) {
+            let rel = entry.strip_prefix(&src).unwrap();
+            ws.write(
+                &format!("{from}/{}", rel.display()),
+                std::fs::read(&entry).unwrap(),
+            );
+        }
+    }
+    let rules = ws.path("rules/northwind.toml");
+    let mut text = std::fs::read_to_string(&rules).unwrap();
+    text.push_str("\n[approval]\nabove = \"50\"\n");
+    std::fs::write(&rules, text).unwrap();
+    let job = ws.path("sample-data/job.toml");
+    let out = ws.path("runs");
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--apply",
+    ]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let dir = ws.only_run_dir();
+    let lines = discrepancies(&dir);
+    let waiting: Vec<(String, String, String)> = lines
+        .iter()
+        .filter(|l| l["approval"] == "required")
+        .map(|l| {
+            (
+                l["line"].clone(),
+                l["location"].clone(),
+                l["item_key"].clone(),
+            )
+        })
+        .collect();
+    // 175.20 (BOS-01 jacket M), 58.40 (DEN-05 jacket M), 110.25 (SEA-04 tee L) and,
+    // without the baseline, 22.05 for the DEN-05 tee L is below the threshold.
+    let items: Vec<(&str, &str)> = waiting
+        .iter()
+        .map(|(_, l, i)| (l.as_str(), i.as_str()))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("BOS-01", "00020010"),
+            ("DEN-05", "00020010"),
+            ("SEA-04", "00030004")
+        ]
+    );
+    assert!(
+        o.stdout
+            .contains("write-back erp (update tabBin): 5 applied"),
+        "{}",
+        o.stdout
+    );
+    let m = manifest(&dir);
+    let ran_by = m["run_by"].as_str().unwrap();
+    let line = waiting[0].0.as_str();
+    let refused = run(&[
+        "approve",
+        dir.to_str().unwrap(),
+        "--line",
+        line,
+        "--by",
+        ran_by,
+    ]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("cannot approve its corrections"),
+        "{}",
+        refused.stderr
+    );
+    let not_held = lines.iter().find(|l| l["approval"].is_empty()).unwrap()["line"].clone();
+    let wrong = run(&[
+        "approve",
+        dir.to_str().unwrap(),
+        "--line",
+        &not_held,
+        "--by",
+        "dana",
+    ]);
+    assert_eq!(wrong.code, 2);
+    assert!(
+        wrong.stderr.contains("needs no approval"),
+        "{}",
+        wrong.stderr
+    );
+
+    let ok = run(&[
+        "approve",
+        dir.to_str().unwrap(),
+        "--line",
+        line,
+        "--by",
+        "dana",
+    ]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    let applied = run(&["apply", dir.to_str().unwrap()]);
+    assert!(
+        applied
+            .stdout
+            .contains("write-back erp (update tabBin): 1 applied, 5 already applied"),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+}
+
+/// The golden record of the sample: every line, with every rule kind, as the run
+/// decides it (with the previous night's baseline). A change to any decision shows here.
+#[test]
+fn sample_lines_golden() {
+    let (_ws, _o, dir) = run_sample();
+    let columns = [
+        "line",
+        "kind",
+        "side",
+        "location",
+        "item_key",
+        "match_step",
+        "book_qty",
+        "observed_qty",
+        "qty_delta",
+        "value_delta",
+        "rule",
+        "severity",
+        "resolution",
+        "approval",
+        "change",
+        "detail",
+    ];
+    let mut text = columns.join(" | ");
+    for l in discrepancies(&dir) {
+        text.push('\n');
+        text.push_str(
+            &columns
+                .iter()
+                .map(|c| l[*c].as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
+    }
+    insta::assert_snapshot!("sample_lines", text);
+}

@@ -143,3 +143,40 @@ fn a_partial_run_reads_the_baseline_but_never_replaces_it() {
         "a run of one location must not shrink the baseline to that location"
     );
 }
+
+/// The property on the sample: with the baseline in place, a second run over the same
+/// inputs reports no one-sided change (and no conflict).
+#[test]
+fn the_sample_run_twice_reports_no_one_sided_change() {
+    let ws = Workspace::new();
+    let job = std::path::Path::new(REPO).join("sample-data/job.toml");
+    let state = ws.path("state");
+    for n in 1..=2 {
+        let out = ws.path(&format!("runs-{n}"));
+        let o = run(&[
+            "run",
+            job.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+        let dir = std::fs::read_dir(&out)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let changes = column(&discrepancies(&dir), "change");
+        if n == 1 {
+            assert!(changes.iter().all(String::is_empty), "no baseline yet");
+        } else {
+            assert!(
+                changes.iter().all(|c| c.is_empty() || c == "none"),
+                "{changes:?}"
+            );
+            assert!(changes.iter().any(|c| c == "none"));
+        }
+    }
+}

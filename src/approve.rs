@@ -1,0 +1,122 @@
+//! `tally approve RUN_DIR --line N... [--by NAME]`: a person other than the one who ran
+//! the job approves corrections that the rules' `[approval]` threshold held back
+//! (segregation of duties). Each approval is a new file in the run directory
+//! (`approvals-<time>.json`: lines, who, when); the run's own files are never edited.
+//! `tally apply` then writes the approved corrections with the others.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Result, bail, ensure};
+use polars::prelude::*;
+
+use crate::classify::APPROVAL_REQUIRED;
+use crate::run::{read_manifest, recorded_discrepancies, write_whole};
+
+/// The `approval` of a held-back correction once approved (in memory, at apply time).
+pub const APPROVED: &str = "approved";
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Approval {
+    pub run_id: String,
+    pub lines: Vec<u64>,
+    pub by: String,
+    pub at: String,
+}
+
+pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<u8> {
+    let manifest = read_manifest(run_dir)?;
+    let discrepancies = recorded_discrepancies(run_dir, &manifest)?;
+    let by = match by.or_else(|| std::env::var("USER").ok()) {
+        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
+        _ => bail!("say who approves: --by NAME"),
+    };
+    ensure!(
+        by != manifest.run_by,
+        "{by} ran this job (run {}) and cannot approve its corrections: another person must",
+        manifest.run_id
+    );
+    let numbers = discrepancies.column("line")?.u64()?.clone();
+    let approval = discrepancies.column("approval")?.str()?.clone();
+    let already = approved_lines(run_dir)?;
+    let mut problems = Vec::new();
+    let mut new = Vec::new();
+    for line in lines {
+        match numbers.iter().position(|n| n == Some(*line)) {
+            None => problems.push(format!("line {line}: no such line in this run")),
+            Some(i) if approval.get(i) != Some(APPROVAL_REQUIRED) => problems.push(format!(
+                "line {line}: needs no approval (only corrections above the threshold do)"
+            )),
+            Some(_) if already.contains(line) => {
+                println!("  line {line}: approved before")
+            }
+            Some(_) => new.push(*line),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("nothing approved:\n  {}", problems.join("\n  "));
+    }
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let now = chrono::Utc::now();
+    let record = Approval {
+        run_id: manifest.run_id.clone(),
+        lines: new.clone(),
+        by: by.clone(),
+        at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let path = run_dir.join(format!(
+        "approvals-{}.json",
+        now.format("%Y%m%dT%H%M%S%.3fZ")
+    ));
+    write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
+    println!(
+        "approved by {by}: line(s) {}; `tally apply {}` writes them back",
+        new.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        run_dir.display()
+    );
+    Ok(0)
+}
+
+/// Every line an approval file in the run directory approves.
+pub fn approved_lines(run_dir: &Path) -> Result<BTreeSet<u64>> {
+    let mut lines = BTreeSet::new();
+    for entry in std::fs::read_dir(run_dir)? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.is_some_and(|n| n.starts_with("approvals-") && n.ends_with(".json")) {
+            let a: Approval = serde_json::from_slice(&std::fs::read(&path)?)
+                .map_err(|e| anyhow::anyhow!("{}: not an approval record: {e}", path.display()))?;
+            lines.extend(a.lines);
+        }
+    }
+    Ok(lines)
+}
+
+/// The lines with their approved corrections marked, for `resolve::corrections`.
+pub fn mark_approved(discrepancies: DataFrame, approved: &BTreeSet<u64>) -> Result<DataFrame> {
+    if approved.is_empty() {
+        return Ok(discrepancies);
+    }
+    let list = Series::new(
+        "approved".into(),
+        approved.iter().copied().collect::<Vec<u64>>(),
+    );
+    Ok(discrepancies
+        .lazy()
+        .with_column(
+            when(
+                col("approval")
+                    .eq(lit(APPROVAL_REQUIRED))
+                    .and(col("line").is_in(lit(list).implode(false), false)),
+            )
+            .then(lit(APPROVED))
+            .otherwise(col("approval"))
+            .alias("approval"),
+        )
+        .collect()?)
+}
