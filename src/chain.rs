@@ -822,6 +822,52 @@ mod tests {
     }
 
     #[test]
+    fn a_correction_to_a_row_counted_in_packs_goes_to_a_person() {
+        let mut xref = CrossReference::default();
+        xref.insert("CASE-A", false, alias("A", Some("case")));
+        let mut conversions = Conversions::default();
+        conversions.insert("A", "each", Decimal::ONE);
+        conversions.insert("A", "case", Decimal::from(12));
+        let refs = References {
+            cross_reference: Some(xref),
+            conversions: Some(conversions),
+            ..Default::default()
+        };
+        let mut r = rules(&[MatchStep::Alias]);
+        r.default.resolution = Resolution::CorrectObserved;
+        let ground = Ground {
+            rules: &r,
+            as_of: BTreeMap::new(),
+            refs: &refs,
+        };
+        let (lines, _) = lines_of(
+            snapshot("erp", &[("S1", "A", "26", None)]),
+            snapshot("pos", &[("S1", "CASE-A", "2", None)]),
+            &ground,
+        );
+        assert_eq!(text(&lines, "resolution"), ["review"]);
+        assert_eq!(
+            text(&lines, "detail"),
+            [
+                "the observed counts this item in case (× 12.000000): a person decides the count to write"
+            ]
+        );
+        // The book side counts in its base unit: correcting it is fine.
+        r.default.resolution = Resolution::CorrectBook;
+        let ground = Ground {
+            rules: &r,
+            as_of: BTreeMap::new(),
+            refs: &refs,
+        };
+        let (lines, _) = lines_of(
+            snapshot("erp", &[("S1", "A", "26", None)]),
+            snapshot("pos", &[("S1", "CASE-A", "2", None)]),
+            &ground,
+        );
+        assert_eq!(text(&lines, "resolution"), ["correct_book"]);
+    }
+
+    #[test]
     fn conversions_across_dimensions_are_refused() {
         let mut c = Conversions::default();
         c.insert("A", "each", Decimal::ONE);

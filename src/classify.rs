@@ -274,12 +274,47 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
     let resolution = when(conflict.clone())
         .then(lit(Resolution::Review.as_str()))
         .otherwise(resolution);
-    let lines = lines.with_column(
-        when(conflict)
-            .then(sync::conflict_detail())
-            .otherwise(col("detail"))
-            .alias("detail"),
-    );
+    // A correction is written in base units. A target row counted in packs (a case of
+    // 12) would need its count divided, which may not come out whole: a person decides.
+    let packed = |side: &str| {
+        col(format!("{side}_factor"))
+            .neq(lit("1").cast(crate::chain::factor_type()))
+            .fill_null(lit(false))
+    };
+    let packed_target = resolution
+        .clone()
+        .eq(lit(Resolution::CorrectBook.as_str()))
+        .and(packed("book"))
+        .or(resolution
+            .clone()
+            .eq(lit(Resolution::CorrectObserved.as_str()))
+            .and(packed("observed")));
+    let pack_detail = |side: &str| {
+        concat_str(
+            [
+                lit(format!("the {side} counts this item in ")),
+                col(format!("{side}_uom")),
+                lit(" (× "),
+                col(format!("{side}_factor")).cast(DataType::String),
+                lit("): a person decides the count to write"),
+            ],
+            "",
+            false,
+        )
+    };
+    let detail = when(conflict)
+        .then(sync::conflict_detail())
+        .when(packed_target.clone())
+        .then(
+            when(resolution.clone().eq(lit(Resolution::CorrectBook.as_str())))
+                .then(pack_detail("book"))
+                .otherwise(pack_detail("observed")),
+        )
+        .otherwise(col("detail"));
+    let resolution = when(packed_target)
+        .then(lit(Resolution::Review.as_str()))
+        .otherwise(resolution);
+    let lines = lines.with_column(detail.alias("detail"));
     // Explained lines are decided by their movements, never by a rule.
     let explained = col("kind").eq(lit(Kind::Explained.as_str()));
     let lines = lines.with_columns([

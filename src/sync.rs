@@ -181,3 +181,93 @@ pub fn conflict_detail() -> Expr {
         false,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify;
+    use crate::matching::reconcile;
+    use crate::testing::snapshot;
+
+    fn baseline(rows: &[(&str, &str, &str)]) -> Baseline {
+        let frame = df![
+            "pairing" => vec!["p"; rows.len()],
+            "side" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            LOCATION => vec!["S1"; rows.len()],
+            ITEM_KEY => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            QTY => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        ]
+        .unwrap()
+        .lazy()
+        .with_column(col(QTY).cast(qty_type()))
+        .collect()
+        .unwrap();
+        Baseline {
+            frame,
+            info: BaselineInfo {
+                run_id: "r".into(),
+                written_at: String::new(),
+                rows: rows.len() as u64,
+            },
+        }
+    }
+
+    fn changes(
+        book: &[crate::testing::Row],
+        observed: &[crate::testing::Row],
+        b: &Baseline,
+    ) -> Vec<String> {
+        let m = reconcile(snapshot("erp", book), snapshot("pos", observed)).unwrap();
+        let lines = classify::finish(classify::lines(&m, "p", Some(b)).unwrap().with_columns([
+            lit("r").alias("rule"),
+            lit("high").alias("severity"),
+            lit("review").alias("resolution"),
+            lit(NULL).cast(DataType::String).alias("reason"),
+            lit(NULL).cast(DataType::String).alias("approval"),
+        ]))
+        .unwrap();
+        lines
+            .column("change")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|c| c.unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_side_is_compared_with_its_own_baseline() {
+        let b = baseline(&[
+            ("book", "A", "10"),
+            ("observed", "A", "8"),
+            ("book", "B", "5"),
+            ("observed", "B", "4"),
+            ("book", "C", "7"),
+            ("observed", "C", "6"),
+            ("book", "D", "1"),
+            ("observed", "D", "2"),
+        ]);
+        let got = changes(
+            &[
+                ("S1", "A", "12", None),
+                ("S1", "B", "5", None),
+                ("S1", "C", "9", None),
+                ("S1", "D", "1", None),
+                ("S1", "E", "3", None),
+            ],
+            &[
+                ("S1", "A", "8", None),
+                ("S1", "B", "3", None),
+                ("S1", "C", "5", None),
+                ("S1", "D", "2", None),
+            ],
+            &b,
+        );
+        // A: book moved; B: count moved; C: both; D: neither; E: new in the book only.
+        assert_eq!(
+            got,
+            ["book_only", "observed_only", "both", "none", "book_only"]
+        );
+    }
+}

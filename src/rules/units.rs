@@ -103,20 +103,18 @@ impl Conversions {
         let mut entries: Vec<_> = self.factors.iter().collect();
         entries.sort_by(|a, b| a.1.1.cmp(&b.1.1));
         for ((item, uom), (_, place)) in entries {
+            if !units.contains_key(uom) {
+                problems.push(format!(
+                    "{place}: unit {uom:?} is not declared in {} [units]",
+                    rules_path.display()
+                ));
+            }
             let Some(base) = self.base.get(item) else {
                 problems.push(format!(
                     "{place}: item {item:?} has no base unit (a row with factor 1)"
                 ));
                 continue;
             };
-            for unit in [uom, base] {
-                if !units.contains_key(unit) {
-                    problems.push(format!(
-                        "{place}: unit {unit:?} is not declared in {} [units]",
-                        rules_path.display()
-                    ));
-                }
-            }
             if let (Some(d), Some(bd)) = (units.get(uom), units.get(base))
                 && d != bd
             {

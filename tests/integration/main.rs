@@ -9,6 +9,7 @@ mod explain;
 mod formats;
 mod odbc;
 mod reports;
+mod retail;
 mod sample;
 mod shards;
 mod sync;
