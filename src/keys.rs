@@ -150,7 +150,7 @@ pub struct Clean<'a> {
     pub qty: &'a [i128],
     pub cost: &'a [Option<i128>],
     /// Rows rolled forward by movements: their pair is reported even when equal (it
-    /// is then explained by the movements).
+    /// is then explained by the movements). Empty when no row moved.
     pub moved: &'a [bool],
 }
 
@@ -183,8 +183,8 @@ pub fn pair(space: KeySpace, book: &Clean, observed: &Clean, dense: bool) -> Pai
                 );
                 if book.qty[b] != observed.qty[o]
                     || cost_differs
-                    || book.moved[b]
-                    || observed.moved[o]
+                    || book.moved.get(b).copied().unwrap_or(false)
+                    || observed.moved.get(o).copied().unwrap_or(false)
                 {
                     out.differing_pairs += 1;
                     out.book.push(Some(b as u32));
@@ -257,13 +257,13 @@ mod tests {
             keys: &[key(0, 0), key(0, 1), key(1, 3), key(1, 2)],
             qty: &[5, 2, 7, 1],
             cost: &[Some(10), None, Some(3), Some(4)],
-            moved: &[false; 4],
+            moved: &[],
         };
         let observed = Clean {
             keys: &[key(1, 3), key(0, 1), key(0, 2), key(1, 2)],
             qty: &[7, 2, 9, 1],
             cost: &[Some(3), Some(99), None, Some(5)],
-            moved: &[false; 4],
+            moved: &[],
         };
         for dense in [true, false] {
             let p = pair(space, &book, &observed, dense);

@@ -116,10 +116,10 @@ pub fn reconcile_keeping(
     // The join sees only what decides a difference: one integer key standing for
     // (location, item_key), each side's row index, quantity and cost. Text columns are
     // gathered afterwards for the few rows that differ.
-    let (book_keys, book_idx, book_qty, book_cost, book_moved) =
-        slim_columns(&book_slim, Side::Book)?;
-    let (obs_keys, obs_idx, obs_qty, obs_cost, obs_moved) =
-        slim_columns(&obs_slim, Side::Observed)?;
+    let (book_keys, book_idx, book_qty, book_cost) = slim_columns(&book_slim, Side::Book)?;
+    let (obs_keys, obs_idx, obs_qty, obs_cost) = slim_columns(&obs_slim, Side::Observed)?;
+    let book_moved = moved_rows(&book_rows, &book_idx)?;
+    let obs_moved = moved_rows(&obs_rows, &obs_idx)?;
     let pairs = keys::pair(
         space,
         &keys::Clean {
@@ -218,15 +218,8 @@ pub fn reconcile_keeping(
 }
 
 /// A slim side's columns as plain vectors for `keys::pair`: keys, row indices, quantity
-/// and cost mantissas (every clean row has a key and a quantity), and whether movements
-/// rolled the row forward.
-type SlimColumns = (
-    Vec<u64>,
-    Vec<IdxSize>,
-    Vec<i128>,
-    Vec<Option<i128>>,
-    Vec<bool>,
-);
+/// and cost mantissas (every clean row has a key and a quantity).
+type SlimColumns = (Vec<u64>, Vec<IdxSize>, Vec<i128>, Vec<Option<i128>>);
 
 fn slim_columns(slim: &DataFrame, side: Side) -> Result<SlimColumns> {
     let p = side.as_str();
@@ -248,13 +241,21 @@ fn slim_columns(slim: &DataFrame, side: Side) -> Result<SlimColumns> {
         .physical()
         .iter()
         .collect();
-    let moved = slim
-        .column(&format!("{p}_moved"))?
-        .is_not_null()
+    Ok((keys, idx, qty, cost))
+}
+
+/// Per clean row, whether movements rolled it forward; empty when none moved (the
+/// usual case, which then costs nothing).
+fn moved_rows(rows: &DataFrame, idx: &[IdxSize]) -> Result<Vec<bool>> {
+    let moved = rows.column(chain::MOVED)?;
+    if moved.null_count() == moved.len() {
+        return Ok(Vec::new());
+    }
+    let moved = moved.as_materialized_series().is_not_null();
+    Ok(idx
         .iter()
-        .map(|m| m.unwrap_or(false))
-        .collect();
-    Ok((keys, idx, qty, cost, moved))
+        .map(|i| moved.get(*i as usize).unwrap_or(false))
+        .collect())
 }
 
 /// The side's columns under side-prefixed names (`book_qty`, `observed_row`, ...).
@@ -320,7 +321,6 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
             col("_idx").alias(format!("{p}_idx")),
             col(QTY).alias(format!("{p}_qty")),
             col(UNIT_COST).alias(format!("{p}_unit_cost")),
-            col(chain::MOVED).alias(format!("{p}_moved")),
         ])
         .collect()?;
     trace("  slim rows", t);
