@@ -563,7 +563,7 @@ mod tests {
     use crate::rules::cutoff::{Movement, Movements, parse_time};
     use crate::rules::units::Conversions;
     use crate::rules::{Decision, RuleSet};
-    use crate::testing::snapshot;
+    use crate::testing::{snapshot, text};
 
     fn rules(chain: &[MatchStep]) -> RuleSet {
         RuleSet {
@@ -606,18 +606,6 @@ mod tests {
         ))
         .unwrap();
         (lines, m)
-    }
-
-    fn text(df: &DataFrame, col: &str) -> Vec<String> {
-        df.column(col)
-            .unwrap()
-            .cast(&DataType::String)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect()
     }
 
     fn alias(item: &str, uom: Option<&str>) -> Alias {

@@ -412,7 +412,7 @@ mod tests {
     use super::*;
     use crate::matching::reconcile;
     use crate::rules::{Condition, Decision, Rule};
-    use crate::testing::snapshot;
+    use crate::testing::{snapshot, text};
 
     fn rule(
         name: &str,
@@ -458,15 +458,6 @@ mod tests {
         finish(decide(lines(&m, "p", None).unwrap(), rules)).unwrap()
     }
 
-    fn strings(df: &DataFrame, col: &str) -> Vec<String> {
-        let s = df.column(col).unwrap().cast(&DataType::String).unwrap();
-        s.str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect()
-    }
-
     const BOOK: &[crate::testing::Row] = &[
         ("S1", "A", "10", Some("2.5000")),
         ("S1", "B", "4", Some("1.0000")),
@@ -494,7 +485,7 @@ mod tests {
             &rules(vec![]),
         );
         assert_eq!(
-            strings(&lines, "kind"),
+            text(&lines, "kind"),
             [
                 "qty_mismatch",
                 "cost_mismatch",
@@ -502,19 +493,16 @@ mod tests {
                 "missing_in_book"
             ]
         );
-        assert_eq!(strings(&lines, "item_key"), ["A", "B", "C", "D"]);
-        assert_eq!(
-            strings(&lines, "qty_delta"),
-            ["-0.200", "", "-7.500", "1.000"]
-        );
-        assert_eq!(strings(&lines, "cost_delta"), ["", "0.2500", "", ""]);
+        assert_eq!(text(&lines, "item_key"), ["A", "B", "C", "D"]);
+        assert_eq!(text(&lines, "qty_delta"), ["-0.200", "", "-7.500", "1.000"]);
+        assert_eq!(text(&lines, "cost_delta"), ["", "0.2500", "", ""]);
         // −0.2 × 2.5; 0.25 × 4 units; C has no cost; D at the observed cost.
         assert_eq!(
-            strings(&lines, "value_delta"),
+            text(&lines, "value_delta"),
             ["-0.5000", "1.0000", "", "9.0000"]
         );
-        assert_eq!(strings(&lines, "line"), ["1", "2", "3", "4"]);
-        assert!(strings(&lines, "rule").iter().all(|r| r == DEFAULT_RULE));
+        assert_eq!(text(&lines, "line"), ["1", "2", "3", "4"]);
+        assert!(text(&lines, "rule").iter().all(|r| r == DEFAULT_RULE));
     }
 
     #[test]
@@ -528,10 +516,10 @@ mod tests {
             None => format!("-{v}"),
         };
         for col in ["qty_delta", "cost_delta", "value_delta"] {
-            let flipped: Vec<String> = strings(&ab, col).iter().map(negate).collect();
-            assert_eq!(flipped, strings(&ba, col), "{col}");
+            let flipped: Vec<String> = text(&ab, col).iter().map(negate).collect();
+            assert_eq!(flipped, text(&ba, col), "{col}");
         }
-        let mirrored: Vec<String> = strings(&ab, "kind")
+        let mirrored: Vec<String> = text(&ab, "kind")
             .into_iter()
             .map(|k| match k.as_str() {
                 "missing_in_book" => "missing_in_observed".to_string(),
@@ -539,7 +527,7 @@ mod tests {
                 _ => k,
             })
             .collect();
-        assert_eq!(mirrored, strings(&ba, "kind"));
+        assert_eq!(mirrored, text(&ba, "kind"));
     }
 
     #[test]
@@ -586,17 +574,17 @@ mod tests {
         // A: two-percent before tiny. B: 0.25 cost delta > 0.1: default. C: no cost, so
         // no value: default. D: 9.00 ≤ 10: cheap.
         assert_eq!(
-            strings(&lines, "rule"),
+            text(&lines, "rule"),
             ["two-percent", "(default)", "(default)", "cheap"]
         );
         assert_eq!(
-            strings(&lines, "resolution"),
+            text(&lines, "resolution"),
             ["ignore", "review", "review", "correct_observed"]
         );
 
         let s2 = snapshot("pos", &[("S2", "A", "1", Some("2.5000"))]);
         let lines = classify(snapshot("erp", &BOOK[3..]), s2, &rs);
-        assert_eq!(strings(&lines, "rule"), ["s2-only"]);
+        assert_eq!(text(&lines, "rule"), ["s2-only"]);
     }
 }
 
@@ -609,7 +597,7 @@ mod policy_tests {
     use super::*;
     use crate::matching::reconcile;
     use crate::rules::{Condition, Decision, Rule};
-    use crate::testing::snapshot;
+    use crate::testing::{snapshot, text};
 
     fn policy(name: &str, resolution: Resolution, band: (Option<i64>, Option<i64>)) -> Rule {
         Rule {
@@ -670,18 +658,6 @@ mod policy_tests {
         );
         let m = reconcile(stamp(book, times[0]), stamp(observed, times[1])).unwrap();
         finish(decide(lines(&m, "p", None).unwrap(), &rs)).unwrap()
-    }
-
-    fn text(df: &DataFrame, col: &str) -> Vec<String> {
-        df.column(col)
-            .unwrap()
-            .cast(&DataType::String)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect()
     }
 
     #[test]

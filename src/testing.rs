@@ -34,3 +34,16 @@ pub fn snapshot(source: &str, rows: &[Row]) -> DataFrame {
     }
     df
 }
+
+/// A column's values as text ("" for null), for comparing with expected lists.
+pub fn text(df: &DataFrame, col: &str) -> Vec<String> {
+    df.column(col)
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect()
+}

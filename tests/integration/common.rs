@@ -67,6 +67,31 @@ impl Workspace {
         p
     }
 
+    /// Copies a folder of the repository (and everything in it) into the workspace.
+    pub fn copy_repo_dir(&self, from: &str) {
+        let src = Path::new(REPO).join(from);
+        for entry in walk(&src) {
+            let rel = entry.strip_prefix(&src).unwrap();
+            self.write(
+                &format!("{from}/{}", rel.display()),
+                std::fs::read(&entry).unwrap(),
+            );
+        }
+    }
+
+    /// The sample's baseline of the night before, copied to `state/` (a run replaces
+    /// the baseline in its state folder); returns the folder.
+    pub fn sample_baseline(&self) -> PathBuf {
+        let baseline = Path::new(REPO).join("sample-data/baseline-2026-11-24");
+        for f in ["baseline.parquet", "baseline.json"] {
+            self.write(
+                &format!("state/{f}"),
+                std::fs::read(baseline.join(f)).unwrap(),
+            );
+        }
+        self.path("state")
+    }
+
     pub fn copy_fixture(&self, name: &str, rel: &str) -> PathBuf {
         let bytes = std::fs::read(Path::new(REPO).join("tests/fixtures").join(name)).unwrap();
         self.write(rel, bytes)
@@ -290,4 +315,18 @@ pub fn assert_same_run(single: &Path, merged: &Path) {
             .collect()
     };
     assert_eq!(inputs(&a), inputs(&b));
+}
+
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

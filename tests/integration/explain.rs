@@ -75,14 +75,8 @@ fn sku_steps_and_movements_are_told() {
 #[test]
 fn a_conflict_shows_the_baseline() {
     let ws = Workspace::new();
-    let baseline = Path::new(REPO).join("sample-data/baseline-2026-11-24");
-    for f in ["baseline.parquet", "baseline.json"] {
-        ws.write(
-            &format!("state/{f}"),
-            std::fs::read(baseline.join(f)).unwrap(),
-        );
-    }
-    let o = explain("DEN-05", "00030004", Some(&ws.path("state")));
+    let state = ws.sample_baseline();
+    let o = explain("DEN-05", "00030004", Some(&state));
     assert_tells(
         &o,
         &[
@@ -94,7 +88,8 @@ fn a_conflict_shows_the_baseline() {
     // Explaining writes nothing, not even the baseline.
     assert_eq!(
         std::fs::read(ws.path("state/baseline.parquet")).unwrap(),
-        std::fs::read(baseline.join("baseline.parquet")).unwrap()
+        std::fs::read(Path::new(REPO).join("sample-data/baseline-2026-11-24/baseline.parquet"))
+            .unwrap()
     );
 }
 

@@ -8,16 +8,9 @@ use crate::common::*;
 /// The sample with the previous night's baseline (a copy: a run replaces it).
 fn run_sample() -> (Workspace, Output, std::path::PathBuf) {
     let ws = Workspace::new();
-    let baseline = Path::new(REPO).join("sample-data/baseline-2026-11-24");
-    for f in ["baseline.parquet", "baseline.json"] {
-        ws.write(
-            &format!("state/{f}"),
-            std::fs::read(baseline.join(f)).unwrap(),
-        );
-    }
+    let state = ws.sample_baseline();
     let job = Path::new(REPO).join("sample-data/job.toml");
     let out = ws.path("runs");
-    let state = ws.path("state");
     let o = run(&[
         "run",
         job.to_str().unwrap(),
@@ -188,19 +181,6 @@ fn sample_writes_every_file() {
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -383,18 +363,8 @@ fn location_filter_limits_the_run() {
 #[test]
 fn sample_corrections_go_back_into_the_erp_database() {
     let ws = Workspace::new();
-    let copy = |from: &str| {
-        let src = Path::new(REPO).join(from);
-        for entry in walk(&src) {
-            let rel = entry.strip_prefix(&src).unwrap();
-            ws.write(
-                &format!("{from}/{}", rel.display()),
-                std::fs::read(&entry).unwrap(),
-            );
-        }
-    };
-    copy("sample-data");
-    copy("rules");
+    ws.copy_repo_dir("sample-data");
+    ws.copy_repo_dir("rules");
     let job = ws.path("sample-data/job.toml");
     let out = ws.path("runs");
     let state = ws.path("sample-data/baseline-2026-11-24");
@@ -542,16 +512,8 @@ fn sample_shows_every_retail_rule() {
 #[test]
 fn corrections_above_the_threshold_wait_for_someone_elses_approval() {
     let ws = Workspace::new();
-    for from in ["sample-data", "rules"] {
-        let src = Path::new(REPO).join(from);
-        for entry in walk(&src) {
-            let rel = entry.strip_prefix(&src).unwrap();
-            ws.write(
-                &format!("{from}/{}", rel.display()),
-                std::fs::read(&entry).unwrap(),
-            );
-        }
-    }
+    ws.copy_repo_dir("sample-data");
+    ws.copy_repo_dir("rules");
     let rules = ws.path("rules/northwind.toml");
     let mut text = std::fs::read_to_string(&rules).unwrap();
     text.push_str("\n[approval]\nabove = \"50\"\n");
