@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::columns::*;
 use crate::discrepancy::{Kind, Resolution};
 
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 16] = [
     "correction",
     "line",
     "pairing",
@@ -25,6 +25,7 @@ pub const COLUMNS: [&str; 15] = [
     "current_unit_cost",
     "new_unit_cost",
     "rule",
+    "reason",
     "target_source",
 ];
 

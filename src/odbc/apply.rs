@@ -96,6 +96,8 @@ struct Row {
     new_qty: Option<String>,
     current_cost: Option<String>,
     new_cost: Option<String>,
+    /// The line's reason code, for a ledger entry (else the write-back's default).
+    reason: Option<String>,
 }
 
 /// The corrections that target `source`, with locations as the database writes them
@@ -128,6 +130,7 @@ fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<Vec<R
             col("new_qty").cast(DataType::String),
             col("current_unit_cost").cast(DataType::String),
             col("new_unit_cost").cast(DataType::String),
+            col("reason").cast(DataType::String),
         ])
         .collect()?;
     let text = |i: usize| -> Result<Vec<Option<String>>> {
@@ -139,6 +142,7 @@ fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<Vec<R
     };
     let (lines, locations, skus) = (text(0)?, text(1)?, text(2)?);
     let (cq, nq, cc, nc) = (text(3)?, text(4)?, text(5)?, text(6)?);
+    let reasons = text(7)?;
     let raw_location = |code: &str| {
         let names: Vec<&String> = source
             .layout
@@ -161,6 +165,7 @@ fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<Vec<R
             new_qty: nq[i].clone(),
             current_cost: cc[i].clone(),
             new_cost: nc[i].clone(),
+            reason: reasons[i].clone(),
         })
         .collect())
 }
@@ -201,7 +206,7 @@ fn apply_target(
     exec(&format!(
         "CREATE TEMPORARY TABLE tally_stage (line VARCHAR(20), loc VARCHAR(255), \
          sku VARCHAR(255), cur_qty VARCHAR(64), new_qty VARCHAR(64), cur_cost VARCHAR(64), \
-         new_cost VARCHAR(64), fresh INTEGER{key})"
+         new_cost VARCHAR(64), reason VARCHAR(64), fresh INTEGER{key})"
     ))?;
     if dialect == Dialect::Standard {
         exec("CREATE INDEX tally_stage_key ON tally_stage (loc, sku)")?;
@@ -316,7 +321,8 @@ fn apply_target(
             with(
                 &format!(
                     "INSERT INTO {t} (location, sku, qty_before, qty_after, qty_change, reason, run_id, line) \
-                     SELECT loc, sku, {}, {}, {} - COALESCE({}, 0), ?, ?, CAST(line AS DECIMAL(20,0)) \
+                     SELECT loc, sku, {}, {}, {} - COALESCE({}, 0), COALESCE(reason, ?), ?, \
+                     CAST(line AS DECIMAL(20,0)) \
                      FROM tally_stage WHERE fresh = 1",
                     d("cur_qty"),
                     d("new_qty"),
@@ -375,15 +381,15 @@ fn apply_target(
 /// Sends the rows to the staging table, `BATCH` at a time (array execution).
 fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
     let prepared = conn.prepare(
-        "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, fresh) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+        "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, reason, fresh) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
     )?;
-    let widths = [20, 255, 255, 64, 64, 64, 64];
+    let widths = [20, 255, 255, 64, 64, 64, 64, 64];
     let mut inserter = prepared.into_text_inserter(BATCH.min(rows.len()).max(1), widths)?;
     for chunk in rows.chunks(BATCH) {
         inserter.clear();
         for r in chunk {
-            let cells: [Option<&[u8]>; 7] = [
+            let cells: [Option<&[u8]>; 8] = [
                 Some(r.line.as_bytes()),
                 Some(r.location.as_bytes()),
                 Some(r.sku.as_bytes()),
@@ -391,6 +397,7 @@ fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
                 r.new_qty.as_deref().map(str::as_bytes),
                 r.current_cost.as_deref().map(str::as_bytes),
                 r.new_cost.as_deref().map(str::as_bytes),
+                r.reason.as_deref().map(str::as_bytes),
             ];
             inserter.append(cells.into_iter())?;
         }
@@ -399,14 +406,14 @@ fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
     Ok(())
 }
 
-/// PostgreSQL: `BATCH` rows a statement, as seven text arrays unnested on the server.
+/// PostgreSQL: `BATCH` rows a statement, as eight text arrays unnested on the server.
 /// psqlODBC sends an array of parameters as one INSERT statement per row, which the
 /// server parses one by one (~3 s for 100,000 rows); this is one statement per batch.
 fn stage_postgres(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
     let mut prepared = conn.prepare(
-        "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, fresh) \
-         SELECT l, lo, s, cq, nq, cc, nc, 0 FROM unnest(?::text[], ?::text[], ?::text[], \
-         ?::text[], ?::text[], ?::text[], ?::text[]) AS u(l, lo, s, cq, nq, cc, nc)",
+        "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, reason, fresh) \
+         SELECT l, lo, s, cq, nq, cc, nc, r, 0 FROM unnest(?::text[], ?::text[], ?::text[], \
+         ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS u(l, lo, s, cq, nq, cc, nc, r)",
     )?;
     for chunk in rows.chunks(BATCH) {
         let column = |cell: fn(&Row) -> Option<&str>| pg_array(chunk.iter().map(cell));
@@ -418,6 +425,7 @@ fn stage_postgres(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
             column(|r| r.new_qty.as_deref()),
             column(|r| r.current_cost.as_deref()),
             column(|r| r.new_cost.as_deref()),
+            column(|r| r.reason.as_deref()),
         ];
         let params: Vec<_> = arrays.iter().map(|a| a.as_str().into_parameter()).collect();
         prepared.execute(&params[..])?;

@@ -629,6 +629,18 @@ fn ledger_mode_inserts_entries(db: Db) {
     let t = table(&format!("led_{}", db.name.to_lowercase()));
     let ws = stock(db, &t);
     let ledger = create_ledger(db, &t, "");
+    // A2's correction (worth −2.50) carries a reason code; the other falls back to the
+    // write-back's default reason.
+    ws.write(
+        "rules.toml",
+        "reasons = [\"miscount\"]\n".to_string()
+            + &CORRECTING_RULES.replace(
+            "[[rules]]",
+            "[[rules]]\nname = \"small-miscount\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\n\
+             value_band = { below = \"5\" }\nseverity = \"low\"\nresolution = \"correct_book\"\n\
+             reason = \"miscount\"\n\n[[rules]]",
+        ),
+    );
     write_job(
         &ws,
         db,
@@ -646,6 +658,10 @@ fn ledger_mode_inserts_entries(db: Db) {
     );
     assert_eq!(
         db.query_one(&format!("SELECT reason FROM {ledger} WHERE sku = 'A2'")),
+        "miscount"
+    );
+    assert_eq!(
+        db.query_one(&format!("SELECT reason FROM {ledger} WHERE sku <> 'A2'")),
         "CYCLE"
     );
     assert!(
