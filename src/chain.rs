@@ -329,6 +329,10 @@ fn write_back(
         }
         return Ok(frame);
     };
+    if side.uom.iter().all(Option::is_none) {
+        // No row states a unit: every quantity is in its item's base unit already.
+        return Ok(frame);
+    }
     let qty = frame.column(QTY)?.decimal()?.clone();
     let cost = frame.column(UNIT_COST)?.decimal()?.clone();
     let mut costs: Vec<Option<i128>> = Vec::with_capacity(n);
