@@ -236,103 +236,126 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
             .then(lit(rule.decision.resolution.as_str()))
             .otherwise(resolution);
     }
+    // The rules' decision first, as columns: the policies below read and adjust it
+    // (rather than repeat the rules' expression in each of them).
+    let mut lines = lines.with_columns([
+        name.alias("rule"),
+        severity.alias("severity"),
+        resolution.alias("resolution"),
+        reason.alias("reason"),
+    ]);
+    let res = || col("resolution");
+    let is = |r: Resolution| col("resolution").eq(lit(r.as_str()));
+    // Policies that need more than a rule's own decision are worked out only when a
+    // rule uses them.
+    let uses = |r: Resolution| {
+        rules.rules.iter().any(|x| x.decision.resolution == r) || rules.default.resolution == r
+    };
     // Newer wins: the side with the later as-of time is right (times are UTC text of
     // one width, so they compare as text); unknown or equal times go to a person.
-    let (book_t, observed_t) = (col("book_as_of"), col("observed_as_of"));
-    let resolution = when(resolution.clone().eq(lit(Resolution::NewerWins.as_str())))
-        .then(
-            when(book_t.clone().gt(observed_t.clone()).fill_null(lit(false)))
-                .then(lit(Resolution::CorrectObserved.as_str()))
-                .when(observed_t.gt(book_t).fill_null(lit(false)))
-                .then(lit(Resolution::CorrectBook.as_str()))
-                .otherwise(lit(Resolution::Review.as_str())),
-        )
-        .otherwise(resolution);
-    // Propagate: follow a one-sided change since the baseline.
-    let resolution = when(resolution.clone().eq(lit(Resolution::Propagate.as_str())))
-        .then(
-            when(col("change").eq(lit(sync::BOOK_ONLY)).fill_null(lit(false)))
-                .then(lit(Resolution::CorrectObserved.as_str()))
-                .when(
-                    col("change")
-                        .eq(lit(sync::OBSERVED_ONLY))
-                        .fill_null(lit(false)),
+    if uses(Resolution::NewerWins) {
+        let (book_t, observed_t) = (col("book_as_of"), col("observed_as_of"));
+        lines = lines.with_column(
+            when(is(Resolution::NewerWins))
+                .then(
+                    when(book_t.clone().gt(observed_t.clone()).fill_null(lit(false)))
+                        .then(lit(Resolution::CorrectObserved.as_str()))
+                        .when(observed_t.gt(book_t).fill_null(lit(false)))
+                        .then(lit(Resolution::CorrectBook.as_str()))
+                        .otherwise(lit(Resolution::Review.as_str())),
                 )
-                .then(lit(Resolution::CorrectBook.as_str()))
-                .otherwise(lit(Resolution::Review.as_str())),
-        )
-        .otherwise(resolution);
+                .otherwise(res())
+                .alias("resolution"),
+        );
+    }
+    // Propagate: follow a one-sided change since the baseline.
+    if uses(Resolution::Propagate) {
+        let change = |c: &str| col("change").eq(lit(c)).fill_null(lit(false));
+        lines = lines.with_column(
+            when(is(Resolution::Propagate))
+                .then(
+                    when(change(sync::BOOK_ONLY))
+                        .then(lit(Resolution::CorrectObserved.as_str()))
+                        .when(change(sync::OBSERVED_ONLY))
+                        .then(lit(Resolution::CorrectBook.as_str()))
+                        .otherwise(lit(Resolution::Review.as_str())),
+                )
+                .otherwise(res())
+                .alias("resolution"),
+        );
+    }
     // A change on both sides since the baseline is a conflict, whatever the rules say:
-    // a person decides, seeing the baseline and both new values.
+    // a person decides, seeing the baseline and both new values (sync::annotate).
     let conflict = col("change").eq(lit(sync::BOTH)).fill_null(lit(false));
-    let name = when(conflict.clone())
-        .then(lit(sync::CONFLICT_RULE))
-        .otherwise(name);
-    let severity = when(conflict.clone())
-        .then(lit(Severity::High.as_str()))
-        .otherwise(severity);
-    let resolution = when(conflict.clone())
-        .then(lit(Resolution::Review.as_str()))
-        .otherwise(resolution);
+    lines = lines.with_columns([
+        when(conflict.clone())
+            .then(lit(sync::CONFLICT_RULE))
+            .otherwise(col("rule"))
+            .alias("rule"),
+        when(conflict.clone())
+            .then(lit(Severity::High.as_str()))
+            .otherwise(col("severity"))
+            .alias("severity"),
+        when(conflict)
+            .then(lit(Resolution::Review.as_str()))
+            .otherwise(res())
+            .alias("resolution"),
+    ]);
     // A correction is written in base units. A target row counted in packs (a case of
     // 12) would need its count divided, which may not come out whole: a person decides.
-    let packed = |side: &str| {
-        col(format!("{side}_factor"))
-            .neq(lit("1").cast(crate::chain::factor_type()))
-            .fill_null(lit(false))
-    };
-    let packed_target = resolution
-        .clone()
-        .eq(lit(Resolution::CorrectBook.as_str()))
-        .and(packed("book"))
-        .or(resolution
-            .clone()
-            .eq(lit(Resolution::CorrectObserved.as_str()))
-            .and(packed("observed")));
-    let pack_detail = |side: &str| {
-        concat_str(
-            [
-                lit(format!("the {side} counts this item in ")),
-                col(format!("{side}_uom")),
-                lit(" (× "),
-                col(format!("{side}_factor")).cast(DataType::String),
-                lit("): a person decides the count to write"),
-            ],
-            "",
-            false,
-        )
-    };
-    let detail = when(conflict)
-        .then(sync::conflict_detail())
-        .when(packed_target.clone())
-        .then(
-            when(resolution.clone().eq(lit(Resolution::CorrectBook.as_str())))
+    // (Conversions need declared units: without [units] no row was converted.)
+    if !rules.units.is_empty() {
+        let packed = |side: &str| {
+            col(format!("{side}_factor"))
+                .neq(lit("1").cast(crate::chain::factor_type()))
+                .fill_null(lit(false))
+        };
+        let to_book = is(Resolution::CorrectBook).and(packed("book"));
+        let to_observed = is(Resolution::CorrectObserved).and(packed("observed"));
+        let pack_detail = |side: &str| {
+            concat_str(
+                [
+                    lit(format!("the {side} counts this item in ")),
+                    col(format!("{side}_uom")),
+                    lit(" (× "),
+                    col(format!("{side}_factor")).cast(DataType::String),
+                    lit("): a person decides the count to write"),
+                ],
+                "",
+                false,
+            )
+        };
+        lines = lines.with_columns([
+            when(to_book.clone())
                 .then(pack_detail("book"))
-                .otherwise(pack_detail("observed")),
-        )
-        .otherwise(col("detail"));
-    let resolution = when(packed_target)
-        .then(lit(Resolution::Review.as_str()))
-        .otherwise(resolution);
-    let lines = lines.with_column(detail.alias("detail"));
+                .when(to_observed.clone())
+                .then(pack_detail("observed"))
+                .otherwise(col("detail"))
+                .alias("detail"),
+            when(to_book.or(to_observed))
+                .then(lit(Resolution::Review.as_str()))
+                .otherwise(res())
+                .alias("resolution"),
+        ]);
+    }
     // Explained lines are decided by their movements, never by a rule.
     let explained = col("kind").eq(lit(Kind::Explained.as_str()));
     let lines = lines.with_columns([
         when(explained.clone())
             .then(lit(NULL).cast(DataType::String))
-            .otherwise(reason)
+            .otherwise(col("reason"))
             .alias("reason"),
         when(explained.clone())
             .then(lit(EXPLAINED_RULE))
-            .otherwise(name)
+            .otherwise(col("rule"))
             .alias("rule"),
         when(explained.clone())
             .then(lit(Severity::Info.as_str()))
-            .otherwise(severity)
+            .otherwise(col("severity"))
             .alias("severity"),
         when(explained)
             .then(lit(Resolution::Ignore.as_str()))
-            .otherwise(resolution)
+            .otherwise(res())
             .alias("resolution"),
     ]);
     // A correction worth more than the threshold (or of unknown worth) waits for a

@@ -161,10 +161,17 @@ pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
                 .alias("change"),
         )
         .drop(cols(["_in_baseline_book", "_in_baseline_observed"]))
+        // A conflict's line shows the baseline and both new values.
+        .with_column(
+            when(col("change").eq(lit(BOTH)).fill_null(lit(false)))
+                .then(conflict_detail())
+                .otherwise(col("detail"))
+                .alias("detail"),
+        )
 }
 
 /// The detail of a conflict: the baseline and both new values.
-pub fn conflict_detail() -> Expr {
+fn conflict_detail() -> Expr {
     let show = |c: &str| col(c).cast(DataType::String).fill_null(lit("absent"));
     concat_str(
         [
