@@ -436,6 +436,10 @@ fn stamp_as_of(
     strict: bool,
 ) -> Result<()> {
     let cells = frame.column(AS_OF)?.str()?.clone();
+    if cells.null_count() == frame.height() && declared.is_empty() {
+        // No times anywhere: `_as_of` stays the null column `with_defaults` gave it.
+        return Ok(());
+    }
     if cells.null_count() == frame.height() {
         // The usual case: one declared time per source, set by expression.
         let mut time = lit(NULL).cast(DataType::String);
