@@ -180,3 +180,34 @@ fn the_sample_run_twice_reports_no_one_sided_change() {
         }
     }
 }
+
+/// The job names its state folder (relative to the job file), as a nightly job would.
+#[test]
+fn the_job_names_its_state_folder() {
+    let ws = Workspace::csv_job(
+        "SKU,Store,Qty,Cost\nA,S1,10,1.00\n",
+        "Item,Store,Counted\nA,S1,9\n",
+    );
+    ws.write("rules.toml", RULES);
+    ws.write("job.toml", format!("state = \"nightly-state\"\n{CSV_JOB}"));
+    let first = ws.run_job("job.toml");
+    assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
+    assert!(ws.path("nightly-state/baseline.parquet").exists());
+    ws.write("count.csv", "Item,Store,Counted\nA,S1,8\n");
+    let o = run(&[
+        "run",
+        ws.path("job.toml").to_str().unwrap(),
+        "--out",
+        ws.path("runs-2").to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let dir = std::fs::read_dir(ws.path("runs-2"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let lines = discrepancies(&dir);
+    assert_eq!(column(&lines, "change"), ["observed_only"]);
+    assert_eq!(column(&lines, "resolution"), ["correct_book"], "propagated");
+}
