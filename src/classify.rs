@@ -402,20 +402,34 @@ pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
         .filter(|c| **c != "line")
         .map(|c| col(*c))
         .collect();
-    let sorted = lines
-        .select(select)
+    let lines = lines.select(select).collect()?;
+    // Columns that are null on every line (units, movements, baseline on a plain job)
+    // are not carried through the sort: they come back as null columns that hold no
+    // values, which keeps wide lines cheap where they are empty.
+    const SORT_KEYS: [&str; 9] = [
+        "pairing",
+        LOCATION,
+        ITEM_KEY,
+        "kind",
+        "side",
+        "book_file",
+        "book_row",
+        "observed_file",
+        "observed_row",
+    ];
+    let (empty, full): (Vec<&Column>, Vec<&Column>) = lines.columns().iter().partition(|c| {
+        !c.is_empty() && c.null_count() == c.len() && !SORT_KEYS.contains(&c.name().as_str())
+    });
+    let empty: Vec<(PlSmallStr, DataType)> = empty
+        .iter()
+        .map(|c| (c.name().clone(), c.dtype().clone()))
+        .collect();
+    let full = DataFrame::new(lines.height(), full.into_iter().cloned().collect())?;
+    drop(lines);
+    let mut sorted = full
+        .lazy()
         .sort_by_exprs(
-            [
-                col("pairing"),
-                col(LOCATION),
-                col(ITEM_KEY),
-                col("kind"),
-                col("side"),
-                col("book_file"),
-                col("book_row"),
-                col("observed_file"),
-                col("observed_row"),
-            ],
+            SORT_KEYS.map(col),
             SortMultipleOptions::default()
                 .with_maintain_order(true)
                 .with_nulls_last(true),
@@ -423,7 +437,11 @@ pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
         .with_row_index("line", Some(1))
         .with_column(col("line").cast(DataType::UInt64))
         .collect()?;
-    Ok(sorted)
+    let height = sorted.height();
+    for (name, dtype) in empty {
+        sorted.with_column(Column::full_null(name, height, &dtype))?;
+    }
+    Ok(sorted.select(COLUMNS)?)
 }
 
 #[cfg(test)]
