@@ -33,11 +33,10 @@ pub fn load(job: &Job) -> Result<References> {
     let mut refs = References::default();
     let steps = &job.rules.sku_steps;
     for source in job.sources.iter().filter(|s| s.role != Role::Snapshot) {
-        let (tables, inputs) =
+        let tables =
             extract::tables(source).with_context(|| format!("source `{}`", source.name))?;
-        refs.inputs.extend(inputs);
-        for (table, path) in tables {
-            let rows = Rows::new(&table, &path, source);
+        for (table, input) in tables {
+            let rows = Rows::new(&table, &input.path, source);
             match source.role {
                 Role::Snapshot => unreachable!("filtered above"),
                 Role::CrossReference => refs
@@ -51,8 +50,9 @@ pub fn load(job: &Job) -> Result<References> {
                 Role::Movements => refs
                     .movements
                     .get_or_insert_with(Movements::default)
-                    .add(&rows, source, steps)?,
+                    .add(&rows, steps)?,
             }
+            refs.inputs.push(input);
         }
     }
     if let Some(c) = &refs.conversions {

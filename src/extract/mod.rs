@@ -154,6 +154,17 @@ fn extract_part(
 }
 
 fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> {
+    let (canonical, mut input) = read_mapped(source, path)?;
+    let t = std::time::Instant::now();
+    let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
+    trace("  typing", t);
+    input.rows = frame.height() as u64;
+    Ok((frame, input))
+}
+
+/// A file read, hashed, parsed and mapped to the canonical names (cells still text);
+/// its record says one row per record until typing says otherwise.
+fn read_mapped(source: &Source, path: &Path) -> Result<(RawTable, InputFile)> {
     let t = std::time::Instant::now();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let extracted_at = Utc::now();
@@ -174,62 +185,32 @@ fn extract_file(source: &Source, path: &Path) -> Result<(DataFrame, InputFile)> 
     let records = raw.frame.height() as u64;
     let canonical = layout::apply(raw, &source.layout, path)?;
     trace("    layout", t);
-    let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
-    trace("  layout and typing", t);
     let input = InputFile {
         source: source.name.clone(),
         path: path.to_path_buf(),
         size,
         sha256,
         records,
-        rows: frame.height() as u64,
+        rows: records,
         extracted_at,
     };
-    Ok((frame, input))
+    Ok((canonical, input))
 }
 
-/// A raw table and the file (or query) it came from.
-pub type Table = (RawTable, PathBuf);
-
 /// A table the rules use (cross-references, conversions, movements): each file's or the
-/// query's cells as text under the canonical names, with where each came from.
-pub fn tables(source: &Source) -> Result<(Vec<Table>, Vec<InputFile>)> {
+/// query's cells as text under the canonical names, with its record for the manifest.
+pub fn tables(source: &Source) -> Result<Vec<(RawTable, InputFile)>> {
     if let Format::Odbc(odbc) = &source.format {
         let (raw, mut input) = crate::odbc::read::read(source, odbc)?;
         let raw = layout::apply(raw, &source.layout, &input.path)?;
         input.rows = raw.frame.height() as u64;
-        return Ok((vec![(raw, input.path.clone())], vec![input]));
+        return Ok(vec![(raw, input)]);
     }
-    let mut tables = Vec::new();
-    let mut inputs = Vec::new();
-    for path in &source.files {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let extracted_at = Utc::now();
-        let sha256 = crate::write::manifest::sha256_hex(&bytes);
-        let size = bytes.len() as u64;
-        let raw = match &source.format {
-            Format::Csv {
-                delimiter,
-                encoding,
-            } => csv::read(path, bytes, *delimiter, *encoding, &source.layout, None)?,
-            Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout)?,
-            Format::Odbc(_) => unreachable!("odbc sources have no files"),
-        };
-        let raw = layout::apply(raw, &source.layout, path)?;
-        let rows = raw.frame.height() as u64;
-        inputs.push(InputFile {
-            source: source.name.clone(),
-            path: path.clone(),
-            size,
-            sha256,
-            records: rows,
-            rows,
-            extracted_at,
-        });
-        tables.push((raw, path.clone()));
-    }
-    Ok((tables, inputs))
+    source
+        .files
+        .iter()
+        .map(|path| read_mapped(source, path))
+        .collect()
 }
 
 /// For `tally check`: reads each of the source's files and maps its headers, returning

@@ -16,7 +16,6 @@ use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
 
 use crate::columns::{AS_OF, Field, LOCATION, MOVEMENT, QTY, SKU};
-use crate::job::Source;
 use crate::reference::{Problems, Rows};
 use crate::rules::SkuStep;
 use crate::rules::normalize::normalize_into;
@@ -49,8 +48,7 @@ pub struct Movements {
 }
 
 impl Movements {
-    pub fn add(&mut self, rows: &Rows, source: &Source, steps: &[SkuStep]) -> Result<()> {
-        let _ = source;
+    pub fn add(&mut self, rows: &Rows, steps: &[SkuStep]) -> Result<()> {
         let (locations, skus, qtys, times, kinds) = (
             rows.column(LOCATION)?,
             rows.column(SKU)?,
