@@ -120,6 +120,20 @@ fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u
     }
     println!("  write-back results: {}", path.display());
     println!("  write-back report: {}", report.display());
+    if let Some(dir) = &manifest.state {
+        let written: Vec<u64> = results.iter().flat_map(|r| r.written.clone()).collect();
+        let dir = Path::new(dir);
+        match sync::after_apply(dir, &manifest.run_id, &corrections, &written)? {
+            sync::AfterApply::Moved(n) => println!(
+                "  baseline in {}: {n} corrected value(s) recorded",
+                dir.display()
+            ),
+            sync::AfterApply::NotThisRun => println!(
+                "  baseline in {} is not this run's (a later run replaced it): left as it is",
+                dir.display()
+            ),
+        }
+    }
     Ok(code)
 }
 
@@ -188,7 +202,13 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
 }
 
 pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
-    let meta = RunMeta::new(opts.locations.clone(), opts.shard);
+    let mut meta = RunMeta::new(opts.locations.clone(), opts.shard);
+    if opts.is_full() {
+        // Absolute, so that `tally apply` finds it from any directory.
+        meta.state = opts
+            .state_dir(job)
+            .map(|dir| std::path::absolute(&dir).unwrap_or(dir));
+    }
     let mut rec = reconcile(job, opts)?;
     let state = rec.state.take();
     let stage = Stage::start("write run directory");

@@ -7,8 +7,9 @@
 //! both new values.
 //!
 //! The baseline holds the state as each system showed it, so that a second run over
-//! unchanged inputs reports no changes. Corrections that make the sides agree leave no
-//! line behind, so the baseline never needs to know whether they were applied.
+//! unchanged inputs reports no changes. Applying the run's corrections moves its
+//! baseline on (`after_apply`): the corrected side now holds the new value, so a later
+//! change on the other side alone reads as one-sided, not as a conflict.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,9 @@ pub struct BaselineInfo {
     pub run_id: String,
     pub written_at: String,
     pub rows: u64,
+    /// Corrections of the run written into the baseline by `tally apply`.
+    #[serde(default)]
+    pub applied: u64,
 }
 
 /// A baseline read from the state folder.
@@ -84,7 +88,11 @@ pub fn load(dir: &Path) -> Result<Option<Baseline>> {
 
 /// Stores `state` as the baseline in `dir`: written beside, then renamed over the old
 /// one, so a failed write leaves the previous baseline whole.
-pub fn store(dir: &Path, mut state: DataFrame, run_id: &str) -> Result<PathBuf> {
+pub fn store(dir: &Path, state: DataFrame, run_id: &str) -> Result<PathBuf> {
+    write(dir, state, run_id, 0)
+}
+
+fn write(dir: &Path, mut state: DataFrame, run_id: &str, applied: u64) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(BASELINE);
     let partial = dir.join(format!(".{BASELINE}.partial"));
@@ -95,6 +103,7 @@ pub fn store(dir: &Path, mut state: DataFrame, run_id: &str) -> Result<PathBuf> 
         run_id: run_id.to_string(),
         written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         rows: state.height() as u64,
+        applied,
     };
     let info_partial = dir.join(format!(".{BASELINE_INFO}.partial"));
     std::fs::write(&info_partial, serde_json::to_vec_pretty(&info)?)
@@ -103,6 +112,67 @@ pub fn store(dir: &Path, mut state: DataFrame, run_id: &str) -> Result<PathBuf> 
     std::fs::rename(&info_partial, dir.join(BASELINE_INFO))
         .with_context(|| format!("cannot write {}", dir.join(BASELINE_INFO).display()))?;
     Ok(path)
+}
+
+/// What applying a run did to the baseline in its state folder.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AfterApply {
+    /// The corrected sides of these many lines now hold their new values.
+    Moved(u64),
+    /// A later run stored its own baseline (or none is there): left as it is.
+    NotThisRun,
+}
+
+/// Moves the baseline on by the corrections written back: the corrected side of each
+/// `written` line holds `new_qty` now (in the compared unit, which is what the baseline
+/// keeps). Only the run's own baseline is moved: a later run's baseline already saw
+/// the systems after the write.
+pub fn after_apply(
+    dir: &Path,
+    run_id: &str,
+    corrections: &DataFrame,
+    written: &[u64],
+) -> Result<AfterApply> {
+    let Some(baseline) = load(dir)? else {
+        return Ok(AfterApply::NotThisRun);
+    };
+    if baseline.info.run_id != run_id {
+        return Ok(AfterApply::NotThisRun);
+    }
+    let qty = baseline.frame.column(QTY)?.dtype().clone();
+    let lines = Series::new("line".into(), written);
+    let now = corrections
+        .clone()
+        .lazy()
+        .filter(col("line").is_in(lit(lines).implode(false), false))
+        .select([
+            col("pairing"),
+            col("target").alias("side"),
+            col(LOCATION),
+            col(ITEM_KEY),
+            col("new_qty").cast(qty).alias(QTY),
+        ]);
+    let on = || [col("pairing"), col("side"), col(LOCATION), col(ITEM_KEY)];
+    // The rows the corrections replace are dropped (a left join and a marker: polars'
+    // anti join is a feature this build leaves out), the new values added.
+    let replaced = now.clone().select([
+        col("pairing"),
+        col("side"),
+        col(LOCATION),
+        col(ITEM_KEY),
+        lit(true).alias("_replaced"),
+    ]);
+    let kept = baseline
+        .frame
+        .clone()
+        .lazy()
+        .join(replaced, on(), on(), JoinArgs::new(JoinType::Left))
+        .filter(col("_replaced").is_null())
+        .drop(cols(["_replaced"]));
+    let moved = concat([kept, now], UnionArgs::default())?.collect()?;
+    let applied = baseline.info.applied + written.len() as u64;
+    write(dir, moved, run_id, applied)?;
+    Ok(AfterApply::Moved(written.len() as u64))
 }
 
 /// Adds `baseline_book_qty`, `baseline_observed_qty` and `change` to quantity lines
@@ -215,6 +285,7 @@ mod tests {
                 run_id: "r".into(),
                 written_at: String::new(),
                 rows: rows.len() as u64,
+                applied: 0,
             },
         }
     }

@@ -25,6 +25,44 @@ use std::time::Instant;
 /// Rows sent per array execution.
 const BATCH: usize = 10_000;
 
+/// Times one target's transaction is tried. A database may end a transaction to break a
+/// deadlock or a serialization conflict (two applies recording lines in `tally_applied`
+/// at the same moment on MariaDB do); everything was rolled back, so trying again is safe
+/// and is what the database asks for.
+const ATTEMPTS: u32 = 4;
+
+/// A statement that failed, with its SQL, keeping the driver's error for `is_transient`.
+#[derive(Debug, thiserror::Error)]
+#[error("{error} (in: {sql})")]
+struct StatementFailed {
+    sql: String,
+    error: odbc_api::Error,
+}
+
+/// Whether the database rolled the transaction back to break a deadlock or a
+/// serialization conflict: SQLSTATE 40001 (MariaDB, MySQL, SQL Server, PostgreSQL's
+/// serialization failure) or 40P01 (PostgreSQL's deadlock).
+fn is_transient(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let odbc = cause
+            .downcast_ref::<StatementFailed>()
+            .map(|s| &s.error)
+            .or_else(|| cause.downcast_ref::<odbc_api::Error>());
+        matches!(odbc, Some(odbc_api::Error::Diagnostics { record, .. })
+            if [*b"40001", *b"40P01"].contains(&record.state.0))
+    })
+}
+
+/// The database's own message, without the driver's framing.
+fn database_message(message: &str) -> &str {
+    message
+        .split_once("Message: ")
+        .map_or(message, |(_, m)| m)
+        .lines()
+        .next()
+        .unwrap_or(message)
+}
+
 /// What one apply did to one target.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TargetResult {
@@ -39,6 +77,10 @@ pub struct TargetResult {
     pub stale: Vec<u64>,
     /// Lines without a row to update (update mode cannot create rows).
     pub no_row: Vec<u64>,
+    /// Lines the target now holds: written now or by an earlier apply (for the
+    /// baseline; not in the results file, which counts them).
+    #[serde(skip)]
+    pub written: Vec<u64>,
 }
 
 /// Write-back failed and was rolled back: exit code 3.
@@ -67,20 +109,52 @@ pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<Tar
         // psqlODBC sends an array of parameters 100 rows a round trip unless told more.
         let batch = BATCH.to_string();
         let template = connect::with_postgres_options(&odbc.connection, &[("BatchSize", &batch)]);
-        let (conn, resolved) = connect::connect(&template, &odbc.job_dir, &what)?;
-        let failed = |e: &dyn std::fmt::Display| WriteBackFailed {
-            target: source.name.clone(),
-            message: resolved.redact(&e.to_string()),
-        };
-        let result = apply_target(&conn, source, write_back, &rows, run_id);
-        match result {
-            Ok(r) => {
-                conn.commit().map_err(|e| failed(&e))?;
-                results.push(r);
-            }
-            Err(e) => {
-                let _ = conn.rollback();
-                return Err(failed(&format!("{e:#}")).into());
+        let mut attempt = 1;
+        loop {
+            // A fresh connection each attempt: the staging table is temporary to it.
+            let (conn, resolved) = connect::connect(&template, &odbc.job_dir, &what)?;
+            let result = apply_target(&conn, source, write_back, &rows, run_id)
+                .and_then(|r| conn.commit().map(|()| r).map_err(Into::into));
+            match result {
+                Ok(mut r) => {
+                    let left: std::collections::HashSet<u64> =
+                        r.stale.iter().chain(&r.no_row).copied().collect();
+                    r.written = rows
+                        .iter()
+                        .filter_map(|row| row.line.parse::<u64>().ok())
+                        .filter(|line| !left.contains(line))
+                        .collect();
+                    results.push(r);
+                    break;
+                }
+                Err(e) => {
+                    let _ = conn.rollback();
+                    let message = resolved.redact(&format!("{e:#}"));
+                    if attempt < ATTEMPTS && is_transient(&e) {
+                        eprintln!(
+                            "note: source `{}`: write-back rolled back by the database \
+                             ({}); trying again ({} of {ATTEMPTS})",
+                            source.name,
+                            database_message(&message),
+                            attempt + 1
+                        );
+                        // Waits that differ between appliers, so that two of them
+                        // do not meet again in step.
+                        let jitter = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| u64::from(d.subsec_nanos() % 100));
+                        std::thread::sleep(std::time::Duration::from_millis(
+                            100 * u64::from(attempt) + jitter,
+                        ));
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(WriteBackFailed {
+                        target: source.name.clone(),
+                        message,
+                    }
+                    .into());
+                }
             }
         }
     }
@@ -181,7 +255,10 @@ fn apply_target(
     let dialect = Dialect::from_dbms(&dbms);
     let exec = |sql: &str| -> Result<()> {
         conn.execute(sql, (), None)
-            .map_err(|e| anyhow!("{e} (in: {sql})"))?;
+            .map_err(|error| StatementFailed {
+                sql: sql.to_string(),
+                error,
+            })?;
         Ok(())
     };
     // Outside the transaction: MariaDB commits implicitly around CREATE TABLE. Two
@@ -237,7 +314,10 @@ fn apply_target(
     let with = |sql: &str, params: &[&str]| -> Result<()> {
         let bound: Vec<_> = params.iter().map(|p| p.into_parameter()).collect();
         conn.execute(sql, &bound[..], None)
-            .map_err(|e| anyhow!("{e} (in: {sql})"))?;
+            .map_err(|error| StatementFailed {
+                sql: sql.to_string(),
+                error,
+            })?;
         Ok(())
     };
 
@@ -375,6 +455,7 @@ fn apply_target(
         already_applied,
         stale,
         no_row,
+        written: Vec::new(),
     })
 }
 

@@ -33,6 +33,10 @@ pub struct Manifest {
     /// The shard runs a `tally merge` combined (empty for a single run).
     #[serde(default)]
     pub merged_from: Vec<String>,
+    /// The state folder where the run stored its baseline; applying the run's
+    /// corrections moves that baseline on by what was written (sync.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub inputs: Vec<InputFile>,
     pub pairings: Vec<PairingTally>,
     /// Every pairing's rows tie out (see `pairings`).

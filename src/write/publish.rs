@@ -36,6 +36,8 @@ pub struct RunMeta {
     pub locations: Vec<String>,
     pub shard: Option<Shard>,
     pub merged_from: Vec<String>,
+    /// The state folder where this run stores its baseline (a whole run with one).
+    pub state: Option<std::path::PathBuf>,
 }
 
 impl RunMeta {
@@ -47,6 +49,7 @@ impl RunMeta {
             locations,
             shard,
             merged_from: Vec::new(),
+            state: None,
         }
     }
 }
@@ -131,6 +134,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         locations: meta.locations,
         shard: meta.shard,
         merged_from: meta.merged_from,
+        state: meta.state.map(|p| p.display().to_string()),
         inputs,
         ties_out: tallies.iter().all(|t| t.ties_out),
         pairings: tallies,

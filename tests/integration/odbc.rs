@@ -712,6 +712,195 @@ fn a_failing_statement_rolls_everything_back(db: Db) {
     db.exec(&[&format!("DROP TABLE {t}"), &format!("DROP TABLE {ledger}")]);
 }
 
+/// Several runs applied at the same moment (all recording lines in one `tally_applied`)
+/// all land, each exactly once.
+fn concurrent_applies_all_land(db: Db) {
+    const RUNS: usize = 6;
+    let prepared: Vec<(String, Workspace)> = (0..RUNS)
+        .map(|i| {
+            let t = table(&format!("conc{i}_{}", db.name.to_lowercase()));
+            let ws = stock(db, &t);
+            write_job(&ws, db, &t, "mode = \"update\"");
+            let o = run_job(&ws, "unused", &[]);
+            assert_eq!(o.code, 0, "a dry run: {}", o.stderr);
+            (t, ws)
+        })
+        .collect();
+    let start = std::sync::Barrier::new(RUNS);
+    let outputs: Vec<Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = prepared
+            .iter()
+            .map(|(_, ws)| {
+                let run = ws.only_run_dir();
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    tally_with("unused", &["apply", run.to_str().unwrap()])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((t, ws), o) in prepared.iter().zip(&outputs) {
+        assert_eq!(o.code, 0, "{}: {}\n{}", db.name, o.stdout, o.stderr);
+        assert!(
+            o.stdout.contains("2 applied, 0 already applied, 0 stale"),
+            "{}",
+            o.stdout
+        );
+        assert!(qty_of(db, t, "A2").starts_with('3'), "A2 corrected in {t}");
+        let run_id = manifest(&ws.only_run_dir())["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            db.query_one(&format!(
+                "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
+            )),
+            "2",
+            "each line recorded once"
+        );
+        db.exec(&[&format!("DROP TABLE {t}")]);
+    }
+}
+
+#[test]
+fn postgres_concurrent_applies_all_land() {
+    concurrent_applies_all_land(POSTGRES);
+}
+
+#[test]
+fn mariadb_concurrent_applies_all_land() {
+    concurrent_applies_all_land(MARIADB);
+}
+
+/// The database may end tally's write-back to break a deadlock (MariaDB: SQLSTATE 40001,
+/// error 1213); everything was rolled back, so tally says so and tries again, and the
+/// corrections land once. The deadlock is made on purpose, in a database of its own so
+/// that no other test's apply meets these locks: another transaction holds a shared lock
+/// on the run's range of `tally_applied`, tally's insert there waits for it, then that
+/// transaction inserts into the same range, which waits for tally's own shared lock. It
+/// has written more, so InnoDB chooses tally's transaction as the victim.
+#[test]
+fn mariadb_deadlock_victim_is_tried_again() {
+    use odbc_api::Cursor;
+    let name = format!("tally_deadlock_{}", std::process::id());
+    MARIADB.exec(&[
+        &format!("DROP DATABASE IF EXISTS {name}"),
+        &format!("CREATE DATABASE {name}"),
+    ]);
+    let connection: &'static str = Box::leak(
+        MARIADB
+            .connection
+            .replace("Database=test", &format!("Database={name}"))
+            .into_boxed_str(),
+    );
+    let db = Db {
+        connection,
+        ..MARIADB
+    };
+    let t = table("deadlock");
+    let ws = stock(db, &t);
+    write_job(&ws, db, &t, "mode = \"update\"");
+    let o = run_job(&ws, "unused", &[]);
+    assert_eq!(o.code, 0, "a dry run: {}", o.stderr);
+    let run = ws.only_run_dir();
+    let run_id = manifest(&run)["run_id"].as_str().unwrap().to_string();
+    db.exec(&[
+        "CREATE TABLE tally_applied (run_id VARCHAR(64) NOT NULL, \
+         target VARCHAR(128) NOT NULL, line DECIMAL(20,0) NOT NULL, applied_at VARCHAR(40), \
+         PRIMARY KEY (run_id, target, line))",
+        "CREATE TABLE scratch (n INTEGER)",
+    ]);
+
+    let connect = || {
+        let resolved =
+            tally::odbc::connect::resolve(db.connection, Path::new("."), "test").unwrap();
+        env()
+            .connect_with_connection_string(&resolved.text, ConnectionOptions::default())
+            .unwrap_or_else(|e| panic!("{} is not reachable ({e}); {}", db.name, db.how_to_fix))
+    };
+    let one = |conn: &odbc_api::Connection<'_>, sql: &str| -> String {
+        let mut cursor = conn.execute(sql, (), None).unwrap().expect("a result set");
+        let mut row = cursor.next_row().unwrap().expect("a row");
+        let mut out = Vec::new();
+        row.get_text(1, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let holder = connect();
+    holder.set_autocommit(false).unwrap();
+    let values: Vec<String> = (0..2000).map(|n| format!("({n})")).collect();
+    holder
+        .execute(
+            &format!("INSERT INTO scratch VALUES {}", values.join(",")),
+            (),
+            None,
+        )
+        .unwrap();
+    one(
+        &holder,
+        &format!("SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}' LOCK IN SHARE MODE"),
+    );
+
+    let applied = std::thread::scope(|scope| {
+        let apply = scope.spawn(|| tally_with("unused", &["apply", run.to_str().unwrap()]));
+        // Wait until tally's insert waits for the holder's lock (it takes milliseconds
+        // otherwise; MariaDB's INNODB_TRX does not list a transaction of a prepared
+        // statement that waits, so the process list tells).
+        let watcher = connect();
+        let started = std::time::Instant::now();
+        while one(
+            &watcher,
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE DB = '{name}' AND TIME_MS > 300 \
+                 AND INFO LIKE 'INSERT INTO tally_applied%'"
+            ),
+        ) == "0"
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30) && !apply.is_finished(),
+                "tally's write-back never waited for the holder's lock"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        holder
+            .execute(
+                &format!("INSERT INTO tally_applied VALUES ('{run_id}', 'erp', 999999, NULL)"),
+                (),
+                None,
+            )
+            .expect("InnoDB ends tally's lighter transaction, not the holder's");
+        holder.rollback().unwrap();
+        apply.join().unwrap()
+    });
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    assert!(
+        applied
+            .stderr
+            .contains("write-back rolled back by the database")
+            && applied.stderr.contains("Deadlock")
+            && applied.stderr.contains("trying again (2 of 4)"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        applied
+            .stdout
+            .contains("2 applied, 0 already applied, 0 stale"),
+        "{}",
+        applied.stdout
+    );
+    assert!(qty_of(db, &t, "A2").starts_with('3'), "A2 corrected once");
+    assert_eq!(
+        db.query_one(&format!(
+            "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
+        )),
+        "2"
+    );
+    MARIADB.exec(&[&format!("DROP DATABASE {name}")]);
+}
+
 #[test]
 fn postgres_update_applies_once() {
     update_mode_applies_once(POSTGRES);

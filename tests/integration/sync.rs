@@ -211,3 +211,154 @@ fn the_job_names_its_state_folder() {
     assert_eq!(column(&lines, "change"), ["observed_only"]);
     assert_eq!(column(&lines, "resolution"), ["correct_book"], "propagated");
 }
+
+/// Runs statements on a SQLite file through the SQLite ODBC driver (creating it).
+fn sqlite(db: &std::path::Path, statements: &[&str]) {
+    let env = odbc_api::Environment::new().unwrap();
+    // By the driver's path, as tally resolves it (the vendored driver manager reads no
+    // odbcinst.ini of its own).
+    let resolved = tally::odbc::connect::resolve(
+        &format!("Driver={{SQLite3}};Database={}", db.display()),
+        std::path::Path::new("."),
+        "test",
+    )
+    .unwrap();
+    let conn = env
+        .connect_with_connection_string(&resolved.text, odbc_api::ConnectionOptions::default())
+        .expect("the SQLite ODBC driver (scripts/test installs libsqliteodbc)");
+    for s in statements {
+        conn.execute(s, (), None)
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+}
+
+/// Applying a run's corrections moves its baseline on: the corrected side holds the new
+/// value, so a later change on the other side alone is one-sided, not a conflict. A
+/// baseline a later run stored is left alone.
+#[test]
+fn applied_corrections_move_the_baseline_on() {
+    let ws = Workspace::new();
+    sqlite(
+        &ws.path("stock.db"),
+        &[
+            "CREATE TABLE stock (store TEXT, sku TEXT, qty NUMERIC, cost NUMERIC)",
+            "INSERT INTO stock VALUES ('S1', 'A', 10, 1), ('S1', 'B', 5, 1)",
+        ],
+    );
+    ws.write(
+        "job.toml",
+        r#"
+rules = "rules.toml"
+
+[sources.erp]
+kind = "odbc"
+connection = "Driver={SQLite3};Database=${JOB_DIR}/stock.db"
+table = "stock"
+write_back = { mode = "update", table = "stock" }
+[sources.erp.columns]
+location = "store"
+sku = "sku"
+qty = "qty"
+unit_cost = "cost"
+
+[sources.count]
+kind = "csv"
+path = "count.csv"
+[sources.count.columns]
+sku = "Item"
+location = "Store"
+qty = "Counted"
+
+[[pairings]]
+name = "p"
+book = "erp"
+observed = "count"
+"#,
+    );
+    ws.write(
+        "rules.toml",
+        r#"
+[defaults]
+severity = "medium"
+resolution = "review"
+
+[[rules]]
+name = "count-wins"
+kind = "always"
+applies_to = ["qty_mismatch"]
+severity = "low"
+resolution = "correct_book"
+"#,
+    );
+    ws.write("count.csv", "Item,Store,Counted\nA,S1,8\nB,S1,5\n");
+    let state = ws.path("state");
+    let run_into = |n: u32, extra: &[&str]| {
+        let out = ws.path(&format!("runs-{n}"));
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            ws.path("job.toml").to_str().unwrap().to_string(),
+            "--out".into(),
+            out.to_str().unwrap().to_string(),
+            "--state".into(),
+            state.to_str().unwrap().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert!(o.code == 0 || o.code == 1, "{}{}", o.stdout, o.stderr);
+        let dir = std::fs::read_dir(&out)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        (o, dir)
+    };
+
+    // Night 1: the book says 10 A, the count 8; the count wins and is written back.
+    let (o, first) = run_into(1, &["--apply"]);
+    assert!(
+        o.stdout.contains("1 applied, 0 already applied, 0 stale"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("1 corrected value(s) recorded"),
+        "{}",
+        o.stdout
+    );
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("baseline.json")).unwrap()).unwrap();
+    assert_eq!(info["run_id"], manifest(&first)["run_id"]);
+    assert_eq!(info["applied"], 1);
+
+    // Night 2: the ERP still holds the 8 written back; the store sold two since.
+    ws.write("count.csv", "Item,Store,Counted\nA,S1,6\nB,S1,5\n");
+    let (_, second) = run_into(2, &[]);
+    let lines = discrepancies(&second);
+    assert_eq!(column(&lines, "item_key"), ["A"]);
+    assert_eq!(
+        column(&lines, "change"),
+        ["observed_only"],
+        "the book changed only by tally's own correction"
+    );
+    assert_eq!(column(&lines, "baseline_book_qty"), ["8.000"]);
+    assert_eq!(column(&lines, "baseline_observed_qty"), ["8.000"]);
+
+    // Applying night 1 again writes nothing and leaves night 2's baseline alone.
+    let again = run(&["apply", first.to_str().unwrap()]);
+    assert!(
+        again.stdout.contains("0 applied, 1 already applied"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("is not this run's"),
+        "{}",
+        again.stdout
+    );
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("baseline.json")).unwrap()).unwrap();
+    assert_eq!(info["run_id"], manifest(&second)["run_id"]);
+    assert_eq!(info["applied"], 0);
+}
