@@ -122,8 +122,9 @@ fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u
     println!("  write-back report: {}", report.display());
     if let Some(dir) = &manifest.state {
         let written: Vec<u64> = results.iter().flat_map(|r| r.written.clone()).collect();
+        let newly = results.iter().map(|r| r.applied).sum();
         let dir = Path::new(dir);
-        match sync::after_apply(dir, &manifest.run_id, &corrections, &written)? {
+        match sync::after_apply(dir, &manifest.run_id, &corrections, &written, newly)? {
             sync::AfterApply::Moved(n) => println!(
                 "  baseline in {}: {n} corrected value(s) recorded",
                 dir.display()

@@ -36,7 +36,8 @@ pub struct BaselineInfo {
     pub run_id: String,
     pub written_at: String,
     pub rows: u64,
-    /// Corrections of the run written into the baseline by `tally apply`.
+    /// Corrections of the run that `tally apply` wrote back and the baseline holds
+    /// (counted once, however often the run is applied).
     #[serde(default)]
     pub applied: u64,
 }
@@ -125,13 +126,15 @@ pub enum AfterApply {
 
 /// Moves the baseline on by the corrections written back: the corrected side of each
 /// `written` line holds `new_qty` now (in the compared unit, which is what the baseline
-/// keeps). Only the run's own baseline is moved: a later run's baseline already saw
-/// the systems after the write.
+/// keeps); `newly` of them were written by this apply, the rest by an earlier one.
+/// Only the run's own baseline is moved: a later run's baseline already saw the
+/// systems after the write.
 pub fn after_apply(
     dir: &Path,
     run_id: &str,
     corrections: &DataFrame,
     written: &[u64],
+    newly: u64,
 ) -> Result<AfterApply> {
     let Some(baseline) = load(dir)? else {
         return Ok(AfterApply::NotThisRun);
@@ -170,7 +173,7 @@ pub fn after_apply(
         .filter(col("_replaced").is_null())
         .drop(cols(["_replaced"]));
     let moved = concat([kept, now], UnionArgs::default())?.collect()?;
-    let applied = baseline.info.applied + written.len() as u64;
+    let applied = baseline.info.applied + newly;
     write(dir, moved, run_id, applied)?;
     Ok(AfterApply::Moved(written.len() as u64))
 }

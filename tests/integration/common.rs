@@ -240,6 +240,74 @@ pub fn many_stores() -> Workspace {
     Workspace::csv_job(book, count)
 }
 
+/// `tally run JOB --out OUT [--state STATE] EXTRA...`: the output, and the run directory
+/// it wrote (the only one in OUT).
+pub fn run_into(job: &Path, out: &Path, state: Option<&Path>, extra: &[&str]) -> (Output, PathBuf) {
+    let mut args = vec!["run", job.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    if let Some(state) = state {
+        args.extend(["--state", state.to_str().unwrap()]);
+    }
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    let written = if out.exists() { dirs(out) } else { Vec::new() };
+    match written.as_slice() {
+        [dir] => {
+            let dir = dir.clone();
+            (o, dir)
+        }
+        _ => panic!(
+            "one run directory in {}, found {written:?}: {}{}",
+            out.display(),
+            o.stdout,
+            o.stderr
+        ),
+    }
+}
+
+/// The process's ODBC environment (one per process, as odbc-api wants).
+pub fn odbc_env() -> &'static odbc_api::Environment {
+    static ENV: std::sync::OnceLock<odbc_api::Environment> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| odbc_api::Environment::new().expect("an ODBC environment"))
+}
+
+/// A connection through the real driver, found by name as tally finds it (the vendored
+/// driver manager reads no odbcinst.ini of its own); fails loudly, saying how to fix it.
+pub fn odbc_connect(connection: &str, how_to_fix: &str) -> odbc_api::Connection<'static> {
+    let resolved = tally::odbc::connect::resolve(connection, Path::new("."), "test").unwrap();
+    odbc_env()
+        .connect_with_connection_string(&resolved.text, odbc_api::ConnectionOptions::default())
+        .unwrap_or_else(|e| panic!("cannot connect to {connection} ({e}); {how_to_fix}"))
+}
+
+/// Runs statements (test setup).
+pub fn odbc_exec(conn: &odbc_api::Connection<'_>, statements: &[&str]) {
+    for s in statements {
+        conn.execute(s, (), None)
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+}
+
+/// The first column of the first row, as text.
+pub fn odbc_query_one(conn: &odbc_api::Connection<'_>, sql: &str) -> String {
+    use odbc_api::Cursor;
+    let mut cursor = conn
+        .execute(sql, (), None)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .expect("a result set");
+    let mut row = cursor.next_row().unwrap().expect("a row");
+    let mut out = Vec::new();
+    row.get_text(1, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+pub const SQLITE_HOW_TO_FIX: &str =
+    "install the SQLite ODBC driver (scripts/test installs libsqliteodbc)";
+
+/// The record of the baseline in a state folder.
+pub fn baseline_info(state: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(state.join("baseline.json")).unwrap()).unwrap()
+}
+
 pub fn dirs(out: &Path) -> Vec<PathBuf> {
     let mut d: Vec<PathBuf> = std::fs::read_dir(out)
         .unwrap()

@@ -3,10 +3,6 @@
 //! machines). A server that cannot be reached fails the test, saying how to fix it.
 //! Each test creates its own tables, under names no other test uses.
 
-use std::path::Path;
-
-use odbc_api::{ConnectionOptions, Environment};
-
 use crate::common::*;
 
 /// A database the tests can reach, by connection string (driver given by name, as a
@@ -49,44 +45,22 @@ const MARIADB: Db = Db {
     ignores_password: false,
 };
 
-fn env() -> &'static Environment {
-    static ENV: std::sync::OnceLock<Environment> = std::sync::OnceLock::new();
-    ENV.get_or_init(|| Environment::new().expect("an ODBC environment"))
-}
-
 impl Db {
-    /// Runs statements on the server (test setup), failing loudly when it is not there.
+    /// A connection to the server, failing loudly when it is not there.
+    fn connect(&self) -> odbc_api::Connection<'static> {
+        odbc_connect(
+            self.connection,
+            &format!("{} is not reachable; {}", self.name, self.how_to_fix),
+        )
+    }
+
+    /// Runs statements on the server (test setup).
     fn exec(&self, statements: &[&str]) {
-        let resolved =
-            tally::odbc::connect::resolve(self.connection, Path::new("."), "test").unwrap();
-        let conn = env()
-            .connect_with_connection_string(&resolved.text, ConnectionOptions::default())
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{} is not reachable through ODBC ({e}); {}",
-                    self.name, self.how_to_fix
-                )
-            });
-        for s in statements {
-            conn.execute(s, (), None)
-                .unwrap_or_else(|e| panic!("{}: {s}: {e}", self.name));
-        }
+        odbc_exec(&self.connect(), statements);
     }
 
     fn query_one(&self, sql: &str) -> String {
-        use odbc_api::Cursor;
-        let resolved =
-            tally::odbc::connect::resolve(self.connection, Path::new("."), "test").unwrap();
-        let conn = env()
-            .connect_with_connection_string(&resolved.text, ConnectionOptions::default())
-            .unwrap_or_else(|e| {
-                panic!("{} is not reachable ({e}); {}", self.name, self.how_to_fix)
-            });
-        let mut cursor = conn.execute(sql, (), None).unwrap().expect("a result set");
-        let mut row = cursor.next_row().unwrap().expect("a row");
-        let mut out = Vec::new();
-        row.get_text(1, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+        odbc_query_one(&self.connect(), sql)
     }
 }
 
@@ -783,7 +757,6 @@ fn mariadb_concurrent_applies_all_land() {
 /// has written more, so InnoDB chooses tally's transaction as the victim.
 #[test]
 fn mariadb_deadlock_victim_is_tried_again() {
-    use odbc_api::Cursor;
     let name = format!("tally_deadlock_{}", std::process::id());
     MARIADB.exec(&[
         &format!("DROP DATABASE IF EXISTS {name}"),
@@ -813,21 +786,7 @@ fn mariadb_deadlock_victim_is_tried_again() {
         "CREATE TABLE scratch (n INTEGER)",
     ]);
 
-    let connect = || {
-        let resolved =
-            tally::odbc::connect::resolve(db.connection, Path::new("."), "test").unwrap();
-        env()
-            .connect_with_connection_string(&resolved.text, ConnectionOptions::default())
-            .unwrap_or_else(|e| panic!("{} is not reachable ({e}); {}", db.name, db.how_to_fix))
-    };
-    let one = |conn: &odbc_api::Connection<'_>, sql: &str| -> String {
-        let mut cursor = conn.execute(sql, (), None).unwrap().expect("a result set");
-        let mut row = cursor.next_row().unwrap().expect("a row");
-        let mut out = Vec::new();
-        row.get_text(1, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    };
-    let holder = connect();
+    let holder = db.connect();
     holder.set_autocommit(false).unwrap();
     let values: Vec<String> = (0..2000).map(|n| format!("({n})")).collect();
     holder
@@ -837,7 +796,7 @@ fn mariadb_deadlock_victim_is_tried_again() {
             None,
         )
         .unwrap();
-    one(
+    odbc_query_one(
         &holder,
         &format!("SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}' LOCK IN SHARE MODE"),
     );
@@ -847,9 +806,9 @@ fn mariadb_deadlock_victim_is_tried_again() {
         // Wait until tally's insert waits for the holder's lock (it takes milliseconds
         // otherwise; MariaDB's INNODB_TRX does not list a transaction of a prepared
         // statement that waits, so the process list tells).
-        let watcher = connect();
+        let watcher = db.connect();
         let started = std::time::Instant::now();
-        while one(
+        while odbc_query_one(
             &watcher,
             &format!(
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST \

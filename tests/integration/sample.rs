@@ -10,16 +10,7 @@ fn run_sample() -> (Workspace, Output, std::path::PathBuf) {
     let ws = Workspace::new();
     let state = ws.sample_baseline();
     let job = Path::new(REPO).join("sample-data/job.toml");
-    let out = ws.path("runs");
-    let o = run(&[
-        "run",
-        job.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-    ]);
-    let dir = ws.only_run_dir();
+    let (o, dir) = run_into(&job, &ws.path("runs"), Some(&state), &[]);
     (ws, o, dir)
 }
 
@@ -366,17 +357,8 @@ fn sample_corrections_go_back_into_the_erp_database() {
     ws.copy_repo_dir("sample-data");
     ws.copy_repo_dir("rules");
     let job = ws.path("sample-data/job.toml");
-    let out = ws.path("runs");
     let state = ws.path("sample-data/baseline-2026-11-24");
-    let o = run(&[
-        "run",
-        job.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-        "--apply",
-    ]);
+    let (o, run_dir) = run_into(&job, &ws.path("runs"), Some(&state), &["--apply"]);
     assert_eq!(o.code, 1, "differences still need review: {}", o.stderr);
     assert!(
         o.stdout
@@ -384,28 +366,20 @@ fn sample_corrections_go_back_into_the_erp_database() {
         "{}",
         o.stdout
     );
-    let db = ws.path("sample-data/erp/northwind.sqlite");
-    let qty = |warehouse: &str, item: &str| -> String {
-        use odbc_api::Cursor;
-        let env = odbc_api::Environment::new().unwrap();
-        let conn_str = tally::odbc::connect::resolve(
-            &format!("Driver={{SQLite3}};Database={}", db.display()),
-            Path::new("."),
-            "test",
+    let db = odbc_connect(
+        &format!(
+            "Driver={{SQLite3}};Database={}",
+            ws.path("sample-data/erp/northwind.sqlite").display()
+        ),
+        SQLITE_HOW_TO_FIX,
+    );
+    let qty = |warehouse: &str, item: &str| {
+        odbc_query_one(
+            &db,
+            &format!(
+                "SELECT CAST(actual_qty AS TEXT) FROM tabBin WHERE warehouse = '{warehouse}' AND item_code = '{item}'"
+            ),
         )
-        .unwrap()
-        .text;
-        let conn = env
-            .connect_with_connection_string(&conn_str, odbc_api::ConnectionOptions::default())
-            .expect("the SQLite ODBC driver (scripts/test installs libsqliteodbc)");
-        let sql = format!(
-            "SELECT CAST(actual_qty AS TEXT) FROM tabBin WHERE warehouse = '{warehouse}' AND item_code = '{item}'"
-        );
-        let mut cursor = conn.execute(&sql, (), None).unwrap().unwrap();
-        let mut row = cursor.next_row().unwrap().unwrap();
-        let mut text = Vec::new();
-        row.get_text(1, &mut text).unwrap();
-        String::from_utf8(text).unwrap()
     };
     // The four correct_book lines of sample-data/README.md, now in the ERP.
     assert_eq!(qty("Back Bay - NWO", "00010002"), "17");
@@ -419,12 +393,13 @@ fn sample_corrections_go_back_into_the_erp_database() {
     // Untouched: a line for review, and the conflict.
     assert_eq!(qty("Back Bay - NWO", "00020011"), "12");
     assert_eq!(qty("Cherry Creek - NWO", "00030004"), "14");
-    let run_dir = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    // The run's baseline now holds the seven values written back.
+    assert!(
+        o.stdout.contains("7 corrected value(s) recorded"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(baseline_info(&state)["applied"], 7);
     let again = run(&["apply", run_dir.to_str().unwrap()]);
     assert!(
         again.stdout.contains("0 applied, 7 already applied"),
@@ -433,6 +408,7 @@ fn sample_corrections_go_back_into_the_erp_database() {
         again.stderr
     );
     assert_eq!(qty("Back Bay - NWO", "00010002"), "17");
+    assert_eq!(baseline_info(&state)["applied"], 7, "counted once");
 }
 
 /// Cherry Creek (Lightspeed) shows each retail rule: a case barcode, a UPC match, a

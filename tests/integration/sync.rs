@@ -22,23 +22,20 @@ resolution = "propagate"
 
 /// Runs the job into a fresh `runs-N` folder with the workspace's state folder.
 fn run_with_state(ws: &Workspace, n: u32) -> (Output, Vec<BTreeMap<String, String>>) {
-    let out = ws.path(&format!("runs-{n}"));
-    let o = run(&[
-        "run",
-        ws.path("job.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--state",
-        ws.path("state").to_str().unwrap(),
-    ]);
-    assert!(o.code == 0 || o.code == 1, "{}{}", o.stdout, o.stderr);
-    let dir = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let (o, dir) = night(ws, n, &[]);
     (o, discrepancies(&dir))
+}
+
+/// The job run into `runs-N` with the workspace's state folder: output and run dir.
+fn night(ws: &Workspace, n: u32, extra: &[&str]) -> (Output, std::path::PathBuf) {
+    let (o, dir) = run_into(
+        &ws.path("job.toml"),
+        &ws.path(&format!("runs-{n}")),
+        Some(&ws.path("state")),
+        extra,
+    );
+    assert!(o.code == 0 || o.code == 1, "{}{}", o.stdout, o.stderr);
+    (o, dir)
 }
 
 fn column(lines: &[BTreeMap<String, String>], name: &str) -> Vec<String> {
@@ -59,9 +56,11 @@ fn changes_since_the_baseline_are_told_apart_and_conflicts_wait() {
     assert_eq!(column(&first, "change"), ["", ""]);
     assert_eq!(column(&first, "resolution"), ["review", "review"]);
     assert!(ws.path("state/baseline.parquet").exists());
-    let info: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ws.path("state/baseline.json")).unwrap()).unwrap();
-    assert_eq!(info["rows"], 8, "four items on each side");
+    assert_eq!(
+        baseline_info(&ws.path("state"))["rows"],
+        8,
+        "four items on each side"
+    );
 
     // The same inputs again: the standing differences changed on neither side.
     let (_, second) = run_with_state(&ws, 2);
@@ -116,24 +115,8 @@ fn a_partial_run_reads_the_baseline_but_never_replaces_it() {
     run_with_state(&ws, 1);
     let before = std::fs::read(ws.path("state/baseline.parquet")).unwrap();
     ws.write("count.csv", "Item,Store,Counted\nA,S1,8\nA,S2,3\n");
-    let out = ws.path("runs-2");
-    let o = run(&[
-        "run",
-        ws.path("job.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--state",
-        ws.path("state").to_str().unwrap(),
-        "--location",
-        "S2",
-    ]);
+    let (o, dir) = night(&ws, 2, &["--location", "S2"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    let dir = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
     let lines = discrepancies(&dir);
     assert_eq!(column(&lines, "change"), ["observed_only"]);
     assert_eq!(column(&lines, "resolution"), ["correct_book"]);
@@ -153,21 +136,8 @@ fn the_sample_run_twice_reports_no_one_sided_change() {
     let state = ws.path("state");
     for n in 1..=2 {
         let out = ws.path(&format!("runs-{n}"));
-        let o = run(&[
-            "run",
-            job.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ]);
+        let (o, dir) = run_into(&job, &out, Some(&state), &[]);
         assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
-        let dir = std::fs::read_dir(&out)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
         let changes = column(&discrepancies(&dir), "change");
         if n == 1 {
             assert!(changes.iter().all(String::is_empty), "no baseline yet");
@@ -194,42 +164,11 @@ fn the_job_names_its_state_folder() {
     assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
     assert!(ws.path("nightly-state/baseline.parquet").exists());
     ws.write("count.csv", "Item,Store,Counted\nA,S1,8\n");
-    let o = run(&[
-        "run",
-        ws.path("job.toml").to_str().unwrap(),
-        "--out",
-        ws.path("runs-2").to_str().unwrap(),
-    ]);
+    let (o, dir) = run_into(&ws.path("job.toml"), &ws.path("runs-2"), None, &[]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    let dir = std::fs::read_dir(ws.path("runs-2"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
     let lines = discrepancies(&dir);
     assert_eq!(column(&lines, "change"), ["observed_only"]);
     assert_eq!(column(&lines, "resolution"), ["correct_book"], "propagated");
-}
-
-/// Runs statements on a SQLite file through the SQLite ODBC driver (creating it).
-fn sqlite(db: &std::path::Path, statements: &[&str]) {
-    let env = odbc_api::Environment::new().unwrap();
-    // By the driver's path, as tally resolves it (the vendored driver manager reads no
-    // odbcinst.ini of its own).
-    let resolved = tally::odbc::connect::resolve(
-        &format!("Driver={{SQLite3}};Database={}", db.display()),
-        std::path::Path::new("."),
-        "test",
-    )
-    .unwrap();
-    let conn = env
-        .connect_with_connection_string(&resolved.text, odbc_api::ConnectionOptions::default())
-        .expect("the SQLite ODBC driver (scripts/test installs libsqliteodbc)");
-    for s in statements {
-        conn.execute(s, (), None)
-            .unwrap_or_else(|e| panic!("{s}: {e}"));
-    }
 }
 
 /// Applying a run's corrections moves its baseline on: the corrected side holds the new
@@ -238,8 +177,14 @@ fn sqlite(db: &std::path::Path, statements: &[&str]) {
 #[test]
 fn applied_corrections_move_the_baseline_on() {
     let ws = Workspace::new();
-    sqlite(
-        &ws.path("stock.db"),
+    odbc_exec(
+        &odbc_connect(
+            &format!(
+                "Driver={{SQLite3}};Database={}",
+                ws.path("stock.db").display()
+            ),
+            SQLITE_HOW_TO_FIX,
+        ),
         &[
             "CREATE TABLE stock (store TEXT, sku TEXT, qty NUMERIC, cost NUMERIC)",
             "INSERT INTO stock VALUES ('S1', 'A', 10, 1), ('S1', 'B', 5, 1)",
@@ -292,31 +237,9 @@ resolution = "correct_book"
     );
     ws.write("count.csv", "Item,Store,Counted\nA,S1,8\nB,S1,5\n");
     let state = ws.path("state");
-    let run_into = |n: u32, extra: &[&str]| {
-        let out = ws.path(&format!("runs-{n}"));
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            ws.path("job.toml").to_str().unwrap().to_string(),
-            "--out".into(),
-            out.to_str().unwrap().to_string(),
-            "--state".into(),
-            state.to_str().unwrap().to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = run(&args);
-        assert!(o.code == 0 || o.code == 1, "{}{}", o.stdout, o.stderr);
-        let dir = std::fs::read_dir(&out)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        (o, dir)
-    };
 
     // Night 1: the book says 10 A, the count 8; the count wins and is written back.
-    let (o, first) = run_into(1, &["--apply"]);
+    let (o, first) = night(&ws, 1, &["--apply"]);
     assert!(
         o.stdout.contains("1 applied, 0 already applied, 0 stale"),
         "{}",
@@ -327,14 +250,13 @@ resolution = "correct_book"
         "{}",
         o.stdout
     );
-    let info: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(state.join("baseline.json")).unwrap()).unwrap();
+    let info = baseline_info(&state);
     assert_eq!(info["run_id"], manifest(&first)["run_id"]);
     assert_eq!(info["applied"], 1);
 
     // Night 2: the ERP still holds the 8 written back; the store sold two since.
     ws.write("count.csv", "Item,Store,Counted\nA,S1,6\nB,S1,5\n");
-    let (_, second) = run_into(2, &[]);
+    let (_, second) = night(&ws, 2, &[]);
     let lines = discrepancies(&second);
     assert_eq!(column(&lines, "item_key"), ["A"]);
     assert_eq!(
@@ -357,8 +279,7 @@ resolution = "correct_book"
         "{}",
         again.stdout
     );
-    let info: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(state.join("baseline.json")).unwrap()).unwrap();
+    let info = baseline_info(&state);
     assert_eq!(info["run_id"], manifest(&second)["run_id"]);
     assert_eq!(info["applied"], 0);
 }
