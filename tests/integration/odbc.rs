@@ -481,6 +481,16 @@ fn write_job(ws: &Workspace, db: Db, t: &str, write_back: &str) {
     ws.write("rules.toml", rules);
 }
 
+/// How many of the run's lines `tally_applied` records as written.
+fn lines_recorded(db: Db, run: &std::path::Path) -> u64 {
+    let run_id = manifest(run)["run_id"].as_str().unwrap().to_string();
+    db.query_one(&format!(
+        "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
+    ))
+    .parse()
+    .unwrap()
+}
+
 fn qty_of(db: Db, t: &str, sku: &str) -> String {
     db.query_one(&format!(
         "SELECT CAST(qty AS char(20)) FROM {t} WHERE sku = '{}'",
@@ -673,16 +683,7 @@ fn a_failing_statement_rolls_everything_back(db: Db) {
         o.stderr
     );
     assert_eq!(db.query_one(&format!("SELECT COUNT(*) FROM {ledger}")), "0");
-    let run_id = manifest(&ws.only_run_dir())["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        db.query_one(&format!(
-            "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
-        )),
-        "0"
-    );
+    assert_eq!(lines_recorded(db, &ws.only_run_dir()), 0);
     db.exec(&[&format!("DROP TABLE {t}"), &format!("DROP TABLE {ledger}")]);
 }
 
@@ -723,15 +724,9 @@ fn concurrent_applies_all_land(db: Db) {
             o.stdout
         );
         assert!(qty_of(db, t, "A2").starts_with('3'), "A2 corrected in {t}");
-        let run_id = manifest(&ws.only_run_dir())["run_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
         assert_eq!(
-            db.query_one(&format!(
-                "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
-            )),
-            "2",
+            lines_recorded(db, &ws.only_run_dir()),
+            2,
             "each line recorded once"
         );
         db.exec(&[&format!("DROP TABLE {t}")]);
@@ -851,12 +846,7 @@ fn mariadb_deadlock_victim_is_tried_again() {
         applied.stdout
     );
     assert!(qty_of(db, &t, "A2").starts_with('3'), "A2 corrected once");
-    assert_eq!(
-        db.query_one(&format!(
-            "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
-        )),
-        "2"
-    );
+    assert_eq!(lines_recorded(db, &run), 2);
     MARIADB.exec(&[&format!("DROP DATABASE {name}")]);
 }
 
