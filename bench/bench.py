@@ -92,6 +92,20 @@ COPY (
 ) TO '{observed}' (HEADER, DELIMITER ',');
 """
 
+# The same POS export with a barcode per row (a valid EAN-13 per SKU), as real exports
+# carry them: the job reads it as the item's GTIN, which puts the rows through the
+# match chain's GTIN checks (chain.rs). No book row has a GTIN, so the lines are the same.
+WITH_GTIN = """
+SET threads = 2;
+SET enable_progress_bar = false;
+COPY (
+  SELECT *, body || ((10 - list_sum(list_transform(range(1, 13),
+                 p -> substr(body, p, 1)::INTEGER * CASE WHEN p % 2 = 0 THEN 3 ELSE 1 END)) % 10) % 10)::VARCHAR AS gtin
+  FROM (SELECT *, '4' || lpad(regexp_extract(sku, '([0-9]+)', 1), 11, '0') AS body
+        FROM read_csv('{observed}', header = true, all_varchar = true))
+) TO '{out}' (HEADER, DELIMITER ',');
+"""
+
 # What a user would write by hand in DuckDB for the same reconciliation.
 RECONCILE = """
 SET threads = 2;
@@ -165,6 +179,27 @@ def generate(size):
     return folder
 
 
+def generate_with_gtin(folder):
+    """observed-gtin.csv and job-gtin.toml beside the plain files."""
+    out = folder / "observed-gtin.csv"
+    if not out.exists():
+        t = time.perf_counter()
+        duckdb.connect().execute(WITH_GTIN.format(observed=folder / "observed.csv", out=out))
+        print(f"  added barcodes in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    job = JOB.replace('path = "observed.csv"', 'path = "observed-gtin.csv"').replace(
+        'unit_cost = "cost"', 'unit_cost = "cost"\ngtin = "gtin"')
+    (folder / "job-gtin.toml").write_text(job)
+
+
+def tally_lines(folder):
+    """The counts per kind and the value sum of the one run in runs/, which is removed."""
+    run_dir = next((folder / "runs").iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    shutil.rmtree(folder / "runs", ignore_errors=True)
+    d = manifest["discrepancies"]
+    return d["by_kind"], Decimal(d["value_delta_sum"]), d["lines"]
+
+
 def duckdb_counts(parquet):
     con = duckdb.connect()
     rows = con.execute(f"SELECT kind, count(*), sum(value_delta) FROM '{parquet}' GROUP BY kind").fetchall()
@@ -174,7 +209,11 @@ def duckdb_counts(parquet):
 
 
 def main():
-    sizes = [parse_size(s) for s in (sys.argv[1:] or ["1M", "20M", "100M"])]
+    args = sys.argv[1:]
+    barcodes = "--barcodes" in args
+    args = [a for a in args if a != "--barcodes"]
+    sizes = [parse_size(s) for s in (args or ["1M", "20M", "100M"])]
+    with_gtin = []
     print(f"tally vs DuckDB {duckdb.__version__} on {os.cpu_count()} cores (baseline: DuckDB, same files, same run)")
     print(f"{'rows':>12} {'lines':>10} {'tally s':>9} {'duckdb s':>9} {'time ratio':>10} "
           f"{'tally MiB':>10} {'duckdb MiB':>10} {'mem ratio':>9}")
@@ -190,17 +229,25 @@ def main():
         d_time, d_mem, _ = measure(py, folder)
         t_time, t_mem, _ = measure([str(TALLY), "run", "job.toml"], folder)
 
-        run_dir = next((folder / "runs").iterdir())
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-        t_counts = manifest["discrepancies"]["by_kind"]
-        t_value = Decimal(manifest["discrepancies"]["value_delta_sum"])
+        t_counts, t_value, lines = tally_lines(folder)
         d_counts, d_value = duckdb_counts(out)
         if t_counts != d_counts or t_value != d_value:
             sys.exit(f"engines disagree at {size}: tally {t_counts} {t_value} / duckdb {d_counts} {d_value}")
-        lines = manifest["discrepancies"]["lines"]
         print(f"{size:>12,} {lines:>10,} {t_time:>9.2f} {d_time:>9.2f} {t_time / d_time:>10.2f} "
               f"{t_mem:>10.0f} {d_mem:>10.0f} {t_mem / d_mem:>9.2f}", flush=True)
-        shutil.rmtree(folder / "runs", ignore_errors=True)
+        if barcodes:
+            generate_with_gtin(folder)
+            g_time, g_mem, _ = measure([str(TALLY), "run", "job-gtin.toml"], folder)
+            g_counts, g_value, _ = tally_lines(folder)
+            if (g_counts, g_value) != (t_counts, t_value):
+                sys.exit(f"barcodes changed the lines at {size}: {g_counts} {g_value} / {t_counts} {t_value}")
+            with_gtin.append((size, g_time, t_time, g_mem, t_mem))
+    for size, g_time, t_time, g_mem, t_mem in with_gtin:
+        if size == with_gtin[0][0]:
+            print("tally with a barcode column in the POS export (baseline: tally on the same rows without it, same run)")
+            print(f"{'rows':>12} {'gtin s':>9} {'plain s':>9} {'time ratio':>10} {'gtin MiB':>10} {'plain MiB':>10} {'mem ratio':>9}")
+        print(f"{size:>12,} {g_time:>9.2f} {t_time:>9.2f} {g_time / t_time:>10.2f} "
+              f"{g_mem:>10.0f} {t_mem:>10.0f} {g_mem / t_mem:>9.2f}", flush=True)
     print("counts per kind and exact value sums agree at every size")
 
 

@@ -14,6 +14,7 @@
 //! Each step only runs when the job gives it something to work with, so a plain
 //! SKU-to-SKU job pays for none of this.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{Result, bail};
@@ -72,30 +73,47 @@ pub fn with_defaults(frame: DataFrame) -> Result<DataFrame> {
     Ok(frame)
 }
 
-/// One side's columns as the steps work on them.
-struct Side {
-    location: Vec<Option<String>>,
-    item_key: Vec<Option<String>>,
-    gtin14: Vec<Option<String>>,
+/// The text columns a side's steps read (cheap handles on the frame's own buffers),
+/// held while the steps borrow from them.
+struct Texts {
+    location: StringChunked,
+    item_key: StringChunked,
+    uom: StringChunked,
+    gtin: StringChunked,
+}
+
+impl Texts {
+    fn of(frame: &DataFrame) -> Result<Texts> {
+        let text = |name: &str| -> Result<StringChunked> { Ok(frame.column(name)?.str()?.clone()) };
+        Ok(Texts {
+            location: text(LOCATION)?,
+            item_key: text(ITEM_KEY)?,
+            uom: text(UOM)?,
+            gtin: text(GTIN)?,
+        })
+    }
+}
+
+/// One side's columns as the steps work on them. Text is borrowed from the frame's
+/// columns and owned only where a step changes it, and each distinct GTIN is checked
+/// once: a side of millions of rows is not copied into strings.
+struct Side<'a> {
+    location: Vec<Option<&'a str>>,
+    item_key: Vec<Option<Cow<'a, str>>>,
+    /// The row's valid GTIN-14, as an index into `gtins`.
+    gtin14: Vec<Option<u32>>,
+    gtins: Vec<String>,
     eligible: Vec<bool>,
     via: Vec<Option<&'static str>>,
-    uom: Vec<Option<String>>,
+    uom: Vec<Option<Cow<'a, str>>>,
     flag: Vec<Option<String>>,
     reject: Vec<Option<String>>,
     changed_keys: bool,
     changed_uom: bool,
 }
 
-impl Side {
-    fn read(frame: &DataFrame) -> Result<Side> {
-        let strings = |name: &str| -> Result<Vec<Option<String>>> {
-            Ok(frame
-                .column(name)?
-                .str()?
-                .iter()
-                .map(|v| v.map(str::to_string))
-                .collect())
-        };
+impl<'a> Side<'a> {
+    fn read(frame: &DataFrame, texts: &'a Texts) -> Result<Side<'a>> {
         let absent = frame.column(ABSENT)?.bool()?;
         let invalid = frame.column(INVALID)?.str()?;
         let eligible = absent
@@ -105,28 +123,48 @@ impl Side {
             .collect();
         let n = frame.height();
         let mut gtin14 = vec![None; n];
+        let mut gtins = Vec::new();
         let mut flag = vec![None; n];
-        for (i, raw) in frame.column(GTIN)?.str()?.iter().enumerate() {
+        let mut checked: HashMap<&str, Result<u32, String>> = HashMap::new();
+        for (i, raw) in texts.gtin.iter().enumerate() {
             let Some(raw) = raw.map(str::trim).filter(|g| !g.is_empty()) else {
                 continue;
             };
-            match gtin::normalize(raw) {
-                Ok(g) => gtin14[i] = Some(g),
-                Err(e) => flag[i] = Some(format!("GTIN {raw:?}: {e}")),
+            let known = checked
+                .entry(raw)
+                .or_insert_with(|| match gtin::normalize(raw) {
+                    Ok(g) => {
+                        gtins.push(g);
+                        Ok((gtins.len() - 1) as u32)
+                    }
+                    Err(e) => Err(format!("GTIN {raw:?}: {e}")),
+                });
+            match known {
+                Ok(g) => gtin14[i] = Some(*g),
+                Err(why) => flag[i] = Some(why.clone()),
             }
         }
+        let borrowed = |c: &'a StringChunked| -> Vec<Option<Cow<'a, str>>> {
+            c.iter().map(|v| v.map(Cow::Borrowed)).collect()
+        };
         Ok(Side {
-            location: strings(LOCATION)?,
-            item_key: strings(ITEM_KEY)?,
+            location: texts.location.iter().collect(),
+            item_key: borrowed(&texts.item_key),
             gtin14,
+            gtins,
             eligible,
             via: vec![None; n],
-            uom: strings(UOM)?,
+            uom: borrowed(&texts.uom),
             flag,
             reject: vec![None; n],
             changed_keys: false,
             changed_uom: false,
         })
+    }
+
+    /// The row's valid GTIN-14.
+    fn gtin(&self, i: usize) -> Option<&str> {
+        self.gtin14[i].map(|g| self.gtins[g as usize].as_str())
     }
 
     /// Keys of rows that can be matched.
@@ -136,7 +174,7 @@ impl Side {
             .zip(&self.item_key)
             .zip(&self.eligible)
             .filter_map(|((l, k), ok)| match (l, k, ok) {
-                (Some(l), Some(k), true) => Some((l.as_str(), k.as_str())),
+                (Some(l), Some(k), true) => Some((*l, k.as_ref())),
                 _ => None,
             })
             .collect()
@@ -147,8 +185,8 @@ impl Side {
         (0..self.eligible.len())
             .map(|i| {
                 self.eligible[i]
-                    && match (&self.location[i], &self.item_key[i]) {
-                        (Some(l), Some(k)) => !other.contains(&(l.as_str(), k.as_str())),
+                    && match (self.location[i], &self.item_key[i]) {
+                        (Some(l), Some(k)) => !other.contains(&(l, k.as_ref())),
                         _ => false,
                     }
             })
@@ -195,8 +233,9 @@ pub fn prepare(
     let work =
         has_gtins(&book)? || has_gtins(&observed)? || alias.is_some() || refs.conversions.is_some();
     let (mut book, mut observed) = if work {
-        let mut b = Side::read(&book)?;
-        let mut o = Side::read(&observed)?;
+        let (book_texts, observed_texts) = (Texts::of(&book)?, Texts::of(&observed)?);
+        let mut b = Side::read(&book, &book_texts)?;
+        let mut o = Side::read(&observed, &observed_texts)?;
         for step in &rules.chain {
             match step {
                 MatchStep::Alias => {
@@ -234,25 +273,28 @@ pub fn prepare(
 
 /// Alias: a row without a partner whose code or barcode the cross-reference knows
 /// takes the internal item's key (and the pack's unit), on either side.
-fn alias_step(book: &mut Side, observed: &mut Side, xref: &crate::rules::alias::CrossReference) {
-    let apply = |side: &mut Side, unmatched: Vec<bool>| {
+fn alias_step<'a>(
+    book: &mut Side<'a>,
+    observed: &mut Side<'a>,
+    xref: &'a crate::rules::alias::CrossReference,
+) {
+    let apply = |side: &mut Side<'a>, unmatched: Vec<bool>| {
         for (i, open) in unmatched.into_iter().enumerate() {
             if !open {
                 continue;
             }
-            let Some(alias) = xref.lookup(side.item_key[i].as_deref(), side.gtin14[i].as_deref())
-            else {
+            let Some(alias) = xref.lookup(side.item_key[i].as_deref(), side.gtin(i)) else {
                 continue;
             };
             if side.item_key[i].as_deref() != Some(alias.item_key.as_str()) {
-                side.item_key[i] = Some(alias.item_key.clone());
+                side.item_key[i] = Some(Cow::Borrowed(alias.item_key.as_str()));
                 side.via[i] = Some(MatchStep::Alias.as_str());
                 side.changed_keys = true;
             }
             if let Some(u) = &alias.uom
                 && side.uom[i].is_none()
             {
-                side.uom[i] = Some(u.clone());
+                side.uom[i] = Some(Cow::Borrowed(u.as_str()));
                 side.changed_uom = true;
             }
         }
@@ -266,31 +308,31 @@ fn alias_step(book: &mut Side, observed: &mut Side, xref: &crate::rules::alias::
 /// GTIN: an observed row without a partner takes the key of the book row without a
 /// partner that has the same valid GTIN at the same location (only when exactly one
 /// book row does: a GTIN shared by two book items decides nothing).
-fn gtin_step(book: &Side, observed: &mut Side) {
+fn gtin_step<'a>(book: &Side<'a>, observed: &mut Side<'a>) {
     let book_keys = book.keys();
     let observed_keys = observed.keys();
     let open_book = book.unmatched(&observed_keys);
-    let mut by_gtin: HashMap<(&str, &str), Option<&str>> = HashMap::new();
+    // (location, GTIN) → the one book row that has it (None: more than one item).
+    let mut by_gtin: HashMap<(&str, &str), Option<usize>> = HashMap::new();
     for i in (0..open_book.len()).filter(|i| open_book[*i]) {
-        if let (Some(l), Some(g), Some(k)) = (&book.location[i], &book.gtin14[i], &book.item_key[i])
-        {
+        if let (Some(l), Some(g), Some(k)) = (book.location[i], book.gtin(i), &book.item_key[i]) {
             by_gtin
-                .entry((l.as_str(), g.as_str()))
+                .entry((l, g))
                 .and_modify(|e| {
-                    if *e != Some(k.as_str()) {
+                    if e.and_then(|j| book.item_key[j].as_deref()) != Some(k.as_ref()) {
                         *e = None
                     }
                 })
-                .or_insert(Some(k.as_str()));
+                .or_insert(Some(i));
         }
     }
     let open_observed = observed.unmatched(&book_keys);
     for i in (0..open_observed.len()).filter(|i| open_observed[*i]) {
-        let (Some(l), Some(g)) = (&observed.location[i], &observed.gtin14[i]) else {
+        let (Some(l), Some(g)) = (observed.location[i], observed.gtin(i)) else {
             continue;
         };
-        if let Some(Some(key)) = by_gtin.get(&(l.as_str(), g.as_str())) {
-            observed.item_key[i] = Some(key.to_string());
+        if let Some(Some(j)) = by_gtin.get(&(l, g)) {
+            observed.item_key[i] = book.item_key[*j].clone();
             observed.via[i] = Some(MatchStep::Gtin.as_str());
             observed.changed_keys = true;
         }
@@ -306,11 +348,11 @@ fn write_back(
 ) -> Result<DataFrame> {
     let n = frame.height();
     if side.changed_keys {
-        frame.with_column(Column::new(ITEM_KEY.into(), side.item_key.clone()))?;
+        frame.with_column(Column::new(ITEM_KEY.into(), text(&side.item_key)))?;
         frame.with_column(Column::new(VIA.into(), side.via.clone()))?;
     }
     if side.changed_uom {
-        frame.with_column(Column::new(UOM.into(), side.uom.clone()))?;
+        frame.with_column(Column::new(UOM.into(), text(&side.uom)))?;
     }
     if side.flag.iter().any(Option::is_some) {
         let kinds: Vec<Option<&str>> = side
@@ -402,6 +444,11 @@ fn write_back(
     frame.with_column(Column::new(REJECT.into(), reject))?;
     frame.with_column(Column::new(INVALID.into(), invalid))?;
     Ok(frame)
+}
+
+/// Borrowed text for a new column.
+fn text<'s>(values: &'s [Option<Cow<'_, str>>]) -> Vec<Option<&'s str>> {
+    values.iter().map(|t| t.as_deref()).collect()
 }
 
 fn reject_packs(mut frame: DataFrame, side: &Side) -> Result<DataFrame> {

@@ -121,6 +121,71 @@ fn gtin_pairs_rows_whose_skus_differ_and_an_invalid_gtin_is_a_finding() {
     );
 }
 
+/// A GTIN two book items share at a location decides nothing there; the same code at
+/// another location, where one item has it, does. A code seen on many rows is checked
+/// once, and each row with a bad one is a finding.
+#[test]
+fn a_gtin_shared_by_two_book_items_decides_nothing() {
+    let book = with(
+        snapshot(
+            "erp",
+            &[
+                ("S1", "A", "5", None),
+                ("S1", "A-OLD", "1", None),
+                ("S2", "A", "5", None),
+            ],
+        ),
+        GTIN,
+        &[
+            Some("00850001000109"),
+            Some("850001000109"),
+            Some("00850001000109"),
+        ],
+    );
+    let observed = with(
+        snapshot(
+            "pos",
+            &[
+                ("S1", "POS-77", "4", None),
+                ("S2", "POS-77", "4", None),
+                ("S1", "X", "1", None),
+                ("S2", "X", "1", None),
+            ],
+        ),
+        GTIN,
+        &[
+            Some("850001000109"),
+            Some("850001000109"),
+            Some("123"),
+            Some("123"),
+        ],
+    );
+    let refs = References::default();
+    let r = rules(&[MatchStep::Gtin]);
+    let (lines, m) = lines_of(book, observed, &plain(&r, &refs));
+    let at = |loc: &str, key: &str| {
+        let (l, k, s) = (
+            text(&lines, "location"),
+            text(&lines, "item_key"),
+            text(&lines, "match_step"),
+        );
+        (0..lines.height())
+            .filter(|i| l[*i] == loc && k[*i] == key)
+            .map(|i| (text(&lines, "kind")[i].clone(), s[i].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        at("S1", "POS-77"),
+        [("missing_in_book".to_string(), String::new())],
+        "two items share the code at S1"
+    );
+    assert_eq!(
+        at("S2", "A"),
+        [("qty_mismatch".to_string(), "gtin".to_string())]
+    );
+    assert_eq!(m.observed.invalid_gtin, 2, "each row with the bad code");
+}
+
 #[test]
 fn alias_keys_unmatched_rows_only_and_the_chain_order_decides() {
     let mut xref = CrossReference::default();
