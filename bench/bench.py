@@ -99,8 +99,8 @@ WITH_GTIN = """
 SET threads = 2;
 SET enable_progress_bar = false;
 COPY (
-  SELECT *, body || ((10 - list_sum(list_transform(range(1, 13),
-                 p -> substr(body, p, 1)::INTEGER * CASE WHEN p % 2 = 0 THEN 3 ELSE 1 END)) % 10) % 10)::VARCHAR AS gtin
+  SELECT * EXCLUDE (body), body || ((10 - list_sum(list_transform(range(1, 13),
+                 lambda p: substr(body, p, 1)::INTEGER * CASE WHEN p % 2 = 0 THEN 3 ELSE 1 END)) % 10) % 10)::VARCHAR AS gtin
   FROM (SELECT *, '4' || lpad(regexp_extract(sku, '([0-9]+)', 1), 11, '0') AS body
         FROM read_csv('{observed}', header = true, all_varchar = true))
 ) TO '{out}' (HEADER, DELIMITER ',');

@@ -15,7 +15,7 @@
 //! SKU-to-SKU job pays for none of this.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, FixedOffset};
@@ -125,7 +125,7 @@ impl<'a> Side<'a> {
         let mut gtin14 = vec![None; n];
         let mut gtins = Vec::new();
         let mut flag = vec![None; n];
-        let mut checked: HashMap<&str, Result<u32, String>> = HashMap::new();
+        let mut checked: PlHashMap<&str, Result<u32, String>> = PlHashMap::new();
         for (i, raw) in texts.gtin.iter().enumerate() {
             let Some(raw) = raw.map(str::trim).filter(|g| !g.is_empty()) else {
                 continue;
@@ -168,7 +168,7 @@ impl<'a> Side<'a> {
     }
 
     /// Keys of rows that can be matched.
-    fn keys(&self) -> HashSet<(&str, &str)> {
+    fn keys(&self) -> PlHashSet<(&str, &str)> {
         self.location
             .iter()
             .zip(&self.item_key)
@@ -181,7 +181,7 @@ impl<'a> Side<'a> {
     }
 
     /// Rows that can be matched but whose key the other side does not have.
-    fn unmatched(&self, other: &HashSet<(&str, &str)>) -> Vec<bool> {
+    fn unmatched(&self, other: &PlHashSet<(&str, &str)>) -> Vec<bool> {
         (0..self.eligible.len())
             .map(|i| {
                 self.eligible[i]
@@ -230,12 +230,22 @@ pub fn prepare(
         .cross_reference
         .as_ref()
         .filter(|_| rules.chain.contains(&MatchStep::Alias));
-    let work =
-        has_gtins(&book)? || has_gtins(&observed)? || alias.is_some() || refs.conversions.is_some();
-    let (mut book, mut observed) = if work {
+    // The GTIN step pairs a book row with an observed row by their GTINs: without GTINs
+    // on both sides it has nothing to pair (the codes are still checked).
+    let pair_gtins =
+        has_gtins(&book)? && has_gtins(&observed)? && rules.chain.contains(&MatchStep::Gtin);
+    let steps = alias.is_some() || pair_gtins || refs.conversions.is_some();
+    let (mut book, mut observed) = if !steps {
+        // Only the codes to check (a POS export with barcodes against an ERP without):
+        // each distinct code once, no per-row work unless one is bad.
+        (check_gtins(book)?, check_gtins(observed)?)
+    } else {
+        let t = std::time::Instant::now();
         let (book_texts, observed_texts) = (Texts::of(&book)?, Texts::of(&observed)?);
         let mut b = Side::read(&book, &book_texts)?;
         let mut o = Side::read(&observed, &observed_texts)?;
+        crate::progress::trace("  chain: read sides", t);
+        let t = std::time::Instant::now();
         for step in &rules.chain {
             match step {
                 MatchStep::Alias => {
@@ -243,14 +253,16 @@ pub fn prepare(
                         alias_step(&mut b, &mut o, xref);
                     }
                 }
-                MatchStep::Gtin => gtin_step(&b, &mut o),
+                MatchStep::Gtin if pair_gtins => gtin_step(&b, &mut o),
+                MatchStep::Gtin => {}
                 MatchStep::Exact | MatchStep::Normalized => {}
             }
         }
+        crate::progress::trace("  chain: steps", t);
+        let t = std::time::Instant::now();
         let book = write_back(book, b, rules, refs)?;
         let observed = write_back(observed, o, rules, refs)?;
-        (book, observed)
-    } else {
+        crate::progress::trace("  chain: write back", t);
         (book, observed)
     };
     // Times only have to parse when the cut-off works with them.
@@ -259,8 +271,10 @@ pub fn prepare(
             .rules
             .iter()
             .any(|r| r.decision.resolution == crate::discrepancy::Resolution::NewerWins);
+    let t = std::time::Instant::now();
     stamp_as_of(&mut book, &ground.as_of, strict)?;
     stamp_as_of(&mut observed, &ground.as_of, strict)?;
+    crate::progress::trace("  chain: as-of", t);
     if let Some(movements) = refs.movements.as_ref() {
         let latest = latest_as_of(&[&book, &observed])?;
         if let Some(latest) = latest {
@@ -309,11 +323,10 @@ fn alias_step<'a>(
 /// partner that has the same valid GTIN at the same location (only when exactly one
 /// book row does: a GTIN shared by two book items decides nothing).
 fn gtin_step<'a>(book: &Side<'a>, observed: &mut Side<'a>) {
-    let book_keys = book.keys();
-    let observed_keys = observed.keys();
-    let open_book = book.unmatched(&observed_keys);
+    let open_book = book.unmatched(&observed.keys());
+    let open_observed = observed.unmatched(&book.keys());
     // (location, GTIN) → the one book row that has it (None: more than one item).
-    let mut by_gtin: HashMap<(&str, &str), Option<usize>> = HashMap::new();
+    let mut by_gtin: PlHashMap<(&str, &str), Option<usize>> = PlHashMap::new();
     for i in (0..open_book.len()).filter(|i| open_book[*i]) {
         if let (Some(l), Some(g), Some(k)) = (book.location[i], book.gtin(i), &book.item_key[i]) {
             by_gtin
@@ -326,7 +339,6 @@ fn gtin_step<'a>(book: &Side<'a>, observed: &mut Side<'a>) {
                 .or_insert(Some(i));
         }
     }
-    let open_observed = observed.unmatched(&book_keys);
     for i in (0..open_observed.len()).filter(|i| open_observed[*i]) {
         let (Some(l), Some(g)) = (observed.location[i], observed.gtin(i)) else {
             continue;
@@ -443,6 +455,40 @@ fn write_back(
     frame.with_column(factor.into_series().into_column())?;
     frame.with_column(Column::new(REJECT.into(), reject))?;
     frame.with_column(Column::new(INVALID.into(), invalid))?;
+    Ok(frame)
+}
+
+/// Flags the rows whose GTIN is not valid (`invalid_gtin`, with why), checking each
+/// distinct code once.
+fn check_gtins(mut frame: DataFrame) -> Result<DataFrame> {
+    let codes = frame.column(GTIN)?.str()?.clone();
+    if codes.null_count() == codes.len() {
+        return Ok(frame);
+    }
+    let distinct = codes.unique()?;
+    let mut bad: PlHashMap<&str, String> = PlHashMap::new();
+    for raw in distinct.iter().flatten() {
+        let code = raw.trim();
+        if code.is_empty() {
+            continue;
+        }
+        if let Err(e) = gtin::normalize(code) {
+            bad.insert(raw, format!("GTIN {code:?}: {e}"));
+        }
+    }
+    if bad.is_empty() {
+        return Ok(frame);
+    }
+    let detail: Vec<Option<&str>> = codes
+        .iter()
+        .map(|raw| raw.and_then(|r| bad.get(r)).map(String::as_str))
+        .collect();
+    let kinds: Vec<Option<&str>> = detail
+        .iter()
+        .map(|d| d.map(|_| Kind::InvalidGtin.as_str()))
+        .collect();
+    frame.with_column(Column::new(FLAG.into(), kinds))?;
+    frame.with_column(Column::new(FLAG_DETAIL.into(), detail))?;
     Ok(frame)
 }
 

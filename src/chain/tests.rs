@@ -186,6 +186,40 @@ fn a_gtin_shared_by_two_book_items_decides_nothing() {
     assert_eq!(m.observed.invalid_gtin, 2, "each row with the bad code");
 }
 
+/// Barcodes on one side only (a POS export against an ERP without them): nothing to pair,
+/// but every bad code is still a finding on its row.
+#[test]
+fn codes_on_one_side_are_checked_without_pairing() {
+    let book = snapshot("erp", &[("S1", "A", "5", None), ("S2", "A", "5", None)]);
+    let observed = with(
+        snapshot(
+            "pos",
+            &[
+                ("S1", "A", "5", None),
+                ("S2", "A", "5", None),
+                ("S3", "A", "1", None),
+            ],
+        ),
+        GTIN,
+        &[
+            Some(" 850001000207"),
+            Some("850001000109"),
+            Some(" 850001000207"),
+        ],
+    );
+    let refs = References::default();
+    let r = rules(&[MatchStep::Alias, MatchStep::Gtin]);
+    let (lines, m) = lines_of(book, observed, &plain(&r, &refs));
+    assert_eq!(
+        text(&lines, "kind"),
+        ["invalid_gtin", "invalid_gtin", "missing_in_book"]
+    );
+    assert_eq!(text(&lines, "location"), ["S1", "S3", "S3"]);
+    assert!(text(&lines, "detail")[0].contains("check digit 7, expected 8"));
+    assert_eq!(m.observed.invalid_gtin, 2);
+    assert!(m.observed.ties_out());
+}
+
 #[test]
 fn alias_keys_unmatched_rows_only_and_the_chain_order_decides() {
     let mut xref = CrossReference::default();
