@@ -18,8 +18,9 @@ use crate::rules::normalize::normalize_into;
 
 #[derive(Debug, Default)]
 pub struct Conversions {
-    /// (item key, unit) → base units in one unit, with where the table says so.
-    factors: HashMap<(String, String), (Decimal, String)>,
+    /// item key → unit → base units in one unit, with where the table says so (nested,
+    /// so that a row's lookup borrows its strings).
+    factors: HashMap<String, HashMap<String, (Decimal, String)>>,
     /// item key → its base unit (the one with factor 1).
     base: HashMap<String, String>,
 }
@@ -61,7 +62,7 @@ impl Conversions {
             if factor == Decimal::ONE {
                 match self.base.get(&item) {
                     Some(b) if *b != uom => {
-                        let earlier = &self.factors[&(item.clone(), b.clone())].1;
+                        let earlier = &self.factors[&item][b].1;
                         problems.push(format!(
                             "{place}: item {item:?} has two base units (factor 1): {uom:?} and {b:?} ({earlier})"
                         ));
@@ -72,13 +73,16 @@ impl Conversions {
                     }
                 }
             }
-            match self.factors.get(&(item.clone(), uom.clone())) {
+            match self.factors.get(&item).and_then(|units| units.get(&uom)) {
                 Some((f, earlier)) if *f != factor => problems.push(format!(
                     "{place}: item {item:?} unit {uom:?} has factor {factor}, but {earlier} says {f}"
                 )),
                 Some(_) => {}
                 None => {
-                    self.factors.insert((item, uom), (factor, place));
+                    self.factors
+                        .entry(item)
+                        .or_default()
+                        .insert(uom, (factor, place));
                 }
             }
         }
@@ -90,19 +94,23 @@ impl Conversions {
         if factor == Decimal::ONE {
             self.base.insert(item_key.to_string(), uom.to_string());
         }
-        self.factors.insert(
-            (item_key.to_string(), uom.to_string()),
-            (factor, "(by hand)".to_string()),
-        );
+        self.factors
+            .entry(item_key.to_string())
+            .or_default()
+            .insert(uom.to_string(), (factor, "(by hand)".to_string()));
     }
 
     /// Every item has a base unit, and no factor crosses dimensions (`units` from the
     /// rules file: unit → dimension).
     pub fn check(&self, units: &BTreeMap<String, String>, rules_path: &Path) -> Result<()> {
         let mut problems = Vec::new();
-        let mut entries: Vec<_> = self.factors.iter().collect();
-        entries.sort_by(|a, b| a.1.1.cmp(&b.1.1));
-        for ((item, uom), (_, place)) in entries {
+        let mut entries: Vec<_> = self
+            .factors
+            .iter()
+            .flat_map(|(item, units)| units.iter().map(move |(uom, f)| (item, uom, f)))
+            .collect();
+        entries.sort_by(|a, b| a.2.1.cmp(&b.2.1));
+        for (item, uom, (_, place)) in entries {
             if !units.contains_key(uom) {
                 problems.push(format!(
                     "{place}: unit {uom:?} is not declared in {} [units]",
@@ -142,7 +150,7 @@ impl Conversions {
         uom: &str,
         units: &BTreeMap<String, String>,
     ) -> Result<Decimal, String> {
-        if let Some((f, _)) = self.factors.get(&(item_key.to_string(), uom.to_string())) {
+        if let Some((f, _)) = self.factors.get(item_key).and_then(|units| units.get(uom)) {
             return Ok(*f);
         }
         Err(match self.base.get(item_key) {
