@@ -133,6 +133,10 @@ fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u
                 "  baseline in {} is not this run's (a later run replaced it): left as it is",
                 dir.display()
             ),
+            sync::AfterApply::Missing => println!(
+                "  no baseline in {}: the next run there starts without one",
+                dir.display()
+            ),
         }
     }
     Ok(code)

@@ -120,8 +120,10 @@ fn write(dir: &Path, mut state: DataFrame, run_id: &str, applied: u64) -> Result
 pub enum AfterApply {
     /// The corrected sides of these many lines now hold their new values.
     Moved(u64),
-    /// A later run stored its own baseline (or none is there): left as it is.
+    /// A later run stored its own baseline: left as it is.
     NotThisRun,
+    /// The state folder holds no baseline (moved, or another machine's path).
+    Missing,
 }
 
 /// Moves the baseline on by the corrections written back: the corrected side of each
@@ -137,7 +139,7 @@ pub fn after_apply(
     newly: u64,
 ) -> Result<AfterApply> {
     let Some(baseline) = load(dir)? else {
-        return Ok(AfterApply::NotThisRun);
+        return Ok(AfterApply::Missing);
     };
     if baseline.info.run_id != run_id {
         return Ok(AfterApply::NotThisRun);

@@ -282,4 +282,10 @@ resolution = "correct_book"
     let info = baseline_info(&state);
     assert_eq!(info["run_id"], manifest(&second)["run_id"]);
     assert_eq!(info["applied"], 0);
+
+    // Without a baseline there (the folder was cleared), nothing is made up.
+    std::fs::remove_dir_all(&state).unwrap();
+    let third = run(&["apply", first.to_str().unwrap()]);
+    assert!(third.stdout.contains("no baseline in"), "{}", third.stdout);
+    assert!(!state.join("baseline.parquet").exists());
 }
