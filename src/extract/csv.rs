@@ -55,6 +55,18 @@ pub fn read(
         .with_encoding(CsvEncoding::Utf8)
         .with_quote_char(Some(b'"'));
     let first = (layout.header_row + layout.skip_rows + 1) as u64;
+    // Blank lines are left out before parsing, as the split pass does (split.rs): the
+    // records that remain keep their own line numbers.
+    let (text, lines) = match lines {
+        None if has_blank_line(&text, first, delimiter) => {
+            match without_blank_records(&text, first, delimiter) {
+                Some((text, kept)) => (text, Some(kept)),
+                // A quote left open: the reader says where.
+                None => (text, None),
+            }
+        }
+        given => (text, given),
+    };
     let spanning = match lines {
         None if memchr::memchr(b'"', &text).is_some() => body_lines(&text, first),
         _ => None,
@@ -150,6 +162,48 @@ fn utf8_error(path: &Path, body: &[u8], offset: usize, delimiter: u8, layout: &L
         path.display(),
         body[offset],
     )
+}
+
+/// Whether a line after the header block is blank (see `split::is_blank`).
+fn has_blank_line(text: &[u8], first: u64, delimiter: u8) -> bool {
+    let mut start = 0usize;
+    for (i, end) in memchr::memchr_iter(b'\n', text)
+        .chain(std::iter::once(text.len()))
+        .enumerate()
+    {
+        if i as u64 + 1 >= first
+            && start < text.len()
+            && super::split::is_blank(&text[start..end], delimiter)
+        {
+            return true;
+        }
+        start = end + 1;
+    }
+    false
+}
+
+/// The text without its blank records (the header block kept as it is), and the line
+/// each remaining record starts on; `None` when a quoted field is left open.
+fn without_blank_records(text: &[u8], first: u64, delimiter: u8) -> Option<(Vec<u8>, Vec<u64>)> {
+    let body_start = memchr::memchr_iter(b'\n', text)
+        .nth((first - 2) as usize)
+        .map_or(text.len(), |i| i + 1);
+    let mut out = text[..body_start].to_vec();
+    let mut kept = Vec::new();
+    let mut line = first;
+    let body = &text[body_start..];
+    let mut records = super::split::Records::new(body);
+    for (record, lines) in records.by_ref() {
+        if !super::split::is_blank(record, delimiter) {
+            out.extend_from_slice(record);
+            if !record.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+            kept.push(line);
+        }
+        line += lines;
+    }
+    (records.consumed() == body.len()).then_some((out, kept))
 }
 
 /// Start lines of the records after the header block, when some record spans lines.

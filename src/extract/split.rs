@@ -425,6 +425,10 @@ fn split_file(source: &Source, path: &Path, count: u32, to: &Path) -> Result<Opt
         }
         let mut records = Records::new(region);
         for (record, lines_in_record) in records.by_ref() {
+            if is_blank(record, delimiter) {
+                line += lines_in_record;
+                continue;
+            }
             let Some(b) = bucket(field_at(trim_newline(record), column, delimiter)) else {
                 return Ok(None);
             };
@@ -529,6 +533,13 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
         Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_string),
         Encoding::Windows1252 => Some(encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned()),
     }
+}
+
+/// A blank line: nothing but delimiters and spaces (spreadsheets saving as CSV leave
+/// them at the end). It is no record: not a row, not an invalid row.
+pub fn is_blank(line: &[u8], delimiter: u8) -> bool {
+    line.iter()
+        .all(|&b| b == delimiter || matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 fn trim_newline(record: &[u8]) -> &[u8] {

@@ -180,3 +180,58 @@ fn buckets_equal_one_pass_on_the_sample() {
     let (one, bucketed) = one_pass_and_bucketed(&job, &ws, "1KiB");
     assert_same_run(&one, &bucketed);
 }
+
+/// Blank lines (nothing but delimiters and spaces, as spreadsheets saving CSV leave them)
+/// are no records: the run with them, in one pass or split into buckets, finds what the
+/// run without them finds, and counts the same records.
+#[test]
+fn blank_lines_are_no_records() {
+    let ws = many_stores();
+    let clean = ws.path("clean");
+    let (o, clean) = run_into(&ws.path("job.toml"), &clean, None, &[]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let blanked = |name: &str| {
+        let text = std::fs::read_to_string(ws.path(name)).unwrap();
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            out.push_str(line);
+            out.push('\n');
+            match i % 97 {
+                5 => out.push('\n'),
+                40 => out.push_str(",,\r\n"),
+                70 => out.push_str(" , ,\t\n"),
+                _ => {}
+            }
+        }
+        out.push_str("\n,,,,,\n\r\n");
+        ws.write(name, out);
+    };
+    blanked("book.csv");
+    blanked("count.csv");
+    let (one, bucketed) = one_pass_and_bucketed(&ws.path("job.toml"), &ws, "16KiB");
+    assert_same_run(&one, &bucketed);
+    let (before, after) = (manifest(&clean), manifest(&one));
+    assert_eq!(
+        after["discrepancies"]["by_kind"],
+        before["discrepancies"]["by_kind"]
+    );
+    let records = |m: &serde_json::Value| -> Vec<u64> {
+        m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["records"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(records(&after), records(&before));
+    assert_eq!(records(&manifest(&bucketed)), records(&before));
+    // Lines still name the line of the file as it is, blank lines counted.
+    let lines = discrepancies(&one);
+    let negative = lines
+        .iter()
+        .find(|l| l["kind"] == "negative_qty")
+        .expect("a negative quantity");
+    let row: usize = negative["observed_row"].parse().unwrap();
+    let text = std::fs::read_to_string(ws.path("count.csv")).unwrap();
+    assert!(text.lines().nth(row - 1).unwrap().ends_with(",-1"));
+}
