@@ -75,14 +75,18 @@ pub enum Command {
     /// Tell the whole story of one item at one location: raw rows, SKU steps, match
     /// step, units and movements, the rule and the decision (nothing is written).
     Explain {
-        /// The job file (TOML).
+        /// The job file (TOML); with --line, a run directory.
         job: PathBuf,
         /// The location code (as the lines show it).
-        #[arg(long)]
-        location: String,
+        #[arg(long, required_unless_present = "line")]
+        location: Option<String>,
         /// A SKU as any source writes it, or the item key.
-        #[arg(long)]
-        sku: String,
+        #[arg(long, required_unless_present = "line")]
+        sku: Option<String>,
+        /// A line of the run directory given instead of the job (as its reports number
+        /// them): that line's item and location.
+        #[arg(long, conflicts_with_all = ["location", "sku"])]
+        line: Option<u64>,
         /// The state folder whose baseline to compare with (default: the job's `state`).
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,

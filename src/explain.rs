@@ -22,15 +22,93 @@ use crate::{classify, matching, normalize, sync};
 /// The item key the rows had before the match chain re-keyed any of them.
 const KEY_BEFORE: &str = "_key_before";
 
-pub fn explain_item(
-    job_path: &Path,
+/// `tally explain JOB --location L --sku S`.
+pub fn explain_job(job_path: &Path, location: &str, sku: &str, state: Option<&Path>) -> Result<u8> {
+    explain_item(&job::load(job_path)?, location, sku, state, true)
+}
+
+/// `tally explain RUN_DIR --line N`: the line as the run recorded it, then its item's
+/// story told from the inputs as they are now (said when they changed since the run).
+pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<u8> {
+    let manifest = crate::run::read_manifest(run_dir)?;
+    let job = crate::run::job_of(&manifest)?;
+    let lines = crate::run::recorded_discrepancies(run_dir, &manifest)?;
+    let found = texts(&lines.lazy().filter(col("line").eq(lit(line))).collect()?)?;
+    let Some(recorded) = found.first() else {
+        bail!(
+            "{}: the run has no line {line}",
+            run_dir.join("discrepancies.parquet").display()
+        );
+    };
+    let get = |c: &str| recorded.get(c).cloned().unwrap_or_default();
+    let (location, item) = (get(LOCATION), get(ITEM_KEY));
+    let what = if item.is_empty() {
+        // A row the run could not key names its place in the file instead.
+        let side = get("side");
+        format!(
+            "{} at {location} ({}:{})",
+            get("kind"),
+            get(&format!("{side}_file")),
+            get(&format!("{side}_row"))
+        )
+    } else {
+        format!("{} of item {item} at {location}", get("kind"))
+    };
+    println!(
+        "line {line} of run {} (pairing {}): {what}",
+        manifest.run_id,
+        get("pairing")
+    );
+    println!(
+        "  as recorded: rule {} → {} ({}){}",
+        get("rule"),
+        get("resolution"),
+        get("severity"),
+        match get("change").as_str() {
+            "" => String::new(),
+            change => format!(", changed since the baseline: {change}"),
+        }
+    );
+    if !get("detail").is_empty() {
+        println!("  {}", get("detail"));
+    }
+    // Files can be compared with the run's record; databases are read as they are now.
+    for input in manifest.inputs.iter().filter(|i| i.path.is_file()) {
+        let now = std::fs::read(&input.path)
+            .map(|bytes| crate::write::manifest::sha256_hex(&bytes))
+            .unwrap_or_default();
+        if now != input.sha256 {
+            println!(
+                "note: {} changed since the run (SHA-256 differs): the story below reads it as it is now",
+                input.path.display()
+            );
+        }
+    }
+    if item.is_empty() {
+        return Ok(0);
+    }
+    // The baseline the run compared with was replaced when the run stored its own, so
+    // the story compares with none unless one is named; the recorded change is above.
+    if state.is_none() && manifest.state.is_some() {
+        println!(
+            "note: the story below compares with no baseline (the run's was replaced by its own)"
+        );
+    }
+    println!();
+    explain_item(&job, &location, &item, state, false)
+}
+
+/// `job_state`: whether the job's own state folder is read when `state` names none.
+fn explain_item(
+    job: &Job,
     location: &str,
     sku: &str,
     state: Option<&Path>,
+    job_state: bool,
 ) -> Result<u8> {
-    let job = job::load(job_path)?;
-    let refs = reference::load(&job)?;
-    let baseline = match state.map(Path::to_path_buf).or_else(|| job.state.clone()) {
+    let refs = reference::load(job)?;
+    let own = job.state.clone().filter(|_| job_state);
+    let baseline = match state.map(Path::to_path_buf).or(own) {
         Some(dir) => sync::load(&dir)?,
         None => None,
     };
@@ -60,7 +138,7 @@ pub fn explain_item(
         let (book, observed) = chain::prepare(
             side(&pairing.book)?,
             side(&pairing.observed)?,
-            &Ground::of(&job, &refs),
+            &Ground::of(job, &refs),
         )?;
         // The items the question names: by raw SKU or item key, before or after the chain.
         let mut items = BTreeSet::new();
@@ -95,7 +173,7 @@ pub fn explain_item(
         ))?;
         for item in &items {
             tell(
-                &mut out, &job, &refs, pairing, item, location, &book, &observed, &lines,
+                &mut out, job, &refs, pairing, item, location, &book, &observed, &lines,
             )?;
         }
     }

@@ -43,8 +43,15 @@ fn main() -> ExitCode {
             job,
             location,
             sku,
+            line,
             state,
-        } => tally::explain::explain_item(&job, &location, &sku, state.as_deref()),
+        } => match (line, location, sku) {
+            (Some(line), _, _) => tally::explain::explain_line(&job, line, state.as_deref()),
+            (None, Some(location), Some(sku)) => {
+                tally::explain::explain_job(&job, &location, &sku, state.as_deref())
+            }
+            _ => unreachable!("clap requires --location and --sku without --line"),
+        },
     };
     match result {
         Ok(code) => ExitCode::from(code),

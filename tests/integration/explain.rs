@@ -104,3 +104,73 @@ fn an_unknown_item_is_an_error() {
         o.stderr
     );
 }
+
+/// `tally explain RUN_DIR --line N`: the line as the run recorded it (with the change
+/// since the baseline it compared with), then its item's story; a file changed since the
+/// run is said; a line the run lacks is an error.
+#[test]
+fn a_line_of_a_run_is_explained() {
+    let ws = Workspace::new();
+    ws.copy_repo_dir("sample-data");
+    ws.copy_repo_dir("rules");
+    let state = ws.path("sample-data/baseline-2026-11-24");
+    let (o, run_dir) = run_into(
+        &ws.path("sample-data/job.toml"),
+        &ws.path("runs"),
+        Some(&state),
+        &[],
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let lines = discrepancies(&run_dir);
+    let line_of = |kind: &str, location: &str| {
+        lines
+            .iter()
+            .find(|l| l["kind"] == kind && l["location"] == location)
+            .unwrap_or_else(|| panic!("a {kind} line at {location}"))["line"]
+            .clone()
+    };
+    let explain = |line: &str| run(&["explain", run_dir.to_str().unwrap(), "--line", line]);
+
+    let conflict = lines
+        .iter()
+        .find(|l| l["rule"] == "(conflict)")
+        .expect("the sample's conflict")["line"]
+        .clone();
+    let o = explain(&conflict);
+    assert_tells(
+        &o,
+        &[
+            &format!("line {conflict} of run "),
+            "qty_mismatch of item 00030004 at DEN-05",
+            "as recorded: rule (conflict) → review (high), changed since the baseline: both",
+            "book 12.000 → 14.000, observed 12.000 → 11.000",
+            "compares with no baseline",
+            "match chain: alias → item 00030004",
+        ],
+    );
+    assert!(!o.stdout.contains("changed since the run"), "{}", o.stdout);
+
+    let invalid = line_of("invalid_row", "NYC-02");
+    assert_tells(
+        &explain(&invalid),
+        &["invalid_row at NYC-02 (", "soho.csv:6)", "the SKU is empty"],
+    );
+
+    // A count file edited after the run: the story reads it as it is now, and says so.
+    let count = ws.path("sample-data/lightspeed/cherry-creek.csv");
+    let mut text = std::fs::read_to_string(&count).unwrap();
+    text.push('\n');
+    std::fs::write(&count, text).unwrap();
+    assert_tells(
+        &explain(&conflict),
+        &["cherry-creek.csv changed since the run (SHA-256 differs)"],
+    );
+
+    let missing = explain("9999");
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("the run has no line 9999"),
+        "{}",
+        missing.stderr
+    );
+}
