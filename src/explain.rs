@@ -3,6 +3,9 @@
 //! each source, each SKU step, the match step, the units and movements applied, the rule
 //! that matched and the decision. It runs the same stages as `tally run` on that
 //! location (nothing is written) and prints what each did to the item's rows.
+//!
+//! `tally explain RUN_DIR --line N` starts from a line of a run's reports: the line as
+//! the run recorded it, then its item's story from the inputs as they are now.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

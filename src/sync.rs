@@ -160,13 +160,11 @@ pub fn after_apply(
     let on = || [col("pairing"), col("side"), col(LOCATION), col(ITEM_KEY)];
     // The rows the corrections replace are dropped (a left join and a marker: polars'
     // anti join is a feature this build leaves out), the new values added.
-    let replaced = now.clone().select([
-        col("pairing"),
-        col("side"),
-        col(LOCATION),
-        col(ITEM_KEY),
-        lit(true).alias("_replaced"),
-    ]);
+    let replaced = now.clone().select(
+        on().into_iter()
+            .chain([lit(true).alias("_replaced")])
+            .collect::<Vec<_>>(),
+    );
     let kept = baseline
         .frame
         .clone()

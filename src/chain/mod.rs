@@ -394,12 +394,7 @@ fn write_back(
     let mut factors: Vec<Option<i128>> = vec![None; n];
     let mut converted: Vec<Option<i128>> = Vec::with_capacity(n);
     let mut reject = side.reject.clone();
-    let mut invalid: Vec<Option<String>> = frame
-        .column(INVALID)?
-        .str()?
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect();
+    let mut invalid = owned_text(&frame, INVALID)?;
     for i in 0..n {
         let q = qty.physical().get(i);
         let c = cost.physical().get(i);
@@ -492,6 +487,16 @@ fn check_gtins(mut frame: DataFrame) -> Result<DataFrame> {
     Ok(frame)
 }
 
+/// A text column as owned values, for a step that rewrites some of them.
+fn owned_text(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    Ok(frame
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
+}
+
 /// Borrowed text for a new column.
 fn text<'s>(values: &'s [Option<Cow<'_, str>>]) -> Vec<Option<&'s str>> {
     values.iter().map(|t| t.as_deref()).collect()
@@ -499,12 +504,7 @@ fn text<'s>(values: &'s [Option<Cow<'_, str>>]) -> Vec<Option<&'s str>> {
 
 fn reject_packs(mut frame: DataFrame, side: &Side) -> Result<DataFrame> {
     let mut reject: Vec<Option<String>> = side.reject.clone();
-    let mut invalid: Vec<Option<String>> = frame
-        .column(INVALID)?
-        .str()?
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect();
+    let mut invalid = owned_text(&frame, INVALID)?;
     let original = frame.column(UOM)?.str()?.clone();
     for i in 0..side.uom.len() {
         if side.eligible[i] && side.uom[i].is_some() && original.get(i).is_none() {

@@ -2,7 +2,8 @@
 //!
 //! polars knows UTF-8 only, so Windows-1252 files are transcoded first (encoding_rs),
 //! and a file declared UTF-8 is checked up front so that a bad byte is reported with
-//! its line and column instead of as a bare decoding failure.
+//! its line and column instead of as a bare decoding failure. Blank lines (nothing but
+//! delimiters and spaces) are no records; the others keep their own line numbers.
 
 use std::io::Cursor;
 use std::path::Path;

@@ -322,7 +322,7 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
 fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
     let mut out = BTreeMap::new();
     for c in frame.columns() {
-        if !VIEWED.contains(&c.name().as_str()) || c.null_count() == c.len() {
+        if NOT_VIEWED.contains(&c.name().as_str()) || c.null_count() == c.len() {
             continue;
         }
         let s = c.as_materialized_series().cast(&DataType::String)?;
@@ -336,50 +336,9 @@ fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
     Ok(out)
 }
 
-/// Every column `line_views` reads.
-const VIEWED: [&str; 41] = [
-    "line",
-    "pairing",
-    "kind",
-    "side",
-    "location",
-    "item_key",
-    "book_sku",
-    "observed_sku",
-    "description",
-    "category",
-    "book_qty",
-    "observed_qty",
-    "qty_delta",
-    "unit_cost",
-    "book_unit_cost",
-    "observed_unit_cost",
-    "value_delta",
-    "rule",
-    "severity",
-    "resolution",
-    "detail",
-    "match_step",
-    "reason",
-    "approval",
-    "book_source",
-    "book_file",
-    "book_row",
-    "observed_source",
-    "observed_file",
-    "observed_row",
-    "book_factor",
-    "book_stated_qty",
-    "book_uom",
-    "book_moved",
-    "book_as_of",
-    "observed_factor",
-    "observed_stated_qty",
-    "observed_uom",
-    "observed_moved",
-    "observed_as_of",
-    "change",
-];
+/// Line columns no line view shows (the conflict's detail tells the baseline): not
+/// cast to text.
+const NOT_VIEWED: [&str; 3] = ["cost_delta", "baseline_book_qty", "baseline_observed_qty"];
 
 pub fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
     let cols = text_columns(frame)?;
