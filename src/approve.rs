@@ -38,7 +38,7 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
     );
     let numbers = discrepancies.column("line")?.u64()?.clone();
     let approval = discrepancies.column("approval")?.str()?.clone();
-    let already = approved_lines(run_dir)?;
+    let already = approved_lines(run_dir, &manifest.run_id)?;
     let mut problems = Vec::new();
     let mut new = Vec::new();
     for line in lines {
@@ -66,10 +66,7 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
         by: by.clone(),
         at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let path = run_dir.join(format!(
-        "approvals-{}.json",
-        now.format("%Y%m%dT%H%M%S%.3fZ")
-    ));
+    let path = run_dir.join(format!("approvals-{}.json", crate::run::stamp(now)));
     write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
     println!(
         "approved by {by}: line(s) {}; `tally apply {}` writes them back",
@@ -82,8 +79,20 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
     Ok(0)
 }
 
-/// Every line an approval file in the run directory approves.
-pub fn approved_lines(run_dir: &Path) -> Result<BTreeSet<u64>> {
+/// Who is acting: the name given, else $USER (or $LOGNAME), else "unknown".
+pub fn who(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Every line an approval file of this run (`run_id`) in the run directory approves. A
+/// file made for another run (copied in by hand, say) approves nothing: it is named on
+/// stderr and ignored.
+pub fn approved_lines(run_dir: &Path, run_id: &str) -> Result<BTreeSet<u64>> {
     let mut lines = BTreeSet::new();
     for entry in std::fs::read_dir(run_dir)? {
         let path = entry?.path();
@@ -91,6 +100,14 @@ pub fn approved_lines(run_dir: &Path) -> Result<BTreeSet<u64>> {
         if name.is_some_and(|n| n.starts_with("approvals-") && n.ends_with(".json")) {
             let a: Approval = serde_json::from_slice(&std::fs::read(&path)?)
                 .map_err(|e| anyhow::anyhow!("{}: not an approval record: {e}", path.display()))?;
+            if a.run_id != run_id {
+                eprintln!(
+                    "warning: {} approves lines of run {}, not of this run ({run_id}): ignored",
+                    path.display(),
+                    a.run_id
+                );
+                continue;
+            }
             lines.extend(a.lines);
         }
     }

@@ -268,17 +268,33 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
                 .alias("resolution"),
         );
     }
-    // Propagate: follow a one-sided change since the baseline.
+    // Propagate: follow a one-sided change since the baseline, but never invent a
+    // quantity. The changed side is the source of the correction only when it holds
+    // exactly one row now (a duplicated, vanished or invalid row reads as absent, and
+    // absent is no quantity to copy) and the baseline was in sync (both sides held the
+    // same quantity then; from a baseline that already disagreed, a person decides).
     if uses(Resolution::Propagate) {
         let change = |c: &str| col("change").eq(lit(c)).fill_null(lit(false));
+        let agreed = col("baseline_book_qty")
+            .eq(col("baseline_observed_qty"))
+            .fill_null(lit(false));
+        let present = |c: &str| col(c).is_not_null();
         lines = lines.with_column(
             when(is(Resolution::Propagate))
                 .then(
-                    when(change(sync::BOOK_ONLY))
-                        .then(lit(Resolution::CorrectObserved.as_str()))
-                        .when(change(sync::OBSERVED_ONLY))
-                        .then(lit(Resolution::CorrectBook.as_str()))
-                        .otherwise(lit(Resolution::Review.as_str())),
+                    when(
+                        change(sync::BOOK_ONLY)
+                            .and(agreed.clone())
+                            .and(present("book_qty")),
+                    )
+                    .then(lit(Resolution::CorrectObserved.as_str()))
+                    .when(
+                        change(sync::OBSERVED_ONLY)
+                            .and(agreed)
+                            .and(present("observed_qty")),
+                    )
+                    .then(lit(Resolution::CorrectBook.as_str()))
+                    .otherwise(lit(Resolution::Review.as_str())),
                 )
                 .otherwise(res())
                 .alias("resolution"),
@@ -483,6 +499,7 @@ mod tests {
             path: PathBuf::from("rules.toml"),
             reasons: vec![],
             approval_above: None,
+            guard: Default::default(),
             sku_steps: vec![],
             chain: vec![MatchStep::Alias, MatchStep::Gtin],
             units: Default::default(),
@@ -662,6 +679,7 @@ mod policy_tests {
             path: PathBuf::from("rules.toml"),
             reasons: vec!["miscount".into()],
             approval_above: approval_above.map(Decimal::from),
+            guard: Default::default(),
             sku_steps: vec![],
             chain: vec![],
             units: Default::default(),

@@ -50,6 +50,10 @@ pub enum Command {
     Apply {
         /// The run directory (its manifest names the job).
         run_dir: PathBuf,
+        /// Write back although the blast-radius guard held the run (an empty input, or
+        /// more changes than the rules' [guard] allows); recorded in the run directory.
+        #[arg(long)]
+        force: bool,
     },
     /// Approve corrections held back by the rules' approval threshold (someone other
     /// than the one who ran the job); `tally apply` then writes them back.

@@ -13,6 +13,8 @@ pub mod diag;
 pub mod discrepancy;
 pub mod explain;
 pub mod extract;
+pub mod files;
+pub mod guard;
 pub mod job;
 pub mod keys;
 pub mod matching;

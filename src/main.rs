@@ -33,7 +33,7 @@ fn main() -> ExitCode {
                 state,
             },
         ),
-        Command::Apply { run_dir } => run::apply_run(&run_dir),
+        Command::Apply { run_dir, force } => run::apply_run(&run_dir, force),
         Command::Approve { run_dir, lines, by } => {
             tally::approve::approve_run(&run_dir, &lines, by)
         }

@@ -78,6 +78,13 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
         tallies,
         inputs: inputs.into_values().collect(),
     };
+    // The output folder is made and held only once the shards are known to fit.
+    let _held = crate::files::FolderLock::take(
+        out,
+        ".tally-merge.lock",
+        crate::files::Hold::Exclusive,
+        "output folder",
+    )?;
     let result = publish::write_run(&job, rec, meta, out)?;
     stage.done(result.run_dir.display().to_string());
     Ok(result)

@@ -97,6 +97,13 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
                 .cast(qty_delta_type())
                 .alias("qty_change"),
         )
+        // A correction that changes nothing (0 → 0, the cost as it was) is none.
+        .filter(
+            col("new_qty")
+                .eq_missing(col("current_qty"))
+                .and(col("new_unit_cost").eq_missing(col("current_unit_cost")))
+                .not(),
+        )
         .sort_by_exprs([col("target"), col("line")], SortMultipleOptions::default())
         .with_row_index("_i", None)
         .with_column(

@@ -9,6 +9,10 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 
 use crate::extract::{self, Buckets, InputFile};
+use crate::files::{FolderLock, Hold};
+
+/// The lock file of a state folder.
+const STATE_LOCK: &str = ".tally.lock";
 use crate::job::{self, Job, Role};
 use crate::progress::Stage;
 use crate::reference::{self, References};
@@ -48,38 +52,137 @@ impl RunOptions {
 /// `tally run`: returns the exit code (0 or 1); errors mean exit 2.
 pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
     let job = job::load(job_path)?;
-    let result = run(&job, opts)?;
+    // Every folder the run writes is checked and held before the first byte is read.
+    let held = hold(&job, opts)?;
+    let result = run(&job, opts, &held)?;
     print_summary(&result);
     let code = result.manifest.exit_code as u8;
     if opts.apply {
-        let applied = apply_corrections(&job, &result.run_dir, &result.manifest)?;
+        let applied = apply_corrections(&job, &result.run_dir, &result.manifest, &held, false)?;
         return Ok(code.max(applied));
     }
     Ok(code)
 }
 
 /// `tally apply RUN_DIR`: the run's corrections into the databases, once.
-pub fn apply_run(run_dir: &Path) -> Result<u8> {
+pub fn apply_run(run_dir: &Path, force: bool) -> Result<u8> {
     let manifest = read_manifest(run_dir)?;
     let job = job_of(&manifest)?;
-    let applied = apply_corrections(&job, run_dir, &manifest)?;
-    Ok((manifest.exit_code as u8).max(applied))
+    let held = Held {
+        out: None,
+        state: manifest
+            .state
+            .as_deref()
+            .map(Path::new)
+            .filter(|dir| dir.is_dir())
+            .map(|dir| FolderLock::take(dir, STATE_LOCK, Hold::Exclusive, "state folder"))
+            .transpose()?,
+    };
+    let applied = apply_corrections(&job, run_dir, &manifest, &held, force)?;
+    // Once forced, the guard's hold is no longer what the run waits for.
+    let run_code = if force && manifest.guard.held && manifest.discrepancies.needs_person == 0 {
+        0
+    } else {
+        manifest.exit_code as u8
+    };
+    Ok(run_code.max(applied))
+}
+
+/// The folders a run writes, held for as long as it runs (files.rs).
+pub struct Held {
+    pub out: Option<FolderLock>,
+    pub state: Option<FolderLock>,
+}
+
+/// Creates and locks the output folder and the state folder: a second run of the same
+/// job refuses at once, and a folder that cannot be written stops the run before
+/// anything is read or written.
+pub fn hold(job: &Job, opts: &RunOptions) -> Result<Held> {
+    let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
+    // One lock per job and shard: the shards of a job share an output folder.
+    let job_path = std::path::absolute(&job.path).unwrap_or_else(|_| job.path.clone());
+    let seed = format!(
+        "{}\n{}",
+        job_path.display(),
+        opts.shard.map(|s| s.to_string()).unwrap_or_default()
+    );
+    let hash = crate::write::manifest::sha256_hex(seed.as_bytes());
+    let name = format!(".tally-run-{}.lock", &hash[..16]);
+    // A whole run replaces the baseline; a run of some locations only reads it.
+    let hold = if opts.is_full() {
+        Hold::Exclusive
+    } else {
+        Hold::Shared
+    };
+    let state = opts
+        .state_dir(job)
+        .map(|dir| FolderLock::take(&dir, STATE_LOCK, hold, "state folder"))
+        .transpose()?;
+    let out = FolderLock::take(&out, &name, Hold::Exclusive, "output folder")?;
+    Ok(Held {
+        out: Some(out),
+        state,
+    })
 }
 
 /// Applies, records what happened in the run directory (`applied-<time>.json`) and
 /// prints it; 1 when some rows were stale (a person must look), else 0.
-fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u8> {
+fn apply_corrections(
+    job: &Job,
+    run_dir: &Path,
+    manifest: &Manifest,
+    // The state folder, held while its baseline moves on.
+    _held: &Held,
+    force: bool,
+) -> Result<u8> {
+    if manifest.guard.held {
+        if !force {
+            println!("  write-back held by the guard, nothing written:");
+            for reason in &manifest.guard.reasons {
+                println!("    {reason}");
+            }
+            println!(
+                "  once a person has checked the run: tally apply {} --force",
+                run_dir.display()
+            );
+            return Ok(1);
+        }
+        // Who overrode the guard, when and against what, stays with the run.
+        let now = chrono::Utc::now();
+        let record = serde_json::json!({
+            "run_id": manifest.run_id,
+            "forced_by": crate::approve::who(None),
+            "forced_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "guard": manifest.guard,
+        });
+        let path = run_dir.join(format!("forced-{}.json", stamp(now)));
+        write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
+        println!(
+            "  guard overridden (--force), recorded in {}",
+            path.display()
+        );
+    }
     let stage = Stage::start("write back");
     let discrepancies = recorded_discrepancies(run_dir, manifest)?;
     // Corrections that waited for approval and have it go back with the rest.
-    let approved = crate::approve::approved_lines(run_dir)?;
+    let approved = crate::approve::approved_lines(run_dir, &manifest.run_id)?;
     let corrections = crate::resolve::corrections(&crate::approve::mark_approved(
         discrepancies.clone(),
         &approved,
     )?)?;
-    let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id)?;
+    // When the run read each source: ledger entries posted since make its lines stale.
+    let extracted_at = |source: &str| {
+        manifest
+            .inputs
+            .iter()
+            .filter(|i| i.source == source)
+            .map(|i| i.extracted_at)
+            .min()
+            .unwrap_or(manifest.started_at)
+    };
+    let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id, &extracted_at)?;
     let now = chrono::Utc::now();
-    let stamp = now.format("%Y%m%dT%H%M%S%.3fZ");
+    let stamp = stamp(now);
     let path = run_dir.join(format!("applied-{stamp}.json"));
     write_whole(&path, &serde_json::to_vec_pretty(&results)?)?;
     let page = crate::report::write_back_page(
@@ -142,22 +245,36 @@ fn apply_corrections(job: &Job, run_dir: &Path, manifest: &Manifest) -> Result<u
     Ok(code)
 }
 
-/// The lines as the run decided them, from the run's own record, which must still be
-/// the one the manifest hashed: an edited run never writes to a database.
+/// The lines as the run decided them, from the run's own record. Every file the
+/// manifest hashed must still be as it was: an edited run never writes to a database.
 pub fn recorded_discrepancies(run_dir: &Path, manifest: &Manifest) -> Result<DataFrame> {
-    let path = run_dir.join("discrepancies.parquet");
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let recorded = manifest
-        .files
-        .iter()
-        .find(|f| f.path == "discrepancies.parquet")
-        .map(|f| f.sha256.as_str());
-    let now = crate::write::manifest::sha256_hex(&bytes);
+    let mut changed = Vec::new();
+    let mut parquet = None;
+    for file in &manifest.files {
+        let path = run_dir.join(&file.path);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                if crate::write::manifest::sha256_hex(&bytes) != file.sha256 {
+                    changed.push(format!("{} (SHA-256 differs)", file.path));
+                } else if file.path == "discrepancies.parquet" {
+                    parquet = Some(bytes);
+                }
+            }
+            Err(e) => changed.push(format!("{} ({e})", file.path)),
+        }
+    }
     anyhow::ensure!(
-        recorded == Some(now.as_str()),
-        "{} does not match the run's manifest (SHA-256 differs): nothing done",
-        path.display()
+        changed.is_empty(),
+        "{} does not match the run's manifest: {}; nothing done",
+        run_dir.display(),
+        changed.join(", ")
     );
+    let bytes = parquet.with_context(|| {
+        format!(
+            "{}: the manifest lists no discrepancies.parquet",
+            run_dir.display()
+        )
+    })?;
     Ok(ParquetReader::new(std::io::Cursor::new(bytes)).finish()?)
 }
 
@@ -206,7 +323,9 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
     }
 }
 
-pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
+/// Reconciles and writes the run directory (and, for a whole run, the baseline) into
+/// the folders `held`.
+pub fn run(job: &Job, opts: &RunOptions, held: &Held) -> Result<RunResult> {
     let mut meta = RunMeta::new(opts.locations.clone(), opts.shard);
     if opts.is_full() {
         // Absolute, so that `tally apply` finds it from any directory.
@@ -216,14 +335,20 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<RunResult> {
     }
     let mut rec = reconcile(job, opts)?;
     let state = rec.state.take();
+    // The baseline is written beside the old one first and moves into place only after
+    // the run directory, and only for a whole run: a state folder that cannot take it
+    // stops the run with nothing in place.
+    let staged = match (&held.state, state.filter(|_| opts.is_full())) {
+        (Some(lock), Some(state)) => Some(sync::stage(&lock.dir, state, &meta.run_id, 0)?),
+        _ => None,
+    };
     let stage = Stage::start("write run directory");
     let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let result = publish::write_run(job, rec, meta, &out)?;
     stage.done(result.run_dir.display().to_string());
-    // The baseline moves on only after the run is written, and only for a whole run.
-    if let (Some(dir), Some(state)) = (opts.state_dir(job), state) {
+    if let Some(staged) = staged {
         let stage = Stage::start("store baseline");
-        let path = sync::store(&dir, state, &result.manifest.run_id)?;
+        let path = staged.commit()?;
         stage.done(path.display().to_string());
     } else if let Some(dir) = opts.state_dir(job).filter(|_| !opts.is_full()) {
         println!(
@@ -525,14 +650,24 @@ fn reconcile_bucket(
     })
 }
 
+/// A time for the name of a file added to a finished run (`applied-`, `approvals-`, …),
+/// with the process id: two processes in the same millisecond write two files.
+pub fn stamp(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{}-{}",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    )
+}
+
 /// Writes a file next to a finished run: whole or not at all (temp file, then rename).
 pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let partial = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&partial, bytes)
+    let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    crate::files::write(&partial, bytes)
         .with_context(|| format!("cannot write {}", partial.display()))?;
     std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
 }

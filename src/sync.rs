@@ -90,14 +90,56 @@ pub fn load(dir: &Path) -> Result<Option<Baseline>> {
 /// Stores `state` as the baseline in `dir`: written beside, then renamed over the old
 /// one, so a failed write leaves the previous baseline whole.
 pub fn store(dir: &Path, state: DataFrame, run_id: &str) -> Result<PathBuf> {
-    write(dir, state, run_id, 0)
+    stage(dir, state, run_id, 0)?.commit()
 }
 
-fn write(dir: &Path, mut state: DataFrame, run_id: &str, applied: u64) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// A baseline written beside the current one, not yet in its place: a run stages its
+/// baseline before it moves its run directory into place and commits it after, so that
+/// a state folder that cannot be written stops the run before anything is in place.
+/// Dropped without `commit`, it removes what it wrote.
+pub struct StagedBaseline {
+    /// (written, final) paths.
+    files: Vec<(PathBuf, PathBuf)>,
+    committed: bool,
+}
+
+impl StagedBaseline {
+    pub fn commit(mut self) -> Result<PathBuf> {
+        for (partial, path) in &self.files {
+            std::fs::rename(partial, path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        self.committed = true;
+        Ok(self.files[0].1.clone())
+    }
+}
+
+impl Drop for StagedBaseline {
+    fn drop(&mut self) {
+        if !self.committed {
+            for (partial, _) in &self.files {
+                let _ = std::fs::remove_file(partial);
+            }
+        }
+    }
+}
+
+/// Writes the baseline's files beside the current ones (see `StagedBaseline`).
+pub fn stage(
+    dir: &Path,
+    mut state: DataFrame,
+    run_id: &str,
+    applied: u64,
+) -> Result<StagedBaseline> {
+    crate::files::create_dir_all(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(BASELINE);
     let partial = dir.join(format!(".{BASELINE}.partial"));
-    let file = std::fs::File::create(&partial)
+    let mut staged = StagedBaseline {
+        files: vec![(partial.clone(), path)],
+        committed: false,
+    };
+    let file = crate::files::create(&partial)
         .with_context(|| format!("cannot write {}", partial.display()))?;
     ParquetWriter::new(file).finish(&mut state)?;
     let info = BaselineInfo {
@@ -107,12 +149,12 @@ fn write(dir: &Path, mut state: DataFrame, run_id: &str, applied: u64) -> Result
         applied,
     };
     let info_partial = dir.join(format!(".{BASELINE_INFO}.partial"));
-    std::fs::write(&info_partial, serde_json::to_vec_pretty(&info)?)
+    staged
+        .files
+        .push((info_partial.clone(), dir.join(BASELINE_INFO)));
+    crate::files::write(&info_partial, &serde_json::to_vec_pretty(&info)?)
         .with_context(|| format!("cannot write {}", info_partial.display()))?;
-    std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    std::fs::rename(&info_partial, dir.join(BASELINE_INFO))
-        .with_context(|| format!("cannot write {}", dir.join(BASELINE_INFO).display()))?;
-    Ok(path)
+    Ok(staged)
 }
 
 /// What applying a run did to the baseline in its state folder.
@@ -174,7 +216,7 @@ pub fn after_apply(
         .drop(cols(["_replaced"]));
     let moved = concat([kept, now], UnionArgs::default())?.collect()?;
     let applied = baseline.info.applied + newly;
-    write(dir, moved, run_id, applied)?;
+    stage(dir, moved, run_id, applied)?.commit()?;
     Ok(AfterApply::Moved(written.len() as u64))
 }
 

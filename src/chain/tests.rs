@@ -16,6 +16,7 @@ fn rules(chain: &[MatchStep]) -> RuleSet {
         path: PathBuf::from("rules.toml"),
         reasons: vec![],
         approval_above: None,
+        guard: Default::default(),
         sku_steps: vec![],
         chain: chain.to_vec(),
         units: [("each", "count"), ("case", "count"), ("kg", "mass")]

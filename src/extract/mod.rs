@@ -63,8 +63,20 @@ pub fn extract(source: &Source, buckets: &Buckets, bucket: u32) -> Result<Snapsh
     }
     if let Format::Odbc(odbc) = &source.format {
         let t = std::time::Instant::now();
-        let (raw, mut input) = crate::odbc::read::read(source, odbc)?;
+        let (mut raw, mut input) = crate::odbc::read::read(source, odbc)?;
         trace("  odbc fetch", t);
+        let netted = crate::odbc::ledger::net_into(&mut raw, source)?;
+        if netted.entries > 0 {
+            eprintln!(
+                "note: source `{}`: {} outstanding ledger entr{} (posted by tally, not yet by \
+                 the ERP) netted into the book: {} row(s) changed, {} added",
+                source.name,
+                netted.entries,
+                if netted.entries == 1 { "y" } else { "ies" },
+                netted.rows,
+                netted.added
+            );
+        }
         let canonical = layout::apply(raw, &source.layout, &input.path)?;
         let frame = typing::apply(canonical, &source.name, &input.path, &source.layout)?;
         input.rows = frame.height() as u64;

@@ -50,6 +50,8 @@ pub struct Buckets {
     whole: HashMap<String, WholeSource>,
     /// Holds the bucket files; removed when the run is done, whatever happened.
     _dir: Option<tempfile::TempDir>,
+    /// Keeps the work folder from being taken for a dead run's (files::Claim).
+    _claim: Option<crate::files::Claim>,
 }
 
 /// A bucket's discrepancy lines, in memory or in a file of the work folder.
@@ -97,8 +99,8 @@ fn part_whole(source: &Source, count: u32, dir: &Path) -> Result<WholeSource> {
     for b in 0..count {
         let mut part = by_bucket.remove(&b).unwrap_or_else(|| frame.head(Some(0)));
         let path = dir.join(format!("whole-{name}-{b}.parquet"));
-        let file =
-            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let file = crate::files::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         ParquetWriter::new(file)
             .with_compression(ParquetCompression::Uncompressed)
             .finish(&mut part)?;
@@ -135,6 +137,7 @@ impl Buckets {
             files: HashMap::new(),
             whole: HashMap::new(),
             _dir: None,
+            _claim: None,
         }
     }
 
@@ -167,19 +170,20 @@ impl Buckets {
         let splitting = rayon::current_num_threads() as u64;
         let fit = (open_files.saturating_sub(64) / (2 * splitting)).max(2) as u32;
         let count = count.next_multiple_of(workers).min(MAX_BUCKETS).min(fit);
-        std::fs::create_dir_all(work)
+        crate::files::create_dir_all(work)
             .with_context(|| format!("cannot create {}", work.display()))?;
         let dir = tempfile::Builder::new()
             .prefix(".tally-buckets-")
             .tempdir_in(work)
             .with_context(|| format!("cannot create a work folder in {}", work.display()))?;
+        let claim = crate::files::Claim::new(dir.path())?;
         use rayon::prelude::*;
         let splits: Vec<Result<Option<SplitFile>>> = splittable
             .par_iter()
             .enumerate()
             .map(|(n, (source, path))| {
                 let to = dir.path().join(n.to_string());
-                std::fs::create_dir(&to)?;
+                crate::files::create_dir(&to)?;
                 split_file(source, path, count, &to)
             })
             .collect();
@@ -204,6 +208,7 @@ impl Buckets {
             workers,
             whole,
             files,
+            _claim: Some(claim),
             _dir: Some(dir),
         })
     }
@@ -216,8 +221,8 @@ impl Buckets {
             return Ok(SetAside::Held(lines));
         };
         let path = dir.path().join(format!("lines-{bucket}.parquet"));
-        let file =
-            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let file = crate::files::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         ParquetWriter::new(file)
             .with_compression(ParquetCompression::Uncompressed)
             .finish(&mut lines)?;
@@ -379,9 +384,9 @@ fn split_file(source: &Source, path: &Path, count: u32, to: &Path) -> Result<Opt
     for b in 0..count {
         let part = to.join(format!("{b}.csv"));
         let lines = to.join(format!("{b}.lines"));
-        let mut w = BufWriter::with_capacity(1 << 16, File::create(&part)?);
+        let mut w = BufWriter::with_capacity(1 << 16, crate::files::create(&part)?);
         w.write_all(&preamble)?;
-        let l = BufWriter::with_capacity(1 << 14, File::create(&lines)?);
+        let l = BufWriter::with_capacity(1 << 14, crate::files::create(&lines)?);
         writers.push((w, l));
         parts.push(part);
         line_files.push(lines);

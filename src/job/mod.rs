@@ -92,6 +92,22 @@ pub struct WriteBack {
     /// A validated name.
     pub table: String,
     pub reason: String,
+    /// ledger: how the ERP shows that it has posted an entry (always set for a ledger).
+    pub posted: Option<Posted>,
+}
+
+/// How a ledger tells that the ERP has posted (or otherwise finished with) an entry tally
+/// wrote. Until then the entry is *outstanding*: the book read from the on-hand table does
+/// not show it yet, so it is added to the book before comparing, and a second run does
+/// not post the same correction again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// The ERP deletes an entry once it has posted it: every entry still there is
+    /// outstanding.
+    Removed,
+    /// A status column (a validated name): an entry is outstanding while the column is
+    /// NULL or holds none of the values.
+    Status { column: String, values: Vec<String> },
 }
 
 #[derive(Debug, Clone)]

@@ -59,6 +59,20 @@ pub struct RawWriteBack {
     pub table: Option<String>,
     /// ledger: the reason code written with every entry.
     pub reason: Option<String>,
+    /// ledger: how to tell that the ERP has posted an entry tally wrote (until then it is
+    /// outstanding, and netted into the book).
+    pub posted: Option<Spanned<RawPosted>>,
+}
+
+/// `posted = "removed"` or `posted = { column = "status", values = ["posted"] }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPosted {
+    /// `"removed"`: the ERP deletes an entry once it has posted it.
+    Word(String),
+    /// A status column of the ledger table, and the values that mean the ERP is done
+    /// with the entry (posted, or cancelled).
+    Status { column: String, values: Vec<String> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

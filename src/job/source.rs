@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use toml::Spanned;
 
+use super::raw::RawPosted;
 use super::raw::{RawColumns, RawSource, RawUnpivot, Role, SourceKind};
 use super::{
-    CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Source,
-    Unpivot, WriteBack, WriteBackMode,
+    CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Posted,
+    Source, Unpivot, WriteBack, WriteBackMode,
 };
 use crate::columns::Field;
 use crate::diag::Diagnostics;
@@ -173,10 +174,69 @@ pub(super) fn compile(
                     );
                     return None;
                 }
+                let posted = match (w.mode, w.posted) {
+                    (WriteBackMode::Update, Some(p)) => {
+                        diags.hint(
+                            p.span(),
+                            format!("{ctx}: `posted` applies to ledger write-back only"),
+                            "an update writes the on-hand row itself; remove it",
+                        );
+                        None
+                    }
+                    (WriteBackMode::Update, None) => None,
+                    (WriteBackMode::Ledger, None) => {
+                        diags.hint(
+                            span,
+                            format!(
+                                "{ctx}: a ledger write-back needs `posted`: how the ERP shows \
+                                 that it has posted an entry"
+                            ),
+                            "posted = \"removed\" (entries disappear once posted) or \
+                             posted = { column = \"status\", values = [\"posted\", \"cancelled\"] }; \
+                             until then an entry is outstanding and is netted into the book, \
+                             so no run posts it twice",
+                        );
+                        return None;
+                    }
+                    (WriteBackMode::Ledger, Some(p)) => {
+                        let pspan = p.span();
+                        match p.into_inner() {
+                            RawPosted::Word(w) if w == "removed" => Some(Posted::Removed),
+                            RawPosted::Word(w) => {
+                                diags.hint(
+                                    pspan,
+                                    format!("{ctx}: posted = {w:?} is not known"),
+                                    "posted = \"removed\", or { column = \"status\", values = [\"posted\"] }",
+                                );
+                                return None;
+                            }
+                            RawPosted::Status { column, values } => {
+                                if !is_column_name(&column) {
+                                    diags.hint(
+                                        pspan,
+                                        format!("{ctx}: posted column {column:?} is not a column name"),
+                                        "letters, digits, _ and spaces",
+                                    );
+                                    return None;
+                                }
+                                if values.is_empty() {
+                                    diags.hint(
+                                        pspan,
+                                        format!("{ctx}: posted needs at least one value"),
+                                        "the status values that mean the ERP is done with an entry",
+                                    );
+                                    return None;
+                                }
+                                Some(Posted::Status { column, values })
+                            }
+                        }
+                    }
+                };
                 Some(WriteBack {
                     mode: w.mode,
                     table,
                     reason: w.reason.unwrap_or_else(|| "TALLY".into()),
+                    posted,
                 })
             });
             let parallel = match parallel {
@@ -267,7 +327,9 @@ pub(super) fn compile(
     let role_span = role.as_ref().map(Spanned::span).unwrap_or(kind.span());
     let role = role.map(Spanned::into_inner).unwrap_or(Role::Snapshot);
     let unpivot = unpivot.and_then(|u| compile_unpivot(u, &ctx, diags));
-    let columns = compile_columns(columns, &ctx, diags);
+    // A database source's column names go into SQL: each must be a validated name.
+    let sql_names = *kind.get_ref() == SourceKind::Odbc;
+    let columns = compile_columns(columns, &ctx, sql_names, diags);
     if role == Role::Snapshot {
         check_required(
             &columns,
@@ -434,6 +496,7 @@ fn compile_unpivot(
 fn compile_columns(
     raw: Option<Spanned<RawColumns>>,
     ctx: &str,
+    sql_names: bool,
     diags: &mut Diagnostics,
 ) -> BTreeMap<Field, String> {
     let Some(raw) = raw else {
@@ -481,11 +544,27 @@ fn compile_columns(
                     h.span(),
                     format!("{ctx}: header {:?} is mapped twice", h.get_ref()),
                 );
+            } else if sql_names && !is_column_name(h.get_ref()) {
+                diags.hint(
+                    h.span(),
+                    format!(
+                        "{ctx}: column {:?} (for `{}`) is not a column name",
+                        h.get_ref(),
+                        field.column()
+                    ),
+                    "a database column: letters, digits, _, $ and spaces; to select an \
+                     expression, write a `query` and name it with AS",
+                );
             }
             out.insert(field, h.into_inner());
         }
     }
     out
+}
+
+/// A name tally may put into SQL as a column: a validated name without a schema part.
+fn is_column_name(name: &str) -> bool {
+    crate::odbc::sql::valid_name(name) && !name.contains('.')
 }
 
 /// The columns a table of rules data needs; snapshot-only columns are refused.

@@ -15,8 +15,8 @@ use odbc_api::{Connection, Cursor, IntoParameter};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::connect;
-use super::sql::{Dialect, is_postgres};
+use super::sql::{Dbms, Dialect};
+use super::{connect, lock};
 use crate::columns::{Field, LOCATION, SKU};
 use crate::job::{Format, Job, Source, WriteBack, WriteBackMode};
 use crate::progress::trace;
@@ -44,6 +44,9 @@ struct StatementFailed {
 /// serialization failure) or 40P01 (PostgreSQL's deadlock).
 fn is_transient(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
+        if cause.is::<Transient>() {
+            return true;
+        }
         let odbc = cause
             .downcast_ref::<StatementFailed>()
             .map(|s| &s.error)
@@ -92,7 +95,13 @@ pub struct WriteBackFailed {
 }
 
 /// Applies the run's corrections to every source that has `write_back`.
-pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<TargetResult>> {
+/// `extracted_at` gives, per source, when the run read it (else `started_at`).
+pub fn apply(
+    job: &Job,
+    corrections: &DataFrame,
+    run_id: &str,
+    extracted_at: &dyn Fn(&str) -> chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<TargetResult>> {
     let mut results = Vec::new();
     for source in &job.sources {
         let Format::Odbc(odbc) = &source.format else {
@@ -105,6 +114,10 @@ pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<Tar
         if rows.is_empty() {
             continue;
         }
+        let run = RunRef {
+            id: run_id.to_string(),
+            extracted_at: applied_at(extracted_at(&source.name)),
+        };
         let what = format!("source `{}`", source.name);
         // psqlODBC sends an array of parameters 100 rows a round trip unless told more.
         let batch = BATCH.to_string();
@@ -113,10 +126,22 @@ pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<Tar
         loop {
             // A fresh connection each attempt: the staging table is temporary to it.
             let (conn, resolved) = connect::connect(&template, &odbc.job_dir, &what)?;
-            let result = apply_target(&conn, source, write_back, &rows, run_id)
-                .and_then(|r| conn.commit().map(|()| r).map_err(Into::into));
+            let dbms = Dbms::from_name(&conn.database_management_system_name()?);
+            let created = match dbms {
+                Dbms::MySql => create_applied_outside(&conn),
+                _ => Ok(false),
+            };
+            let (result, created) = match created {
+                Ok(created) => (
+                    apply_target(&conn, source, write_back, &rows, &run)
+                        .and_then(|r| conn.commit().map(|()| r).map_err(Into::into)),
+                    created,
+                ),
+                Err(e) => (Err(e), false),
+            };
             match result {
                 Ok(mut r) => {
+                    lock::release(&conn, dbms, &write_back.table);
                     let left: std::collections::HashSet<u64> =
                         r.stale.iter().chain(&r.no_row).copied().collect();
                     r.written = rows
@@ -129,6 +154,7 @@ pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<Tar
                 }
                 Err(e) => {
                     let _ = conn.rollback();
+                    lock::release(&conn, dbms, &write_back.table);
                     let message = resolved.redact(&format!("{e:#}"));
                     if attempt < ATTEMPTS && is_transient(&e) {
                         eprintln!(
@@ -149,6 +175,9 @@ pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<Tar
                         attempt += 1;
                         continue;
                     }
+                    if created {
+                        drop_applied_if_empty(&conn);
+                    }
                     return Err(WriteBackFailed {
                         target: source.name.clone(),
                         message,
@@ -159,6 +188,51 @@ pub fn apply(job: &Job, corrections: &DataFrame, run_id: &str) -> Result<Vec<Tar
         }
     }
     Ok(results)
+}
+
+/// MariaDB commits around CREATE TABLE, so `tally_applied` cannot be made inside the
+/// transaction: it is made just before (true when this call made it), and dropped again
+/// when the apply fails and nothing has been recorded in it (`drop_applied_if_empty`).
+fn create_applied_outside(conn: &Connection<'_>) -> Result<bool> {
+    if conn
+        .execute("SELECT run_id FROM tally_applied WHERE 1 = 0", (), None)
+        .is_ok()
+    {
+        return Ok(false);
+    }
+    conn.execute(CREATE_APPLIED, (), None)
+        .map_err(|error| StatementFailed {
+            sql: CREATE_APPLIED.to_string(),
+            error,
+        })?;
+    Ok(true)
+}
+
+/// Drops `tally_applied` again if it holds nothing: the table lock waits for every
+/// transaction that uses it, so no applier's lines can be lost.
+fn drop_applied_if_empty(conn: &Connection<'_>) {
+    let _ = conn.set_autocommit(true);
+    if conn
+        .execute("LOCK TABLES tally_applied WRITE", (), None)
+        .is_err()
+    {
+        return;
+    }
+    let empty = conn
+        .execute("SELECT COUNT(*) FROM tally_applied", (), None)
+        .ok()
+        .flatten()
+        .and_then(|mut c| {
+            let mut row = c.next_row().ok()??;
+            let mut text = Vec::new();
+            row.get_text(1, &mut text).ok()?;
+            Some(text == b"0")
+        })
+        .unwrap_or(false);
+    if empty {
+        let _ = conn.execute("DROP TABLE tally_applied", (), None);
+    }
+    let _ = conn.execute("UNLOCK TABLES", (), None);
 }
 
 /// One correction as text, ready for the staging table.
@@ -249,10 +323,10 @@ fn apply_target(
     source: &Source,
     write_back: &WriteBack,
     rows: &[Row],
-    run_id: &str,
+    run: &RunRef,
 ) -> Result<TargetResult> {
-    let dbms = conn.database_management_system_name()?;
-    let dialect = Dialect::from_dbms(&dbms);
+    let dbms = Dbms::from_name(&conn.database_management_system_name()?);
+    let dialect = dbms.dialect();
     let exec = |sql: &str| -> Result<()> {
         conn.execute(sql, (), None)
             .map_err(|error| StatementFailed {
@@ -261,18 +335,38 @@ fn apply_target(
             })?;
         Ok(())
     };
-    // Outside the transaction: MariaDB commits implicitly around CREATE TABLE. Two
-    // appliers creating it at the same moment can make PostgreSQL's IF NOT EXISTS fail;
-    // the table is then there, which is all that is needed.
-    let created = exec(
-        "CREATE TABLE IF NOT EXISTS tally_applied (run_id VARCHAR(64) NOT NULL, \
-         target VARCHAR(128) NOT NULL, line DECIMAL(20,0) NOT NULL, applied_at VARCHAR(40), \
-         PRIMARY KEY (run_id, target, line))",
+    let q = |name: &str| dialect.quote(name);
+    let layout = &source.layout;
+    let column = |f: Field| layout.columns.get(&f).map(|c| q(c)).transpose();
+    let (loc_col, sku_col, qty_col) = (
+        column(Field::Location)?.ok_or_else(|| anyhow!("write-back needs columns.location"))?,
+        column(Field::Sku)?.ok_or_else(|| anyhow!("write-back needs columns.sku"))?,
+        column(Field::Qty)?.ok_or_else(|| anyhow!("write-back needs columns.qty"))?,
     );
-    if let Err(e) = created {
-        exec("SELECT run_id FROM tally_applied WHERE 1 = 0").map_err(|_| e)?;
-    }
+    let cost_col = column(Field::UnitCost)?;
+    let target_table = q(&write_back.table)?;
+
+    // One writer per target: taken before anything is read, so that what follows sees
+    // everything an applier before this one committed.
     conn.set_autocommit(false)?;
+    let lock_column = match write_back.mode {
+        WriteBackMode::Update => qty_col.clone(),
+        WriteBackMode::Ledger => q("qty_change")?,
+    };
+    let t = Instant::now();
+    lock::acquire(conn, dbms, &write_back.table, &target_table, &lock_column)
+        .map_err(|e| anyhow!("taking the write-back lock on {}: {e:#}", write_back.table))?;
+    trace("  write-back: lock", t);
+    // tally's own table, inside the transaction where the database allows (MariaDB
+    // commits around CREATE TABLE: `apply` creates it before and drops it again when the
+    // apply fails).
+    let transient = |e: anyhow::Error| anyhow::Error::new(Transient).context(format!("{e:#}"));
+    match dbms {
+        // Made just before; touched now, so that no one can drop it while this
+        // transaction lives (gone since: tried again, and made again).
+        Dbms::MySql => exec("SELECT run_id FROM tally_applied WHERE 1 = 0").map_err(transient)?,
+        _ => exec(CREATE_APPLIED).map_err(transient)?,
+    }
 
     // The staging table lives as long as this connection (a temporary table, which no
     // dialect commits for).
@@ -289,7 +383,7 @@ fn apply_target(
         exec("CREATE INDEX tally_stage_key ON tally_stage (loc, sku)")?;
     }
     let t = Instant::now();
-    if is_postgres(&dbms) {
+    if dbms == Dbms::Postgres {
         stage_postgres(conn, rows)?;
         // Statistics, so that the planner joins the staged rows by hash, not row by row.
         exec("ANALYZE tally_stage")?;
@@ -302,7 +396,11 @@ fn apply_target(
     let count = |sql: &str, params: &[&str]| -> Result<u64> {
         let bound: Vec<_> = params.iter().map(|p| p.into_parameter()).collect();
         let mut cursor = conn
-            .execute(sql, &bound[..], None)?
+            .execute(sql, &bound[..], None)
+            .map_err(|error| StatementFailed {
+                sql: sql.to_string(),
+                error,
+            })?
             .ok_or_else(|| anyhow!("no result from {sql}"))?;
         let mut row = cursor
             .next_row()?
@@ -326,33 +424,57 @@ fn apply_target(
     with(
         "DELETE FROM tally_stage WHERE EXISTS (SELECT 1 FROM tally_applied a \
          WHERE a.run_id = ? AND a.target = ? AND a.line = CAST(tally_stage.line AS DECIMAL(20,0)))",
-        &[run_id, target],
+        &[&run.id, target],
     )?;
     let already_applied = staged - count("SELECT COUNT(*) FROM tally_stage", &[])?;
-    let t = Instant::now();
 
-    // Optimistic check against the table the source was read from (or the update table).
-    let q = |name: &str| dialect.quote(name);
-    let layout = &source.layout;
-    let column = |f: Field| layout.columns.get(&f).map(|c| q(c));
-    let (loc_col, sku_col, qty_col) = (
-        column(Field::Location).ok_or_else(|| anyhow!("write-back needs columns.location"))?,
-        column(Field::Sku).expect("validated: sku is mapped"),
-        column(Field::Qty).expect("validated: qty is mapped"),
-    );
-    let cost_col = column(Field::UnitCost);
+    // The table the book was read from (or the update table), against which each
+    // correction's current value is checked.
     let checked_table = match (write_back.mode, &source.format) {
-        (WriteBackMode::Update, _) => Some(q(&write_back.table)),
+        (WriteBackMode::Update, _) => Some(target_table.clone()),
         (WriteBackMode::Ledger, Format::Odbc(o)) => match &o.read {
-            crate::job::OdbcRead::Table(t) => Some(q(t)),
+            crate::job::OdbcRead::Table(t) => Some(q(t)?),
             crate::job::OdbcRead::Query(_) => None,
         },
         _ => None,
     };
-    match &checked_table {
-        Some(t) => {
-            let same_row =
-                format!("{t}.{loc_col} = tally_stage.loc AND {t}.{sku_col} = tally_stage.sku");
+    let same_row =
+        |t: &str| format!("{t}.{loc_col} = tally_stage.loc AND {t}.{sku_col} = tally_stage.sku");
+
+    // The rows to be checked are locked before the check, so that nobody changes them
+    // between the check and the write: a row another transaction holds is waited for,
+    // and the check then sees its committed value (PostgreSQL's statements each see
+    // what was committed before they started; MariaDB's locking reads see the newest).
+    // SQLite holds the whole database since the lock above.
+    let t = Instant::now();
+    if let (Some(t), Dbms::Postgres | Dbms::MySql) = (&checked_table, dbms) {
+        let strength = match write_back.mode {
+            WriteBackMode::Update => "FOR UPDATE",
+            // The ledger leaves the on-hand rows alone; they must only not move.
+            WriteBackMode::Ledger if dbms == Dbms::Postgres => "FOR SHARE",
+            WriteBackMode::Ledger => "LOCK IN SHARE MODE",
+        };
+        let sql = format!(
+            "SELECT 1 FROM {t} WHERE EXISTS (SELECT 1 FROM tally_stage WHERE {}) {strength}",
+            same_row(t)
+        );
+        let locked = match dbms {
+            Dbms::Postgres => count(
+                &format!("SELECT COUNT(*) FROM ({sql}) AS tally_locked"),
+                &[],
+            ),
+            _ => drain(conn, &sql),
+        };
+        locked?;
+    }
+    trace("  write-back: lock rows", t);
+
+    // Optimistic check, now atomic with the write: the rows cannot move any more.
+    let t = Instant::now();
+    let cast_qty = "CAST(tally_stage.cur_qty AS DECIMAL(18,3))";
+    match write_back.mode {
+        WriteBackMode::Update => {
+            let t = checked_table.as_deref().expect("update checks its table");
             let cost_same = cost_col.as_ref().map_or(String::new(), |c| {
                 format!(
                     " AND (tally_stage.cur_cost IS NULL OR {t}.{c} = CAST(tally_stage.cur_cost AS DECIMAL(18,4)))"
@@ -360,20 +482,60 @@ fn apply_target(
             });
             exec(&format!(
                 "UPDATE tally_stage SET fresh = 1 WHERE \
-                 (tally_stage.cur_qty IS NOT NULL AND EXISTS (SELECT 1 FROM {t} WHERE {same_row} \
-                   AND {t}.{qty_col} = CAST(tally_stage.cur_qty AS DECIMAL(18,3)){cost_same})) \
-                 OR (tally_stage.cur_qty IS NULL AND NOT EXISTS (SELECT 1 FROM {t} WHERE {same_row}))"
+                 (tally_stage.cur_qty IS NOT NULL AND EXISTS (SELECT 1 FROM {t} WHERE {same} \
+                   AND {t}.{qty_col} = {cast_qty}{cost_same})) \
+                 OR (tally_stage.cur_qty IS NULL AND NOT EXISTS (SELECT 1 FROM {t} WHERE {same}))",
+                same = same_row(t)
             ))?;
         }
-        None => exec("UPDATE tally_stage SET fresh = 1")?,
+        WriteBackMode::Ledger => {
+            // The book as read was on-hand + outstanding entries; it must still be.
+            let (pending, mut values) =
+                super::ledger::outstanding_condition(dialect, write_back, "l")?;
+            let outstanding = format!(
+                "COALESCE((SELECT SUM(l.qty_change) FROM {target_table} l WHERE \
+                 l.location = tally_stage.loc AND l.sku = tally_stage.sku AND {pending}), 0)"
+            );
+            // Entries other runs posted since this run read the book: whatever the
+            // on-hand shows, this run's difference is no longer the one to post.
+            let newer = format!(
+                "NOT EXISTS (SELECT 1 FROM {target_table} l2 WHERE l2.location = tally_stage.loc \
+                 AND l2.sku = tally_stage.sku AND l2.run_id IS NOT NULL AND l2.run_id <> ? \
+                 AND EXISTS (SELECT 1 FROM tally_applied a2 WHERE a2.run_id = l2.run_id \
+                 AND a2.line = l2.line AND a2.applied_at >= ?))"
+            );
+            let mut params: Vec<String> = Vec::new();
+            let sql = match &checked_table {
+                Some(t) => {
+                    let same = same_row(t);
+                    params.append(&mut values.clone());
+                    params.append(&mut values.clone());
+                    params.append(&mut values);
+                    format!(
+                        "UPDATE tally_stage SET fresh = 1 WHERE ( \
+                         (tally_stage.cur_qty IS NOT NULL AND EXISTS (SELECT 1 FROM {t} WHERE {same} \
+                           AND {t}.{qty_col} + {outstanding} = {cast_qty})) \
+                         OR (tally_stage.cur_qty IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {t} WHERE {same}) \
+                           AND {outstanding} = {cast_qty}) \
+                         OR (tally_stage.cur_qty IS NULL AND NOT EXISTS (SELECT 1 FROM {t} WHERE {same}) \
+                           AND {outstanding} = 0)) AND {newer}"
+                    )
+                }
+                None => format!("UPDATE tally_stage SET fresh = 1 WHERE {newer}"),
+            };
+            params.push(run.id.clone());
+            params.push(run.extracted_at.clone());
+            let refs: Vec<&str> = params.iter().map(String::as_str).collect();
+            with(&sql, &refs)?;
+        }
     }
-
     trace("  write-back: optimistic check", t);
+
     let t = Instant::now();
     let mut no_row = Vec::new();
     match write_back.mode {
         WriteBackMode::Update => {
-            let t = q(&write_back.table);
+            let t = &target_table;
             // A correction for a row the table does not have cannot be an update.
             no_row = lines(conn, "SELECT line FROM tally_stage WHERE cur_qty IS NULL")?;
             exec("UPDATE tally_stage SET fresh = 0 WHERE cur_qty IS NULL")?;
@@ -390,13 +552,16 @@ fn apply_target(
                     pick("new_cost", "DECIMAL(18,4)")
                 ));
             }
+            // The current value is compared again in the write itself: even a database
+            // that lets a row move after the check cannot have it overwritten.
             exec(&format!(
                 "UPDATE {t} SET {set} WHERE EXISTS (SELECT 1 FROM tally_stage WHERE \
-                 tally_stage.loc = {t}.{loc_col} AND tally_stage.sku = {t}.{sku_col} AND tally_stage.fresh = 1)"
+                 tally_stage.loc = {t}.{loc_col} AND tally_stage.sku = {t}.{sku_col} AND tally_stage.fresh = 1 \
+                 AND {t}.{qty_col} = {cast_qty})"
             ))?;
         }
         WriteBackMode::Ledger => {
-            let t = q(&write_back.table);
+            let t = &target_table;
             let d = |c: &str| format!("CAST({c} AS DECIMAL(18,3))");
             with(
                 &format!(
@@ -409,17 +574,17 @@ fn apply_target(
                     d("new_qty"),
                     d("cur_qty")
                 ),
-                &[&write_back.reason, run_id],
+                &[&write_back.reason, &run.id],
             )?;
         }
     }
     trace("  write-back: update or insert", t);
     let t = Instant::now();
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = applied_at(chrono::Utc::now());
     with(
         "INSERT INTO tally_applied (run_id, target, line, applied_at) \
          SELECT ?, ?, CAST(line AS DECIMAL(20,0)), ? FROM tally_stage WHERE fresh = 1",
-        &[run_id, target, &now],
+        &[&run.id, target, &now],
     )?;
     let applied = count("SELECT COUNT(*) FROM tally_stage WHERE fresh = 1", &[])?;
     let stale = lines(
@@ -457,6 +622,47 @@ fn apply_target(
         no_row,
         written: Vec::new(),
     })
+}
+
+/// tally's record of the lines it wrote: run id, target source, line, when.
+const CREATE_APPLIED: &str = "CREATE TABLE IF NOT EXISTS tally_applied (run_id VARCHAR(64) NOT NULL, \
+     target VARCHAR(128) NOT NULL, line DECIMAL(20,0) NOT NULL, applied_at VARCHAR(40), \
+     PRIMARY KEY (run_id, target, line))";
+
+/// Creating `tally_applied` failed the way two appliers creating it at once make it
+/// fail (PostgreSQL: a duplicate key in its catalogue): the attempt is tried again, and
+/// then finds the table.
+#[derive(Debug, thiserror::Error)]
+#[error("creating tally_applied collided with another applier")]
+struct Transient;
+
+/// A time as `applied_at` records it: fixed width, UTC, so that text order is time order.
+pub fn applied_at(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Reads every row of a statement (a locking read locks the rows as they are read).
+fn drain(conn: &Connection<'_>, sql: &str) -> Result<u64> {
+    let mut n = 0;
+    let mut cursor = conn
+        .execute(sql, (), None)
+        .map_err(|error| StatementFailed {
+            sql: sql.to_string(),
+            error,
+        })?
+        .ok_or_else(|| anyhow!("no result from {sql}"))?;
+    while cursor.next_row()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// What the apply needs to know of the run.
+pub struct RunRef {
+    pub id: String,
+    /// When the run began reading its sources (`applied_at` form): ledger entries other
+    /// runs posted since make this run's corrections stale.
+    pub extracted_at: String,
 }
 
 /// Sends the rows to the staging table, `BATCH` at a time (array execution).
@@ -571,25 +777,31 @@ pub fn check(source: &Source) -> Result<()> {
             .iter()
             .filter_map(|f| source.layout.columns.get(f))
             .map(|c| dialect.quote(c))
-            .collect(),
-        WriteBackMode::Ledger => [
-            "location",
-            "sku",
-            "qty_before",
-            "qty_after",
-            "qty_change",
-            "reason",
-            "run_id",
-            "line",
-        ]
-        .iter()
-        .map(|c| dialect.quote(c))
-        .collect(),
+            .collect::<Result<_>>()?,
+        WriteBackMode::Ledger => {
+            let mut names = vec![
+                "location",
+                "sku",
+                "qty_before",
+                "qty_after",
+                "qty_change",
+                "reason",
+                "run_id",
+                "line",
+            ];
+            if let Some(crate::job::Posted::Status { column, .. }) = &write_back.posted {
+                names.push(column);
+            }
+            names
+                .iter()
+                .map(|c| dialect.quote(c))
+                .collect::<Result<_>>()?
+        }
     };
     let sql = format!(
         "SELECT {} FROM {}",
         columns.join(", "),
-        dialect.quote(&write_back.table)
+        dialect.quote(&write_back.table)?
     );
     let described = conn.prepare(&sql).and_then(|mut p| {
         // Describing the result makes every driver ask the server now.

@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod connect;
+pub mod ledger;
+pub mod lock;
 pub mod read;
 pub mod snapshot;
 pub mod sql;

@@ -57,7 +57,7 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     let (conn, resolved) = connect::connect(&template, &odbc.job_dir, what)?;
     let redact = |e: anyhow::Error| anyhow!("{what}: {}", resolved.redact(&format!("{e:#}")));
     let dbms = conn.database_management_system_name().unwrap_or_default();
-    let (sql, described) = statement(source, odbc, Dialect::from_dbms(&dbms));
+    let (sql, described) = statement(source, odbc, Dialect::from_dbms(&dbms))?;
     let place = PathBuf::from(&described);
     let mut params = Vec::with_capacity(odbc.params.len());
     for p in &odbc.params {
@@ -68,7 +68,7 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
     // A PostgreSQL table is read in parts, one connection each, in one snapshot.
     let split = match &odbc.read {
         OdbcRead::Table(table) if is_postgres(&dbms) && odbc.parallel > 1 => {
-            match snapshot::plan(&conn, &Dialect::Standard.quote(table), odbc.parallel) {
+            match snapshot::plan(&conn, &Dialect::Standard.quote(table)?, odbc.parallel) {
                 Ok(split) => split,
                 // A server that cannot export snapshots (a standby of an old version, a
                 // pooler in transaction mode) is read in one, in a fresh transaction.
@@ -351,26 +351,26 @@ fn fetch(
 
 /// The SELECT for a table source (its mapped columns, names quoted for the database),
 /// or the query as written; and how messages name it.
-fn statement(source: &Source, odbc: &Odbc, dialect: Dialect) -> (String, String) {
-    match &odbc.read {
+fn statement(source: &Source, odbc: &Odbc, dialect: Dialect) -> Result<(String, String)> {
+    Ok(match &odbc.read {
         OdbcRead::Table(table) => {
-            let columns: Vec<String> = source
+            let columns = source
                 .layout
                 .columns
                 .values()
                 .map(|c| dialect.quote(c))
-                .collect();
+                .collect::<Result<Vec<String>>>()?;
             (
                 format!(
                     "SELECT {} FROM {}",
                     columns.join(", "),
-                    dialect.quote(table)
+                    dialect.quote(table)?
                 ),
                 table.clone(),
             )
         }
         OdbcRead::Query(q) => (q.clone(), "query".to_string()),
-    }
+    })
 }
 
 /// For `tally check`: the result's column names, without fetching rows.
@@ -378,7 +378,7 @@ pub fn headers(source: &Source, odbc: &Odbc) -> Result<(Vec<String>, PathBuf)> {
     let what = "odbc";
     let (conn, resolved) = connect::connect(&odbc.connection, &odbc.job_dir, what)?;
     let dialect = Dialect::from_dbms(&conn.database_management_system_name().unwrap_or_default());
-    let (sql, described) = statement(source, odbc, dialect);
+    let (sql, described) = statement(source, odbc, dialect)?;
     let redact = |e: odbc_api::Error| anyhow!("{what}: {}", resolved.redact(&e.to_string()));
     // Prepared, not executed: the columns are known without binding parameters.
     let mut prepared = conn.prepare(&sql).map_err(redact)?;

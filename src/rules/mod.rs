@@ -19,6 +19,11 @@
 //! [approval]                      # corrections worth more need a person's approval
 //! above = "500"
 //!
+//! [guard]                         # what one run may write back (guard.rs; defaults)
+//! max_share_changed = "25"        # % of a side's rows
+//! max_zeroed = 25
+//! max_value_per_location = "50000"
+//!
 //! [defaults]                      # for lines no rule matches
 //! severity = "medium"
 //! resolution = "review"
@@ -64,6 +69,8 @@ pub struct RuleSet {
     pub reasons: Vec<String>,
     /// Corrections worth more than this (|value_delta|) need a person's approval.
     pub approval_above: Option<Decimal>,
+    /// Limits on what one run may write back.
+    pub guard: crate::guard::Limits,
     pub sku_steps: Vec<SkuStep>,
     /// The match steps after the key pass, in order (alias, gtin).
     pub chain: Vec<MatchStep>,
@@ -113,6 +120,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     let mut chain = vec![MatchStep::Alias, MatchStep::Gtin];
     let mut reasons: Option<Spanned<Vec<String>>> = None;
     let mut approval_above = None;
+    let mut guard = crate::guard::Limits::default();
     let mut units = BTreeMap::new();
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
@@ -197,6 +205,11 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                         }
                     }
                 }
+                "guard" => {
+                    if let Some(g) = toml_doc::decode::<raw::RawGuard>(value, &mut diags, "[guard]") {
+                        guard = crate::guard::Limits::compile(g, &mut diags);
+                    }
+                }
                 "units" => {
                     for (unit, dim) in toml_doc::entries(value, &mut diags, "units") {
                         if let Some(d) = toml_doc::decode::<String>(
@@ -235,7 +248,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the rules file"),
-                    "the rules file takes: reasons, [normalize], [match], [units], [approval], [defaults], [[rules]]",
+                    "the rules file takes: reasons, [normalize], [match], [units], [approval], [guard], [defaults], [[rules]]",
                 ),
             }
         }
@@ -283,6 +296,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
         path: path.to_path_buf(),
         reasons: reason_list,
         approval_above,
+        guard,
         sku_steps: steps,
         chain,
         units,

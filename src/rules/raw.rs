@@ -117,6 +117,15 @@ pub struct RawBand {
     pub below: Option<RawNumber>,
 }
 
+/// `[guard]`: limits on what one run may write back (see guard.rs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuard {
+    pub max_share_changed: Option<Spanned<RawNumber>>,
+    pub max_zeroed: Option<Spanned<i64>>,
+    pub max_value_per_location: Option<Spanned<RawNumber>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawApproval {

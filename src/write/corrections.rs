@@ -48,13 +48,9 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
                         names.entry(code.clone()).or_insert_with(|| name.clone());
                     }
                 }
-                let mut erpnext = erpnext_stock_reconciliation(&part, &names)?;
+                let erpnext = erpnext_stock_reconciliation(&part, &names)?;
                 let rel = format!("{stem}.erpnext.csv");
-                dir.write_with(&rel, |w| {
-                    Ok(CsvWriter::new(w)
-                        .include_header(true)
-                        .finish(&mut erpnext)?)
-                })?;
+                dir.write_csv(&rel, &erpnext)?;
                 files.push(rel);
             }
         }

@@ -47,6 +47,9 @@ pub struct Manifest {
     pub default_decision: Decision,
     pub outcome: Outcome,
     pub exit_code: i32,
+    /// The blast-radius guard: whether write-back is held, and why (guard.rs).
+    #[serde(default)]
+    pub guard: crate::guard::Guard,
     /// Every other file of the run directory, with its hash.
     pub files: Vec<WrittenFile>,
 }

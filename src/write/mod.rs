@@ -47,6 +47,8 @@ impl Write for Sink {
 
 pub struct RunDir {
     staging: PathBuf,
+    /// Held while the staging folder is filled (files::Claim).
+    claim: Option<crate::files::Claim>,
     target: PathBuf,
     committed: bool,
     pub written: Vec<WrittenFile>,
@@ -54,7 +56,7 @@ pub struct RunDir {
 
 impl RunDir {
     pub fn create(output: &Path, run_id: &str) -> Result<RunDir> {
-        fs::create_dir_all(output)
+        crate::files::create_dir_all(output)
             .with_context(|| format!("cannot create the output folder {}", output.display()))?;
         let target = output.join(run_id);
         if target.exists() {
@@ -64,9 +66,12 @@ impl RunDir {
             );
         }
         let staging = output.join(format!(".{run_id}.partial"));
-        fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+        let claim = crate::files::Claim::new(&staging)?;
+        crate::files::create_dir(&staging)
+            .with_context(|| format!("cannot create {}", staging.display()))?;
         Ok(RunDir {
             staging,
+            claim: Some(claim),
             target,
             committed: false,
             written: Vec::new(),
@@ -81,14 +86,14 @@ impl RunDir {
     ) -> Result<()> {
         let path = self.staging.join(rel);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
+            crate::files::create_dir_all(parent)?;
         }
         let tmp = path.with_file_name(format!(
             ".{}.tmp",
             path.file_name().expect("a file name").to_string_lossy()
         ));
-        let file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file = crate::files::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut sink = Sink {
             inner: BufWriter::new(file),
             hasher: Sha256::new(),
@@ -116,8 +121,10 @@ impl RunDir {
         self.write_with(rel, |w| Ok(w.write_all(bytes)?))
     }
 
+    /// A CSV file for people and their spreadsheets: text cells that a spreadsheet would
+    /// run as a formula are neutralised (`neutralize`).
     pub fn write_csv(&mut self, rel: &str, frame: &DataFrame) -> Result<()> {
-        let mut frame = frame.clone();
+        let mut frame = neutralize(frame)?;
         self.write_with(rel, |w| {
             Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
         })
@@ -140,8 +147,45 @@ impl RunDir {
             )
         })?;
         self.committed = true;
+        self.claim.take();
         Ok(self.target.clone())
     }
+}
+
+/// Text cells beginning with `=`, `+`, `-`, `@`, a tab or a carriage return are what a
+/// spreadsheet opening a CSV runs as a formula (CSV injection): such a cell gets a leading
+/// `'`, as OWASP advises, unless it is a number (`-5`, `+1.25`), which a spreadsheet reads
+/// as the number it is. Only text columns change; numbers and decimals are never touched.
+pub fn neutralize(frame: &DataFrame) -> Result<DataFrame> {
+    let mut out = frame.clone();
+    for name in frame
+        .columns()
+        .iter()
+        .filter(|c| c.dtype() == &DataType::String)
+        .map(|c| c.name().clone())
+        .collect::<Vec<_>>()
+    {
+        let text = out.column(&name)?.str()?;
+        if !text.iter().flatten().any(is_formula) {
+            continue;
+        }
+        let safe: StringChunked = text.apply_values(|v| {
+            if is_formula(v) {
+                std::borrow::Cow::Owned(format!("'{v}"))
+            } else {
+                std::borrow::Cow::Borrowed(v)
+            }
+        });
+        out.with_column(safe.into_series().with_name(name).into_column())?;
+    }
+    Ok(out)
+}
+
+/// A text a spreadsheet would take for a formula: it starts with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return, and is not a plain number.
+fn is_formula(v: &str) -> bool {
+    v.starts_with(['=', '+', '-', '@', '\t', '\r'])
+        && rust_decimal::Decimal::from_str_exact(v.trim_start_matches('+')).is_err()
 }
 
 impl Drop for RunDir {
@@ -149,12 +193,41 @@ impl Drop for RunDir {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.staging);
         }
+        self.claim.take();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        let frame = df!(
+            "sku" => [Some("=HYPERLINK(\"x\")"), Some("+1+1"), Some("-5"), Some("@SUM(A1)"),
+                      Some("\tTAB"), Some("\rCR"), Some("A-1"), None, Some("-1.25"), Some("-")],
+            "qty" => [1i64, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        )
+        .unwrap();
+        let out = neutralize(&frame).unwrap();
+        let skus: Vec<Option<&str>> = out.column("sku").unwrap().str().unwrap().iter().collect();
+        assert_eq!(
+            skus,
+            [
+                Some("'=HYPERLINK(\"x\")"),
+                Some("'+1+1"),
+                Some("-5"),
+                Some("'@SUM(A1)"),
+                Some("'\tTAB"),
+                Some("'\rCR"),
+                Some("A-1"),
+                None,
+                Some("-1.25"),
+                Some("'-"),
+            ]
+        );
+        assert_eq!(out.column("qty").unwrap(), frame.column("qty").unwrap());
+    }
 
     #[test]
     fn an_unfinished_run_leaves_nothing() {

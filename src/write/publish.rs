@@ -83,7 +83,8 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     } = rec;
     let corrections = resolve::corrections(&discrepancies)?;
     let totals = totals(&discrepancies)?;
-    let outcome = if totals.needs_person > 0 {
+    let guard = crate::guard::assess(job, &discrepancies, &corrections, &tallies, &inputs)?;
+    let outcome = if totals.needs_person > 0 || guard.held {
         Outcome::NeedsReview
     } else {
         Outcome::Reconciled
@@ -144,6 +145,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         default_decision: job.rules.default,
         outcome,
         exit_code: outcome.exit_code(),
+        guard,
         files: dir.written.clone(),
     };
     dir.write_bytes("manifest.json", &serde_json::to_vec_pretty(&manifest)?)?;

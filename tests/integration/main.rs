@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod deploy;
 mod explain;
+mod faults;
 mod formats;
 mod odbc;
 mod reports;

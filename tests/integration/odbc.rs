@@ -8,18 +8,18 @@ use crate::common::*;
 /// A database the tests can reach, by connection string (driver given by name, as a
 /// user writes it; tally resolves it through odbcinst.ini).
 #[derive(Clone, Copy)]
-struct Db {
-    name: &'static str,
-    connection: &'static str,
-    how_to_fix: &'static str,
+pub struct Db {
+    pub name: &'static str,
+    pub connection: &'static str,
+    pub how_to_fix: &'static str,
     /// The SQL type for a 64-bit float.
-    double: &'static str,
+    pub double: &'static str,
     /// Whether the server ignores the password (trust auth), so that a sentinel
     /// password can go through a whole run.
-    ignores_password: bool,
+    pub ignores_password: bool,
 }
 
-const POSTGRES: Db = Db {
+pub const POSTGRES: Db = Db {
     name: "PostgreSQL",
     connection: "Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Database=test;Uid=postgres;",
     how_to_fix: "start it (service postgresql start) with a database `test` that user postgres may use \
@@ -30,13 +30,13 @@ const POSTGRES: Db = Db {
 
 /// The same server through psqlODBC's narrow-text driver, which passes UTF-8 through
 /// as is (no UTF-16 round trip).
-const POSTGRES_ANSI: Db = Db {
+pub const POSTGRES_ANSI: Db = Db {
     name: "PostgreSQL (ANSI driver)",
     connection: "Driver={PostgreSQL ANSI};Server=127.0.0.1;Port=5432;Database=test;Uid=postgres;",
     ..POSTGRES
 };
 
-const MARIADB: Db = Db {
+pub const MARIADB: Db = Db {
     name: "MariaDB",
     connection: "Driver={MariaDB Unicode};Server=127.0.0.1;Port=3306;Database=test;Uid=root;Pwd=;",
     how_to_fix: "start it (service mariadb start) with a database `test` for root without password, \
@@ -47,7 +47,7 @@ const MARIADB: Db = Db {
 
 impl Db {
     /// A connection to the server, failing loudly when it is not there.
-    fn connect(&self) -> odbc_api::Connection<'static> {
+    pub fn connect(&self) -> odbc_api::Connection<'static> {
         odbc_connect(
             self.connection,
             &format!("{} is not reachable; {}", self.name, self.how_to_fix),
@@ -55,24 +55,24 @@ impl Db {
     }
 
     /// Runs statements on the server (test setup).
-    fn exec(&self, statements: &[&str]) {
+    pub fn exec(&self, statements: &[&str]) {
         odbc_exec(&self.connect(), statements);
     }
 
-    fn query_one(&self, sql: &str) -> String {
+    pub fn query_one(&self, sql: &str) -> String {
         odbc_query_one(&self.connect(), sql)
     }
 }
 
 /// A unique table name per test and process.
-fn table(prefix: &str) -> String {
+pub fn table(prefix: &str) -> String {
     format!("tally_{prefix}_{}", std::process::id())
 }
 
-const COUNT_CSV: &str = "Item,Store,Counted\n";
+pub const COUNT_CSV: &str = "Item,Store,Counted\n";
 
 /// A job reading `table` from the database against `count.csv`.
-fn job(ws: &Workspace, db: Db, source: &str, count: &str) {
+pub fn job(ws: &Workspace, db: Db, source: &str, count: &str) {
     ws.write("rules.toml", PLAIN_RULES);
     ws.write("count.csv", count);
     ws.write(
@@ -109,7 +109,7 @@ observed = "count"
 }
 
 /// `tally ARGS` with TALLY_TEST_SECRET set (jobs take their password from it).
-fn tally_with(secret: &str, args: &[&str]) -> Output {
+pub fn tally_with(secret: &str, args: &[&str]) -> Output {
     let out = tally()
         .env("TALLY_TEST_SECRET", secret)
         .args(args)
@@ -123,12 +123,12 @@ fn tally_with(secret: &str, args: &[&str]) -> Output {
 }
 
 /// `tally check job.toml` in the workspace.
-fn check_job(ws: &Workspace) -> Output {
+pub fn check_job(ws: &Workspace) -> Output {
     tally_with("unused", &["check", ws.path("job.toml").to_str().unwrap()])
 }
 
 /// `tally run job.toml --out runs EXTRA...` in the workspace.
-fn run_job(ws: &Workspace, secret: &str, extra: &[&str]) -> Output {
+pub fn run_job(ws: &Workspace, secret: &str, extra: &[&str]) -> Output {
     let job = ws.path("job.toml");
     let runs = ws.path("runs");
     let mut args = vec![
@@ -428,7 +428,7 @@ fn check_reports_a_missing_column_of_a_table_source() {
     POSTGRES.exec(&[&format!("DROP TABLE {t}")]);
 }
 
-const CORRECTING_RULES: &str = r#"
+pub const CORRECTING_RULES: &str = r#"
 [normalize]
 steps = [{ op = "trim" }, { op = "uppercase" }]
 
@@ -446,7 +446,7 @@ resolution = "correct_book"
 
 /// A stock table with an index on its key, and a count that differs on two rows, one
 /// of them with a SKU that looks like SQL (and like a PostgreSQL array literal).
-fn stock(db: Db, t: &str) -> Workspace {
+pub fn stock(db: Db, t: &str) -> Workspace {
     db.exec(&[
         &format!("DROP TABLE IF EXISTS {t}"),
         &format!(
@@ -467,7 +467,7 @@ fn stock(db: Db, t: &str) -> Workspace {
     ws
 }
 
-fn write_job(ws: &Workspace, db: Db, t: &str, write_back: &str) {
+pub fn write_job(ws: &Workspace, db: Db, t: &str, write_back: &str) {
     let rules = ws.path("rules.toml");
     let rules = std::fs::read_to_string(&rules).unwrap();
     job(
@@ -482,7 +482,7 @@ fn write_job(ws: &Workspace, db: Db, t: &str, write_back: &str) {
 }
 
 /// How many of the run's lines `tally_applied` records as written.
-fn lines_recorded(db: Db, run: &std::path::Path) -> u64 {
+pub fn lines_recorded(db: Db, run: &std::path::Path) -> u64 {
     let run_id = manifest(run)["run_id"].as_str().unwrap().to_string();
     db.query_one(&format!(
         "SELECT COUNT(*) FROM tally_applied WHERE run_id = '{run_id}'"
@@ -491,7 +491,7 @@ fn lines_recorded(db: Db, run: &std::path::Path) -> u64 {
     .unwrap()
 }
 
-fn qty_of(db: Db, t: &str, sku: &str) -> String {
+pub fn qty_of(db: Db, t: &str, sku: &str) -> String {
     db.query_one(&format!(
         "SELECT CAST(qty AS char(20)) FROM {t} WHERE sku = '{}'",
         sku.replace('\'', "''")
@@ -596,7 +596,7 @@ fn a_row_changed_since_extraction_is_stale(db: Db) {
 
 /// The ledger table a job names: the columns tally writes, and an optional check on the
 /// change.
-fn create_ledger(db: Db, t: &str, check: &str) -> String {
+pub fn create_ledger(db: Db, t: &str, check: &str) -> String {
     let ledger = format!("{t}_ledger");
     db.exec(&[
         &format!("DROP TABLE IF EXISTS {ledger}"),
@@ -629,7 +629,9 @@ fn ledger_mode_inserts_entries(db: Db) {
         &ws,
         db,
         &t,
-        &format!("mode = \"ledger\"\ntable = \"{ledger}\"\nreason = \"CYCLE\""),
+        &format!(
+            "mode = \"ledger\"\ntable = \"{ledger}\"\nreason = \"CYCLE\"\nposted = \"removed\""
+        ),
     );
     let o = run_job(&ws, "unused", &["--apply"]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
@@ -672,7 +674,7 @@ fn a_failing_statement_rolls_everything_back(db: Db) {
         &ws,
         db,
         &t,
-        &format!("mode = \"ledger\"\ntable = \"{ledger}\""),
+        &format!("mode = \"ledger\"\ntable = \"{ledger}\"\nposted = \"removed\""),
     );
     let o = run_job(&ws, "unused", &["--apply"]);
     assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
@@ -935,7 +937,7 @@ fn check_validates_the_write_back_table(db: Db) {
         &ws,
         db,
         &t,
-        &format!("mode = \"ledger\"\ntable = \"{t}_no_such_ledger\""),
+        &format!("mode = \"ledger\"\ntable = \"{t}_no_such_ledger\"\nposted = \"removed\""),
     );
     let o = check_job(&ws);
     assert_eq!(o.code, 2, "{}", o.stderr);

@@ -154,14 +154,15 @@ fn the_sample_run_twice_reports_no_one_sided_change() {
 /// The job names its state folder (relative to the job file), as a nightly job would.
 #[test]
 fn the_job_names_its_state_folder() {
+    // Night 1 both sides agree; night 2 the count alone moved: propagated.
     let ws = Workspace::csv_job(
         "SKU,Store,Qty,Cost\nA,S1,10,1.00\n",
-        "Item,Store,Counted\nA,S1,9\n",
+        "Item,Store,Counted\nA,S1,10\n",
     );
     ws.write("rules.toml", RULES);
     ws.write("job.toml", format!("state = \"nightly-state\"\n{CSV_JOB}"));
     let first = ws.run_job("job.toml");
-    assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     assert!(ws.path("nightly-state/baseline.parquet").exists());
     ws.write("count.csv", "Item,Store,Counted\nA,S1,8\n");
     let (o, dir) = run_into(&ws.path("job.toml"), &ws.path("runs-2"), None, &[]);
@@ -169,6 +170,23 @@ fn the_job_names_its_state_folder() {
     let lines = discrepancies(&dir);
     assert_eq!(column(&lines, "change"), ["observed_only"]);
     assert_eq!(column(&lines, "resolution"), ["correct_book"], "propagated");
+}
+
+/// From a baseline where the sides already disagreed, a one-sided change is not
+/// propagated: which side was right then is not known, so a person decides.
+#[test]
+fn a_baseline_that_disagreed_is_not_propagated() {
+    let ws = Workspace::csv_job(
+        "SKU,Store,Qty,Cost\nA,S1,10,1.00\n",
+        "Item,Store,Counted\nA,S1,9\n",
+    );
+    ws.write("rules.toml", RULES);
+    run_with_state(&ws, 1);
+    ws.write("count.csv", "Item,Store,Counted\nA,S1,8\n");
+    let (o, lines) = run_with_state(&ws, 2);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert_eq!(column(&lines, "change"), ["observed_only"]);
+    assert_eq!(column(&lines, "resolution"), ["review"]);
 }
 
 /// Applying a run's corrections moves its baseline on: the corrected side holds the new
