@@ -181,7 +181,7 @@ pub fn lines(
 
 /// Decides every line: the first rule in scope whose condition holds names the rule,
 /// severity and resolution; lines no rule matches get the defaults.
-pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
+pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
     let mut name = lit(DEFAULT_RULE);
     let mut severity = lit(rules.default.severity.as_str());
     let mut resolution = lit(rules.default.resolution.as_str());
@@ -354,6 +354,39 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
                 .alias("resolution"),
         ]);
     }
+    // A side is never the source of a correction when it has rows for the item that
+    // were not compared (duplicated, in an unknown unit, invalid): it reads as absent,
+    // and absent is no quantity to write (a repeated POS row would zero the ERP's).
+    let withheld = |side: &str| -> Result<Expr> {
+        let finding = [Kind::DuplicateKey, Kind::UnknownUnit, Kind::InvalidRow]
+            .iter()
+            .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
+        Ok(finding
+            .and(col("side").eq(lit(side)))
+            .fill_null(lit(false))
+            .any(true)
+            .over([col("pairing"), col(LOCATION), col(ITEM_KEY)])?)
+    };
+    let from_withheld = col("kind")
+        .eq(lit(Kind::MissingInObserved.as_str()))
+        .and(withheld("observed")?)
+        .or(col("kind")
+            .eq(lit(Kind::MissingInBook.as_str()))
+            .and(withheld("book")?));
+    let corrects = is(Resolution::CorrectBook).or(is(Resolution::CorrectObserved));
+    let lines = lines.with_columns([
+        when(from_withheld.clone().and(corrects.clone()))
+            .then(lit(
+                "the other side has rows for this item that were not compared (see its \
+                 findings): a person decides",
+            ))
+            .otherwise(col("detail"))
+            .alias("detail"),
+        when(from_withheld.and(corrects))
+            .then(lit(Resolution::Review.as_str()))
+            .otherwise(res())
+            .alias("resolution"),
+    ]);
     // Explained lines are decided by their movements, never by a rule.
     let explained = col("kind").eq(lit(Kind::Explained.as_str()));
     let lines = lines.with_columns([
@@ -391,7 +424,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> LazyFrame {
                 .otherwise(lit(NULL).cast(DataType::String))
         }
     };
-    lines.with_column(approval.alias("approval"))
+    Ok(lines.with_column(approval.alias("approval")))
 }
 
 /// The `approval` of a correction that needs a person's approval.
@@ -513,7 +546,7 @@ mod tests {
 
     fn classify(book: DataFrame, observed: DataFrame, rules: &RuleSet) -> DataFrame {
         let m = reconcile(book, observed).unwrap();
-        finish(decide(lines(&m, "p", None).unwrap(), rules)).unwrap()
+        finish(decide(lines(&m, "p", None).unwrap(), rules).unwrap()).unwrap()
     }
 
     const BOOK: &[crate::testing::Row] = &[
@@ -716,7 +749,7 @@ mod policy_tests {
             ],
         );
         let m = reconcile(stamp(book, times[0]), stamp(observed, times[1])).unwrap();
-        finish(decide(lines(&m, "p", None).unwrap(), &rs)).unwrap()
+        finish(decide(lines(&m, "p", None).unwrap(), &rs).unwrap()).unwrap()
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn explain_item(
         let lines = classify::finish(classify::decide(
             classify::lines(&m, &pairing.name, baseline.as_ref())?,
             &job.rules,
-        ))?;
+        )?)?;
         for item in &items {
             tell(
                 &mut out, job, &refs, pairing, item, location, &book, &observed, &lines,

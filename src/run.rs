@@ -162,6 +162,14 @@ fn apply_corrections(
             path.display()
         );
     }
+    // What the apply will write into the run directory must be writable before the
+    // databases are touched: a failure after the commit would be exit 2 with data written.
+    for dir in [run_dir.to_path_buf(), run_dir.join("reports")] {
+        let probe = dir.join(format!(".tally-probe-{}", std::process::id()));
+        crate::files::write(&probe, b"")
+            .with_context(|| format!("cannot write in {}: nothing applied", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
+    }
     let stage = Stage::start("write back");
     let discrepancies = recorded_discrepancies(run_dir, manifest)?;
     // Corrections that waited for approval and have it go back with the rest.
@@ -296,6 +304,12 @@ pub fn print_summary(result: &RunResult) {
         "  reports: {}",
         result.run_dir.join("reports/summary.html").display()
     );
+    if m.guard.held {
+        println!("  write-back held by the guard (tally apply RUN_DIR --force once checked):");
+        for reason in &m.guard.reasons {
+            println!("    {reason}");
+        }
+    }
     println!("  outcome: {}", m.outcome.as_str().replace('_', " "));
 }
 
@@ -613,7 +627,7 @@ fn reconcile_bucket(
         matched.observed.sources = sorted(&pairing.observed);
         let t = std::time::Instant::now();
         let undecided = classify::lines(&matched, &pairing.name, shared.baseline)?;
-        let decided = classify::decide(undecided, &job.rules).collect()?;
+        let decided = classify::decide(undecided, &job.rules)?.collect()?;
         crate::progress::trace("classify and decide", t);
         if let Some(stage) = stage {
             stage.done_rows(

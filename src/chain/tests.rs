@@ -56,10 +56,9 @@ fn lines_of(
 ) -> (DataFrame, crate::matching::Matched) {
     let (book, observed) = prepare(book, observed, ground).unwrap();
     let m = reconcile(book, observed).unwrap();
-    let lines = classify::finish(classify::decide(
-        classify::lines(&m, "p", None).unwrap(),
-        ground.rules,
-    ))
+    let lines = classify::finish(
+        classify::decide(classify::lines(&m, "p", None).unwrap(), ground.rules).unwrap(),
+    )
     .unwrap();
     (lines, m)
 }

@@ -1022,3 +1022,34 @@ fn formulas_in_exports_are_neutralised_in_every_csv() {
     }
     assert!(text.contains(",-2.000,"), "numbers stay numbers: {text}");
 }
+
+/// (9) Not only under `propagate`: a count that repeats a row (so its item reads as
+/// absent) never makes the book zero, whatever rule corrects the book.
+#[test]
+fn a_duplicated_count_row_never_zeroes_the_book() {
+    let ws = Workspace::new();
+    let db = forty_rows(
+        &ws,
+        &format!("{COUNT_CSV}A1,S1,1\nA2,S1,2\nA2,S1,2\nA3,S1,5\n"),
+    );
+    // The guard is opened wide: it is not what must stop this.
+    ws.write(
+        "rules.toml",
+        format!("{CORRECTING_RULES}\n[guard]\nmax_share_changed = \"100\"\nmax_zeroed = 100\n"),
+    );
+    let o = run_job(&ws, "unused", &["--apply"]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let qty = |sku: &str| {
+        db.query_one(&format!(
+            "SELECT CAST(qty AS integer) FROM stock WHERE sku = '{sku}'"
+        ))
+    };
+    assert_eq!(qty("A2"), "2", "the duplicated item is left alone");
+    assert_eq!(qty("A3"), "5", "a real difference is written");
+    let a2 = discrepancies(&ws.only_run_dir())
+        .into_iter()
+        .find(|l| l["item_key"] == "A2" && l["kind"] == "missing_in_observed")
+        .unwrap();
+    assert_eq!(a2["resolution"], "review");
+    assert!(a2["detail"].contains("not compared"), "{a2:?}");
+}
