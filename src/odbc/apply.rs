@@ -489,28 +489,47 @@ fn apply_target(
             ))?;
         }
         WriteBackMode::Ledger => {
-            // The book as read was on-hand + outstanding entries; it must still be.
-            let (pending, mut values) =
-                super::ledger::outstanding_condition(dialect, write_back, "l")?;
-            let outstanding = format!(
-                "COALESCE((SELECT SUM(l.qty_change) FROM {target_table} l WHERE \
-                 l.location = tally_stage.loc AND l.sku = tally_stage.sku AND {pending}), 0)"
-            );
+            // Set-based, in one pass over the ledger each: what is outstanding per staged
+            // key, and the keys other runs posted for since this run read the book.
+            let (pending, values) = super::ledger::outstanding_condition(dialect, write_back, "l")?;
+            let staged_key =
+                "EXISTS (SELECT 1 FROM tally_stage s WHERE s.loc = l.location AND s.sku = l.sku)";
+            exec(&format!(
+                "CREATE TEMPORARY TABLE tally_pending (loc VARCHAR(255), sku VARCHAR(255), \
+                 qty DECIMAL(30,9), newer INTEGER{key})"
+            ))?;
+            if dialect == Dialect::Standard {
+                exec("CREATE INDEX tally_pending_key ON tally_pending (loc, sku)")?;
+            }
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            with(
+                &format!(
+                    "INSERT INTO tally_pending (loc, sku, qty, newer) \
+                     SELECT l.location, l.sku, SUM(l.qty_change), 0 FROM {target_table} l \
+                     WHERE {pending} AND {staged_key} GROUP BY l.location, l.sku"
+                ),
+                &refs,
+            )?;
             // Entries other runs posted since this run read the book: whatever the
             // on-hand shows, this run's difference is no longer the one to post.
-            let newer = format!(
-                "NOT EXISTS (SELECT 1 FROM {target_table} l2 WHERE l2.location = tally_stage.loc \
-                 AND l2.sku = tally_stage.sku AND l2.run_id IS NOT NULL AND l2.run_id <> ? \
-                 AND EXISTS (SELECT 1 FROM tally_applied a2 WHERE a2.run_id = l2.run_id \
-                 AND a2.line = l2.line AND a2.applied_at >= ?))"
-            );
-            let mut params: Vec<String> = Vec::new();
+            with(
+                &format!(
+                    "INSERT INTO tally_pending (loc, sku, qty, newer) \
+                     SELECT DISTINCT l.location, l.sku, 0, 1 FROM {target_table} l \
+                     WHERE l.run_id IS NOT NULL AND l.run_id <> ? AND EXISTS (SELECT 1 FROM \
+                     tally_applied a WHERE a.run_id = l.run_id AND a.line = l.line \
+                     AND a.applied_at >= ?) AND {staged_key}"
+                ),
+                &[&run.id, &run.extracted_at],
+            )?;
+            let outstanding = "COALESCE((SELECT SUM(p.qty) FROM tally_pending p WHERE \
+                 p.loc = tally_stage.loc AND p.sku = tally_stage.sku), 0)";
+            let newer = "NOT EXISTS (SELECT 1 FROM tally_pending p WHERE p.loc = tally_stage.loc \
+                 AND p.sku = tally_stage.sku AND p.newer = 1)";
             let sql = match &checked_table {
+                // The book as read was on-hand + outstanding entries; it must still be.
                 Some(t) => {
                     let same = same_row(t);
-                    params.append(&mut values.clone());
-                    params.append(&mut values.clone());
-                    params.append(&mut values);
                     format!(
                         "UPDATE tally_stage SET fresh = 1 WHERE ( \
                          (tally_stage.cur_qty IS NOT NULL AND EXISTS (SELECT 1 FROM {t} WHERE {same} \
@@ -523,10 +542,11 @@ fn apply_target(
                 }
                 None => format!("UPDATE tally_stage SET fresh = 1 WHERE {newer}"),
             };
-            params.push(run.id.clone());
-            params.push(run.extracted_at.clone());
-            let refs: Vec<&str> = params.iter().map(String::as_str).collect();
-            with(&sql, &refs)?;
+            exec(&sql)?;
+            exec(match dialect {
+                Dialect::MySql => "DROP TEMPORARY TABLE tally_pending",
+                Dialect::Standard => "DROP TABLE tally_pending",
+            })?;
         }
     }
     trace("  write-back: optimistic check", t);

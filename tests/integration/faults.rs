@@ -1053,3 +1053,43 @@ fn a_duplicated_count_row_never_zeroes_the_book() {
     assert_eq!(a2["resolution"], "review");
     assert!(a2["detail"].contains("not compared"), "{a2:?}");
 }
+
+/// (2) A ledger fed from a `query` source (no table to check the book against) nets what
+/// is outstanding all the same: the second night posts nothing.
+#[test]
+fn postgres_ledger_of_a_query_source_posts_once() {
+    let db = POSTGRES;
+    let t = table("lquery");
+    let ws = stock(db, &t);
+    let ledger = status_ledger(db, &t);
+    let rules = std::fs::read_to_string(ws.path("rules.toml")).unwrap();
+    job(
+        &ws,
+        db,
+        &format!(
+            "query = \"SELECT store, sku, qty, cost FROM {t}\"\n[sources.erp.columns]\nlocation = \"store\"\nsku = \"sku\"\nqty = \"qty\"\nunit_cost = \"cost\"\n[sources.erp.write_back]\nmode = \"ledger\"\ntable = \"{ledger}\"\nposted = \"removed\""
+        ),
+        &std::fs::read_to_string(ws.path("count.csv")).unwrap(),
+    );
+    ws.write("rules.toml", rules);
+    for n in 1..=2 {
+        let out = ws.path(&format!("runs-{n}"));
+        let o = tally_with(
+            "unused",
+            &[
+                "run",
+                ws.path("job.toml").to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--apply",
+            ],
+        );
+        assert_eq!(o.code, 0, "night {n}: {}{}", o.stdout, o.stderr);
+        assert_eq!(
+            ledger_sum(db, &ledger, "A2"),
+            ("1".into(), "-2".into()),
+            "night {n}"
+        );
+    }
+    db.exec(&[&format!("DROP TABLE {t}"), &format!("DROP TABLE {ledger}")]);
+}
