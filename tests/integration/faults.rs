@@ -667,24 +667,27 @@ fn a_correction_to_the_same_value_is_none() {
 fn a_state_folder_that_cannot_be_made_writes_nothing() {
     let ws = Workspace::new();
     let db = forty_rows(&ws, &format!("{COUNT_CSV}A1,S1,2\n"));
-    ws.write(
-        "blocker",
-        "a file where the state folder's parent should be",
-    );
-    let o = run(&[
-        "run",
-        ws.path("job.toml").to_str().unwrap(),
-        "--out",
-        ws.path("runs").to_str().unwrap(),
-        "--state",
-        ws.path("blocker/state").to_str().unwrap(),
-        "--apply",
-    ]);
-    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
-    assert!(o.stderr.contains("state folder"), "{}", o.stderr);
-    assert_eq!(sum_of(db), "820");
-    let left: Vec<_> = ws.run_dirs();
-    assert!(left.is_empty(), "nothing in the output folder: {left:?}");
+    ws.write("blocker", "a file where a folder should be");
+    // The state path is a file; then a path under a file.
+    for state in ["blocker", "blocker/state"] {
+        let o = run(&[
+            "run",
+            ws.path("job.toml").to_str().unwrap(),
+            "--out",
+            ws.path("runs").to_str().unwrap(),
+            "--state",
+            ws.path(state).to_str().unwrap(),
+            "--apply",
+        ]);
+        assert_eq!(o.code, 2, "{state}: {}{}", o.stdout, o.stderr);
+        assert!(o.stderr.contains("state folder"), "{}", o.stderr);
+        assert_eq!(sum_of(db), "820");
+        let left: Vec<_> = ws.run_dirs();
+        assert!(
+            left.is_empty(),
+            "{state}: nothing in the output folder: {left:?}"
+        );
+    }
 }
 
 /// (6) What a SIGKILL'd run left (hidden staging) is removed by the next run.
@@ -1092,4 +1095,91 @@ fn postgres_ledger_of_a_query_source_posts_once() {
         );
     }
     db.exec(&[&format!("DROP TABLE {t}"), &format!("DROP TABLE {ledger}")]);
+}
+
+/// (6) `kill -9` of `tally run` at random points (reading, splitting into buckets,
+/// writing the run directory): the output folder never holds a half-written run under
+/// a run's name, and the next run removes whatever staging the killed ones left.
+#[test]
+fn kill_9_during_runs_leaves_nothing_the_next_run_keeps() {
+    use std::fmt::Write as _;
+    let (mut book, mut count) = (
+        String::from("SKU,Store,Qty,Cost\n"),
+        String::from("Item,Store,Counted\n"),
+    );
+    for i in 0..150_000 {
+        let store = format!("S{}", i % 60);
+        writeln!(book, "SKU-{i},{store},{},1.25", i % 17).unwrap();
+        writeln!(
+            count,
+            "SKU-{i},{store},{}",
+            (i % 17) + (i % 3 == 0) as usize
+        )
+        .unwrap();
+    }
+    let ws = Workspace::csv_job(book, count);
+    let out = ws.path("runs");
+    let bin = env!("CARGO_BIN_EXE_tally");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis() as u64;
+    let mut finished = 0;
+    let mut points = Vec::new();
+    for k in 0..5u64 {
+        let after = Duration::from_millis(100 + (seed * (k + 3) + k * 1301) % 5500);
+        let mut child = std::process::Command::new(bin)
+            .args([
+                "run",
+                ws.path("job.toml").to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            // Small enough that the inputs are split into buckets of locations.
+            .args(["--memory", "4MiB"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(after);
+        if child.try_wait().unwrap().is_some() {
+            finished += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        points.push(after);
+        // Whatever is there under a run's name is a whole run.
+        for dir in dirs(&out)
+            .into_iter()
+            .filter(|d| !name_of(d).starts_with('.'))
+        {
+            assert!(
+                dir.join("manifest.json").exists(),
+                "{points:?}: {} is half-written",
+                dir.display()
+            );
+        }
+    }
+    let (o, _) = {
+        let o = run(&[
+            "run",
+            ws.path("job.toml").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--memory",
+            "4MiB",
+        ]);
+        (o, ())
+    };
+    assert_eq!(o.code, 1, "{points:?}: {}", o.stderr);
+    let left: Vec<String> = dirs(&out).iter().map(|d| name_of(d)).collect();
+    assert!(
+        left.iter().all(|n| !n.starts_with('.')),
+        "{points:?}: leftovers not removed: {left:?}"
+    );
+    assert_eq!(left.len(), finished + 1, "{points:?}: {left:?}");
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
 }
