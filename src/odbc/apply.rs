@@ -1,13 +1,19 @@
 //! Write-back: the corrections the rules decided, into the ERP database, safely.
 //!
-//! For each target source, in one transaction: the corrections go into a temporary
-//! staging table by array execution (one round trip per 10,000 rows, all values as text
-//! and cast by the database, so decimals stay exact); corrections already applied by an
-//! earlier apply of the same run are dropped (tally keeps `tally_applied`: run id, target,
-//! line); the optimistic check marks a correction *fresh* only while the row still holds
-//! the value read at extraction; then one set-based statement updates the rows (`update`)
-//! or inserts adjustment entries (`ledger`), and the applied lines are recorded. Any
-//! failure rolls everything back for that target. Rows-affected counts differ between
+//! For each target source, in one transaction, in this order:
+//! 1. the target's lock (`lock`): one writer per write-back table, so whatever an applier
+//!    before this one committed is seen by everything below;
+//! 2. `tally_applied` (made here where DDL is transactional) and the corrections in a
+//!    temporary staging table (`stage`), all values as text cast by the database, so
+//!    decimals stay exact; lines an earlier apply of the same run wrote are dropped;
+//! 3. the rows to be checked are locked (`FOR UPDATE`, `FOR SHARE` for a ledger's on-hand
+//!    rows; SQLite holds the whole database), waiting for any other writer holding them;
+//! 4. the compare-and-set check marks a correction *fresh* only while its row holds the
+//!    value read at extraction (a ledger: on-hand + outstanding entries, `ledger`);
+//! 5. one set-based statement updates the rows, comparing the value once more, or
+//!    inserts adjustment entries; the applied lines are recorded.
+//!
+//! Any failure rolls everything back for that target. Rows-affected counts differ between
 //! drivers, so nothing relies on them: the staging table says what happened.
 
 use anyhow::{Result, anyhow};
@@ -17,13 +23,12 @@ use serde::{Deserialize, Serialize};
 
 use super::sql::{Dbms, Dialect};
 use super::{connect, lock};
-use crate::columns::{Field, LOCATION, SKU};
+use crate::columns::Field;
 use crate::job::{Format, Job, Source, WriteBack, WriteBackMode};
 use crate::progress::trace;
 use std::time::Instant;
 
-/// Rows sent per array execution.
-const BATCH: usize = 10_000;
+use super::stage::{BATCH, Row, rows_for, stage, stage_postgres};
 
 /// Times one target's transaction is tried. A database may end a transaction to break a
 /// deadlock or a serialization conflict (two applies recording lines in `tally_applied`
@@ -233,89 +238,6 @@ fn drop_applied_if_empty(conn: &Connection<'_>) {
         let _ = conn.execute("DROP TABLE tally_applied", (), None);
     }
     let _ = conn.execute("UNLOCK TABLES", (), None);
-}
-
-/// One correction as text, ready for the staging table.
-struct Row {
-    line: String,
-    location: String,
-    sku: String,
-    current_qty: Option<String>,
-    new_qty: Option<String>,
-    current_cost: Option<String>,
-    new_cost: Option<String>,
-    /// The line's reason code, for a ledger entry (else the write-back's default).
-    reason: Option<String>,
-}
-
-/// The corrections that target `source`, with locations as the database writes them
-/// (the reverse of the source's location_names). A row missing from the target side has
-/// no source of its own: it goes to the side's source when the side has only one.
-fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<Vec<Row>> {
-    let mut sole = lit(false);
-    for p in &job.pairings {
-        for (side, sources) in [("book", &p.book), ("observed", &p.observed)] {
-            if sources.len() == 1 && sources[0] == source.name {
-                sole = sole.or(col("pairing")
-                    .eq(lit(p.name.as_str()))
-                    .and(col("target").eq(lit(side))));
-            }
-        }
-    }
-    let part = corrections
-        .clone()
-        .lazy()
-        .filter(
-            col("target_source")
-                .eq(lit(source.name.as_str()))
-                .or(col("target_source").is_null().and(sole)),
-        )
-        .select([
-            col("line").cast(DataType::String),
-            col(LOCATION),
-            col(SKU),
-            col("current_qty").cast(DataType::String),
-            col("new_qty").cast(DataType::String),
-            col("current_unit_cost").cast(DataType::String),
-            col("new_unit_cost").cast(DataType::String),
-            col("reason").cast(DataType::String),
-        ])
-        .collect()?;
-    let text = |i: usize| -> Result<Vec<Option<String>>> {
-        Ok(part.columns()[i]
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect())
-    };
-    let (lines, locations, skus) = (text(0)?, text(1)?, text(2)?);
-    let (cq, nq, cc, nc) = (text(3)?, text(4)?, text(5)?, text(6)?);
-    let reasons = text(7)?;
-    let raw_location = |code: &str| {
-        let names: Vec<&String> = source
-            .layout
-            .location_names
-            .iter()
-            .filter(|(_, c)| c.as_str() == code)
-            .map(|(name, _)| name)
-            .collect();
-        match names.as_slice() {
-            [one] => one.to_string(),
-            _ => code.to_string(),
-        }
-    };
-    Ok((0..part.height())
-        .map(|i| Row {
-            line: lines[i].clone().unwrap_or_default(),
-            location: raw_location(locations[i].as_deref().unwrap_or("")),
-            sku: skus[i].clone().unwrap_or_default(),
-            current_qty: cq[i].clone(),
-            new_qty: nq[i].clone(),
-            current_cost: cc[i].clone(),
-            new_cost: nc[i].clone(),
-            reason: reasons[i].clone(),
-        })
-        .collect())
 }
 
 fn apply_target(
@@ -685,86 +607,6 @@ pub struct RunRef {
     pub extracted_at: String,
 }
 
-/// Sends the rows to the staging table, `BATCH` at a time (array execution).
-fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
-    let prepared = conn.prepare(
-        "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, reason, fresh) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-    )?;
-    let widths = [20, 255, 255, 64, 64, 64, 64, 64];
-    let mut inserter = prepared.into_text_inserter(BATCH.min(rows.len()).max(1), widths)?;
-    for chunk in rows.chunks(BATCH) {
-        inserter.clear();
-        for r in chunk {
-            let cells: [Option<&[u8]>; 8] = [
-                Some(r.line.as_bytes()),
-                Some(r.location.as_bytes()),
-                Some(r.sku.as_bytes()),
-                r.current_qty.as_deref().map(str::as_bytes),
-                r.new_qty.as_deref().map(str::as_bytes),
-                r.current_cost.as_deref().map(str::as_bytes),
-                r.new_cost.as_deref().map(str::as_bytes),
-                r.reason.as_deref().map(str::as_bytes),
-            ];
-            inserter.append(cells.into_iter())?;
-        }
-        inserter.execute()?;
-    }
-    Ok(())
-}
-
-/// PostgreSQL: `BATCH` rows a statement, as eight text arrays unnested on the server.
-/// psqlODBC sends an array of parameters as one INSERT statement per row, which the
-/// server parses one by one (~3 s for 100,000 rows); this is one statement per batch.
-fn stage_postgres(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
-    let mut prepared = conn.prepare(
-        "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, reason, fresh) \
-         SELECT l, lo, s, cq, nq, cc, nc, r, 0 FROM unnest(?::text[], ?::text[], ?::text[], \
-         ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS u(l, lo, s, cq, nq, cc, nc, r)",
-    )?;
-    for chunk in rows.chunks(BATCH) {
-        let column = |cell: fn(&Row) -> Option<&str>| pg_array(chunk.iter().map(cell));
-        let arrays = [
-            column(|r| Some(&r.line)),
-            column(|r| Some(&r.location)),
-            column(|r| Some(&r.sku)),
-            column(|r| r.current_qty.as_deref()),
-            column(|r| r.new_qty.as_deref()),
-            column(|r| r.current_cost.as_deref()),
-            column(|r| r.new_cost.as_deref()),
-            column(|r| r.reason.as_deref()),
-        ];
-        let params: Vec<_> = arrays.iter().map(|a| a.as_str().into_parameter()).collect();
-        prepared.execute(&params[..])?;
-    }
-    Ok(())
-}
-
-/// A PostgreSQL array literal of text values: each quoted, `"` and `\` escaped, NULL bare.
-fn pg_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
-    let mut out = String::from("{");
-    for (i, value) in values.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match value {
-            None => out.push_str("NULL"),
-            Some(v) => {
-                out.push('"');
-                for c in v.chars() {
-                    if c == '"' || c == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-                out.push('"');
-            }
-        }
-    }
-    out.push('}');
-    out
-}
-
 fn lines(conn: &Connection<'_>, sql: &str) -> Result<Vec<u64>> {
     let mut out = Vec::new();
     if let Some(mut cursor) = conn.execute(sql, (), None)? {
@@ -841,24 +683,4 @@ pub fn check(source: &Source) -> Result<()> {
         )
     })?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pg_array;
-
-    #[test]
-    fn array_literals_quote_every_value() {
-        let values = [
-            Some("A1"),
-            None,
-            Some(r#"x"},{\NULL"#),
-            Some("NULL"),
-            Some(""),
-        ];
-        assert_eq!(
-            pg_array(values.into_iter()),
-            r#"{"A1",NULL,"x\"},{\\NULL","NULL",""}"#
-        );
-    }
 }

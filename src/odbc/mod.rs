@@ -9,3 +9,4 @@ pub mod lock;
 pub mod read;
 pub mod snapshot;
 pub mod sql;
+pub mod stage;
