@@ -63,6 +63,19 @@ impl Condition {
         }
     }
 
+    /// The kinds a rule decides when it names none: a tolerance (absolute_qty,
+    /// percent_of_book, value_at_cost) decides quantity mismatches only. A missing line
+    /// counts the absent side as 0, so `max = 1` would also wave through an item that one
+    /// system lacks: a tolerance decides missing lines only when `applies_to` names them.
+    pub fn applies_by_default(&self, kind: Kind) -> bool {
+        match self {
+            Condition::AbsoluteQty(_) | Condition::PercentOfBook(_) | Condition::ValueAtCost(_) => {
+                kind == Kind::QtyMismatch
+            }
+            _ => self.can_apply_to(kind),
+        }
+    }
+
     pub fn applies_hint(&self) -> &'static str {
         match self {
             Condition::UnitCost(_) => "unit_cost rules decide cost_mismatch lines only",

@@ -428,7 +428,7 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
         }
         None => Kind::ALL
             .into_iter()
-            .filter(|k| condition.can_apply_to(*k))
+            .filter(|k| condition.applies_by_default(*k))
             .collect(),
     };
     let (mut value_from, mut value_below) = (None, None);

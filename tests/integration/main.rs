@@ -11,6 +11,7 @@ mod formats;
 mod odbc;
 mod reports;
 mod retail;
+mod rules;
 mod sample;
 mod shards;
 mod sync;
