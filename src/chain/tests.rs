@@ -156,8 +156,8 @@ fn a_gtin_shared_by_two_book_items_decides_nothing() {
         &[
             Some("850001000109"),
             Some("850001000109"),
-            Some("123"),
-            Some("123"),
+            Some("124"),
+            Some("124"),
         ],
     );
     let refs = References::default();

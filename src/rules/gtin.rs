@@ -1,7 +1,10 @@
 //! GTIN family codes (EAN-8, UPC-A, EAN-13, GTIN-14): right-justified into 14 digits
 //! with leading zeros, the mod-10 check digit verified (weights 3 and 1 from the right,
 //! the check digit excluded), as GS1 specifies and Odoo's and ERPNext's barcode checks do.
-//! An invalid code is a finding for its row, never matched on.
+//! Any code of 1 to 14 digits is padded first: a spreadsheet turns UPC-A `012345678905`
+//! into the number 12345678905, and zero-padding never changes a check digit, so the
+//! check digit decides, not the length. An invalid code is a finding for its row, never
+//! matched on.
 
 use std::fmt;
 
@@ -10,8 +13,10 @@ use std::fmt;
 pub enum GtinError {
     /// Something other than digits (after spaces and dashes are dropped).
     NotDigits,
-    /// A length no GTIN has (8, 12, 13 and 14 digits are).
+    /// More digits than a GTIN has (14).
     Length(usize),
+    /// Zeros only: no item carries that code.
+    Zero,
     /// The last digit is not the check digit of the others.
     CheckDigit { expected: u8, found: u8 },
 }
@@ -20,10 +25,8 @@ impl fmt::Display for GtinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GtinError::NotDigits => write!(f, "a GTIN has digits only"),
-            GtinError::Length(n) => write!(
-                f,
-                "{n} digits: a GTIN has 8 (EAN-8), 12 (UPC-A), 13 (EAN-13) or 14 (GTIN-14)"
-            ),
+            GtinError::Length(n) => write!(f, "{n} digits: a GTIN has at most 14"),
+            GtinError::Zero => write!(f, "zeros only: no item carries that code"),
             GtinError::CheckDigit { expected, found } => {
                 write!(f, "check digit {found}, expected {expected}")
             }
@@ -38,8 +41,11 @@ pub fn normalize(raw: &str) -> Result<String, GtinError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(GtinError::NotDigits);
     }
-    if !matches!(digits.len(), 8 | 12 | 13 | 14) {
+    if digits.len() > 14 {
         return Err(GtinError::Length(digits.len()));
+    }
+    if digits.bytes().all(|b| b == b'0') {
+        return Err(GtinError::Zero);
     }
     let padded = format!("{digits:0>14}");
     let bytes = padded.as_bytes();
@@ -82,6 +88,19 @@ mod tests {
     }
 
     #[test]
+    fn leading_zeros_a_spreadsheet_dropped_do_not_matter() {
+        // UPC-A 012345678905 as Excel keeps it: the number 12345678905 (11 digits).
+        assert_eq!(normalize("12345678905").unwrap(), "00012345678905");
+        assert_eq!(normalize("012345678905").unwrap(), "00012345678905");
+        // EAN-8 96385074 with its zero dropped from an 8-digit 0-led code.
+        assert_eq!(normalize("0073513537"), normalize("73513537"));
+        // Short codes are padded and checked like any other: the check digit decides.
+        assert_eq!(normalize("17").unwrap(), "00000000000017");
+        assert!(matches!(normalize("18"), Err(GtinError::CheckDigit { .. })));
+        assert_eq!(normalize("000000"), Err(GtinError::Zero));
+    }
+
+    #[test]
     fn bad_codes_say_why() {
         assert_eq!(
             normalize("4006381333932"),
@@ -90,7 +109,7 @@ mod tests {
                 found: 2
             })
         );
-        assert_eq!(normalize("12345"), Err(GtinError::Length(5)));
+        assert_eq!(normalize("123456789012345"), Err(GtinError::Length(15)));
         assert_eq!(normalize("40063813339A1"), Err(GtinError::NotDigits));
         assert_eq!(normalize(""), Err(GtinError::NotDigits));
         assert!(
