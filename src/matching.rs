@@ -1,9 +1,11 @@
 //! Matching: one pairing's two sides joined on (location, item_key).
 //!
 //! Before the join each side is split: placeholder rows ("Not stocked") leave, invalid
-//! rows, rows whose key occurs more than once, and negative quantities become findings
-//! of their own. Only the clean rest is joined, so a duplicate is never summed or
-//! fanned out by the join (a common way diff tools give wrong answers silently).
+//! rows and rows whose key occurs more than once become findings of their own. Only the
+//! clean rest is joined, so a duplicate is never summed or fanned out by the join (a
+//! common way diff tools give wrong answers silently). A negative quantity is a finding
+//! too, but its row is still matched and compared: negative on-hand is an everyday ERP
+//! state (a sale posted before its receipt), and the count is exactly what corrects it.
 //! Every input row ends in exactly one bucket, and `SideTally` proves it.
 
 use anyhow::{Result, ensure};
@@ -28,12 +30,15 @@ pub struct SideTally {
     /// Rows flagged without leaving matching (an invalid GTIN): not a bucket of their own.
     #[serde(default)]
     pub invalid_gtin: u64,
+    /// Rows with a negative quantity: flagged, and still matched and compared (a flag,
+    /// not a bucket of their own).
+    #[serde(default)]
+    pub negative_qty: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     pub invalid_row: u64,
-    pub negative_qty: u64,
     /// Rows in a unit with no conversion to their item's base unit.
     #[serde(default)]
     pub unknown_unit: u64,
@@ -47,10 +52,7 @@ impl SideTally {
     }
 
     pub fn rejected_total(&self) -> u64 {
-        self.rejected.invalid_row
-            + self.rejected.negative_qty
-            + self.rejected.unknown_unit
-            + self.rejected.not_stocked
+        self.rejected.invalid_row + self.rejected.unknown_unit + self.rejected.not_stocked
     }
 
     pub fn ties_out(&self) -> bool {
@@ -64,7 +66,7 @@ impl SideTally {
         self.unmatched += part.unmatched;
         self.duplicate += part.duplicate;
         self.rejected.invalid_row += part.rejected.invalid_row;
-        self.rejected.negative_qty += part.rejected.negative_qty;
+        self.negative_qty += part.negative_qty;
         self.rejected.unknown_unit += part.rejected.unknown_unit;
         self.invalid_gtin += part.invalid_gtin;
         self.rejected.not_stocked += part.rejected.not_stocked;
@@ -300,8 +302,8 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
     let rows = frame.height() as u64;
     let not_stocked = frame.column(ABSENT)?.bool()?.sum().unwrap_or(0) as u64;
     let zero = lit("0").cast(qty_type());
-    // Only clean rows join: not a placeholder, valid, a key of their own, not negative.
-    // Tested as one boolean expression; only the few other rows get a kind (as text).
+    // Only clean rows join: not a placeholder, valid, a key of their own. Tested as one
+    // boolean expression; only the few other rows get a kind (as text).
     let absent = || col(ABSENT).fill_null(lit(false));
     let clean = absent()
         .not()
@@ -309,7 +311,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
         .and(col(chain::REJECT).is_null())
         .and(col(KEY).is_not_null())
         .and(col(KEY_ROWS).lt_eq(lit(1u32)))
-        .and(col(QTY).gt_eq(zero.clone()).fill_null(lit(false)));
+        .and(col(QTY).is_not_null());
     let p = side.as_str();
     let tagged = frame.with_row_index("_idx".into(), None)?;
     let slim = tagged
@@ -327,7 +329,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
     let findings = tagged
         .clone()
         .lazy()
-        .filter(clean.not().and(absent().not()))
+        .filter(clean.clone().not().and(absent().not()))
         .with_column(
             when(col(chain::REJECT).is_not_null())
                 .then(col(chain::REJECT))
@@ -335,7 +337,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
                 .then(lit(Kind::InvalidRow.as_str()))
                 .when(col(KEY_ROWS).gt(lit(1u32)))
                 .then(lit(Kind::DuplicateKey.as_str()))
-                .otherwise(lit(Kind::NegativeQty.as_str()))
+                .otherwise(lit(Kind::InvalidRow.as_str()))
                 .alias("kind"),
         )
         .with_column(
@@ -351,10 +353,11 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
                     "",
                     false,
                 ))
-                .otherwise(lit("negative on-hand quantity"))
+                .otherwise(lit("no quantity"))
                 .alias("detail"),
         );
-    // Flags (an invalid GTIN) are findings too, but their rows stay in their bucket.
+    // Flags (an invalid GTIN, a negative quantity) are findings too, but their rows stay
+    // in their bucket: matched and compared like any other.
     let flagged = tagged
         .clone()
         .lazy()
@@ -363,10 +366,19 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
             col(chain::FLAG).alias("kind"),
             col(chain::FLAG_DETAIL).alias("detail"),
         ]);
+    let negative = tagged
+        .clone()
+        .lazy()
+        .filter(clean.clone().and(col(QTY).lt(zero)))
+        .with_columns([
+            lit(Kind::NegativeQty.as_str()).alias("kind"),
+            lit("negative on-hand quantity (compared all the same)").alias("detail"),
+        ]);
     let findings = concat(
         [
             side_view(findings, side, &["kind", "detail"], false),
             side_view(flagged, side, &["kind", "detail"], false),
+            side_view(negative, side, &["kind", "detail"], false),
         ],
         UnionArgs::default(),
     )?
@@ -389,11 +401,11 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
         duplicate: count(Kind::DuplicateKey)?,
         rejected: Rejected {
             invalid_row: count(Kind::InvalidRow)?,
-            negative_qty: count(Kind::NegativeQty)?,
             unknown_unit: count(Kind::UnknownUnit)?,
             not_stocked,
         },
         invalid_gtin: count(Kind::InvalidGtin)?,
+        negative_qty: count(Kind::NegativeQty)?,
     };
     Ok((tagged, slim, findings, tally))
 }
@@ -404,7 +416,7 @@ mod tests {
     use crate::testing::snapshot;
 
     #[test]
-    fn duplicates_and_negatives_are_split_off_before_the_join() {
+    fn duplicates_are_split_off_before_the_join_negatives_are_compared() {
         let book = snapshot(
             "erp",
             &[
@@ -423,15 +435,18 @@ mod tests {
         );
         let m = reconcile(book, observed).unwrap();
         assert_eq!(m.book.matched, 1, "only B joins");
-        assert_eq!(m.book.unmatched, 1, "A's book row finds no clean partner");
-        assert_eq!(m.book.rejected.negative_qty, 1);
+        assert_eq!(
+            m.book.unmatched, 2,
+            "A's book row finds no clean partner; C (negative) has none"
+        );
+        assert_eq!(m.book.negative_qty, 1, "flagged");
         assert_eq!(m.observed.duplicate, 2);
         assert_eq!(m.observed.matched, 1);
         assert!(m.book.ties_out() && m.observed.ties_out());
         assert_eq!(
             m.joined.height(),
-            1,
-            "only A (book only) differs; the two observed A rows never fan out, B is equal"
+            2,
+            "A and C (book only) differ; the two observed A rows never fan out, B is equal"
         );
         let kinds: Vec<Option<&str>> = m
             .findings
@@ -452,6 +467,19 @@ mod tests {
             kinds.iter().filter(|k| **k == Some("negative_qty")).count(),
             1
         );
+    }
+
+    /// A book row sold below zero and its count: matched, compared, and flagged.
+    #[test]
+    fn a_negative_row_is_matched_and_compared() {
+        let book = snapshot("erp", &[("S1", "C", "-2", None)]);
+        let observed = snapshot("pos", &[("S1", "C", "3", None)]);
+        let m = reconcile(book, observed).unwrap();
+        assert_eq!((m.book.matched, m.observed.matched), (1, 1));
+        assert_eq!(m.book.negative_qty, 1);
+        assert!(m.book.ties_out() && m.observed.ties_out());
+        assert_eq!(m.joined.height(), 1, "a difference of 5 to decide");
+        assert_eq!(m.findings.height(), 1, "and the flag");
     }
 
     #[test]
