@@ -17,7 +17,7 @@ use crate::columns::{
     ABSENT, FILE, Field, INVALID, LOCATION, MONEY_SCALE, QTY, QTY_SCALE, ROW, SKU, SOURCE,
     UNIT_COST,
 };
-use crate::job::{Layout, Placeholder};
+use crate::job::{Blank, Layout, Placeholder};
 
 /// The string columns every snapshot has, null where the source has no such column.
 const TEXT_FIELDS: [Field; 7] = [
@@ -81,21 +81,33 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     let mut errors = Vec::new();
     let qty_text = text(QTY)?;
     let t = std::time::Instant::now();
-    let qty = parse_column(&qty_text, QTY_SCALE as u32, layout, &mut |i, msg| {
-        errors.push(format!(
-            "{}: column {:?} (qty): {msg}",
-            place(i),
-            header_of(Field::Qty, i)
-        ))
-    });
+    let qty = parse_column(
+        &qty_text,
+        QTY_SCALE as u32,
+        layout,
+        layout.blank,
+        &mut |i, msg| {
+            errors.push(format!(
+                "{}: column {:?} (qty): {msg}",
+                place(i),
+                header_of(Field::Qty, i)
+            ))
+        },
+    );
     let cost_text = text(UNIT_COST)?;
-    let cost = parse_column(&cost_text, MONEY_SCALE as u32, layout, &mut |i, msg| {
-        errors.push(format!(
-            "{}: column {:?} (unit_cost): {msg}",
-            place(i),
-            header_of(Field::UnitCost, i)
-        ))
-    });
+    let cost = parse_column(
+        &cost_text,
+        MONEY_SCALE as u32,
+        layout,
+        Blank::Invalid,
+        &mut |i, msg| {
+            errors.push(format!(
+                "{}: column {:?} (unit_cost): {msg}",
+                place(i),
+                header_of(Field::UnitCost, i)
+            ))
+        },
+    );
     if !errors.is_empty() {
         let n = errors.len();
         let mut msg = errors
@@ -207,10 +219,13 @@ struct Parsed {
     absent: Vec<bool>,
 }
 
+/// `blank` says what an empty cell is: absent (not stocked), zero, or no number (which
+/// makes a quantity's row invalid, and leaves a cost unknown).
 fn parse_column(
     cells: &StringChunked,
     scale: u32,
     layout: &Layout,
+    blank: Blank,
     error: &mut dyn FnMut(usize, String),
 ) -> Parsed {
     let mut values = Vec::with_capacity(cells.len());
@@ -229,7 +244,14 @@ fn parse_column(
             continue;
         }
         let value = match cell.map(str::trim) {
-            None | Some("") => None,
+            None | Some("") => match blank {
+                Blank::Absent => {
+                    absent[i] = true;
+                    None
+                }
+                Blank::Zero => Some(0),
+                Blank::Invalid => None,
+            },
             Some(t) => match layout.placeholders.get(t) {
                 Some(Placeholder::Absent) => {
                     absent[i] = true;

@@ -17,7 +17,7 @@ use crate::columns::Field;
 use crate::diag::{ConfigErrors, Diagnostic, Diagnostics};
 use crate::rules::RuleSet;
 use crate::toml_doc;
-pub use raw::{CorrectionFormat, Encoding, Role, WriteBackMode};
+pub use raw::{Blank, CorrectionFormat, Encoding, Role, WriteBackMode};
 use raw::{OneOrMany, RawPairing, RawSource};
 
 #[derive(Debug)]
@@ -131,6 +131,8 @@ pub struct Layout {
     pub location_names: BTreeMap<String, String>,
     pub unpivot: Option<Unpivot>,
     pub placeholders: BTreeMap<String, Placeholder>,
+    /// What a blank quantity cell means.
+    pub blank: Blank,
 }
 
 impl Layout {

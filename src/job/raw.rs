@@ -42,6 +42,8 @@ pub struct RawSource {
     /// Cell texts that stand for something other than a number, e.g. `"Not stocked" = "absent"`.
     #[serde(default)]
     pub placeholders: BTreeMap<String, Spanned<String>>,
+    /// What a blank quantity cell means (default: `invalid`; in a wide export `absent`).
+    pub blank: Option<Spanned<Blank>>,
     pub corrections: Option<Spanned<CorrectionFormat>>,
     /// ODBC sources: where the decided corrections go back (`tally run --apply`).
     pub write_back: Option<Spanned<RawWriteBack>>,
@@ -82,6 +84,19 @@ pub enum WriteBackMode {
     Update,
     /// Insert adjustment entries into a ledger table.
     Ledger,
+}
+
+/// What a blank quantity cell means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Blank {
+    /// The item is not stocked there: no row (counted as not stocked). Square's wide
+    /// item library leaves a location's cell blank when the item is not tracked there.
+    Absent,
+    /// Zero on hand.
+    Zero,
+    /// The row is an `invalid_row` finding for a person.
+    Invalid,
 }
 
 /// What a source's rows are.

@@ -10,8 +10,8 @@ use toml::Spanned;
 use super::raw::RawPosted;
 use super::raw::{RawColumns, RawSource, RawUnpivot, Role, SourceKind};
 use super::{
-    CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Posted,
-    Source, Unpivot, WriteBack, WriteBackMode,
+    Blank, CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder,
+    Posted, Source, Unpivot, WriteBack, WriteBackMode,
 };
 use crate::columns::Field;
 use crate::diag::Diagnostics;
@@ -43,6 +43,7 @@ pub(super) fn compile(
         location_names,
         unpivot,
         placeholders,
+        blank,
         corrections,
         write_back,
         parallel,
@@ -383,6 +384,15 @@ pub(super) fn compile(
 
     let mut compiled_placeholders = BTreeMap::new();
     for (text, meaning) in placeholders {
+        // A blank cell never reaches the placeholder table (blanks are what `blank` says).
+        if text.trim().is_empty() {
+            diags.hint(
+                meaning.span(),
+                format!("{ctx}: a placeholder for a blank cell would never take effect"),
+                "say what a blank quantity means with blank = \"absent\" | \"zero\" | \"invalid\"",
+            );
+            continue;
+        }
         let p = match meaning.get_ref().trim() {
             "absent" => Some(Placeholder::Absent),
             number => Decimal::from_str_exact(number).ok().map(Placeholder::Value),
@@ -419,6 +429,15 @@ pub(super) fn compile(
             decimal_comma,
             fixed_location: location.map(Spanned::into_inner),
             location_names,
+            // A wide export leaves a location's cell blank when the item is not kept
+            // there (Square); a long file's blank is a row that lost its number.
+            blank: blank
+                .map(Spanned::into_inner)
+                .unwrap_or(if unpivot.is_some() {
+                    Blank::Absent
+                } else {
+                    Blank::Invalid
+                }),
             unpivot,
             placeholders: compiled_placeholders,
         },

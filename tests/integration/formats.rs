@@ -198,3 +198,85 @@ fn spreadsheet_formats_agree() {
         assert_eq!(summary, expected, "{ext}");
     }
 }
+
+/// Square's item library (BOM, CRLF, a quoted line break in a description): a blank
+/// `Current Quantity <Location>` cell means the item is not tracked there, so it is no
+/// row to compare (counted as not stocked), while a 0 is tracked and empty.
+#[test]
+fn square_blank_quantity_cells_are_not_rows() {
+    let book =
+        "SKU,Store,Qty,Cost\nSQ-1,Downtown,5,2.00\nSQ-1,Harbour,0,2.00\nSQ-2,Downtown,3,4.00\n";
+    let count = "\u{feff}Token,Item Name,SKU,Description,Current Quantity Downtown,Current Quantity Harbour\r\n\
+                 T1,Mug,SQ-1,\"Big\r\nmug\",5,0\r\n\
+                 T2,Cap,SQ-2,Cap,3,\r\n";
+    let ws = Workspace::csv_job(book, count);
+    let job = CSV_JOB.replace(
+        "[sources.count.columns]\nsku = \"Item\"\nlocation = \"Store\"\nqty = \"Counted\"",
+        "unpivot = { qty = \"Current Quantity {location}\" }\n\n[sources.count.columns]\nsku = \"SKU\"\ndescription = \"Description\"",
+    );
+    ws.write("job.toml", job);
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 0, "nothing to look at: {}{}", o.stdout, o.stderr);
+    let run = ws.only_run_dir();
+    let m = manifest(&run);
+    assert_ties_out(&m);
+    let observed = &m["pairings"][0]["observed"];
+    assert_eq!(observed["rows"], 4);
+    assert_eq!(observed["matched"], 3);
+    assert_eq!(observed["rejected"]["not_stocked"], 1, "SQ-2 at Harbour");
+    assert_eq!(observed["rejected"]["invalid_row"], 0);
+    assert!(discrepancies(&run).is_empty());
+}
+
+/// In a long file a source says what a blank quantity means; by default it is an
+/// invalid row for a person, with `blank = "zero"` it counts as 0.
+#[test]
+fn a_long_files_blank_quantity_means_what_the_source_says() {
+    let book = "SKU,Store,Qty,Cost\nA,S1,0,1.00\nB,S1,2,1.00\n";
+    let count = "Item,Store,Counted\nA,S1,\nB,S1,2\n";
+    for (blank, kinds) in [
+        ("", vec!["invalid_row", "missing_in_observed"]),
+        ("blank = \"zero\"\n", vec![]),
+        ("blank = \"absent\"\n", vec!["missing_in_observed"]),
+    ] {
+        let ws = Workspace::csv_job(book, count);
+        ws.write(
+            "job.toml",
+            CSV_JOB.replace(
+                "[sources.count.columns]",
+                &format!("{blank}[sources.count.columns]"),
+            ),
+        );
+        let o = ws.run_job("job.toml");
+        assert!(o.code == 0 || o.code == 1, "{blank}: {}", o.stderr);
+        let mut got: Vec<String> = discrepancies(&ws.only_run_dir())
+            .iter()
+            .map(|l| l["kind"].clone())
+            .collect();
+        got.sort();
+        assert_eq!(got, kinds, "{blank}");
+    }
+}
+
+/// A placeholder for a blank cell could never take effect: `tally check` says so.
+#[test]
+fn a_placeholder_for_blank_cells_is_an_error() {
+    let ws = Workspace::csv_job(
+        "SKU,Store,Qty,Cost\nA,S1,1,1.00\n",
+        "Item,Store,Counted\nA,S1,\n",
+    );
+    ws.write(
+        "job.toml",
+        CSV_JOB.replace(
+            "[sources.count.columns]",
+            "placeholders = { \"\" = \"absent\" }\n[sources.count.columns]",
+        ),
+    );
+    let o = run(&["check", ws.path("job.toml").to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("would never take effect") && o.stderr.contains("blank ="),
+        "{}",
+        o.stderr
+    );
+}
