@@ -104,7 +104,9 @@ fn net_with(
         dialect.quote(&write_back.table)?
     );
     let bound: Vec<_> = values.iter().map(|v| v.as_str().into_parameter()).collect();
-    let mut outstanding: HashMap<(String, String), Decimal> = HashMap::new();
+    let t = std::time::Instant::now();
+    // Location → SKU → Σ qty_change: looked up with the frame's borrowed text.
+    let mut outstanding: HashMap<String, HashMap<String, Decimal>> = HashMap::new();
     let mut netted = Netted::default();
     if let Some(mut cursor) = conn.execute(&sql, &bound[..], None)? {
         let mut cell = Vec::new();
@@ -122,12 +124,18 @@ fn net_with(
                 )
             })?;
             netted.entries += count.parse::<u64>().unwrap_or(0);
-            *outstanding.entry((location, sku)).or_default() += change;
+            *outstanding
+                .entry(location)
+                .or_default()
+                .entry(sku)
+                .or_default() += change;
         }
     }
+    crate::progress::trace("  outstanding ledger entries: query", t);
     if outstanding.is_empty() {
         return Ok(netted);
     }
+    let t = std::time::Instant::now();
     let layout = &source.layout;
     let header = |f: Field| layout.columns.get(&f).cloned();
     let (Some(sku_h), Some(qty_h)) = (header(Field::Sku), header(Field::Qty)) else {
@@ -135,53 +143,56 @@ fn net_with(
     };
     let location_h = header(Field::Location);
     let frame = &raw.frame;
-    let text_of = |name: &str| -> Result<Vec<Option<String>>> {
-        Ok(frame
-            .column(name)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect())
-    };
-    let skus = text_of(&sku_h)?;
-    let mut qtys = text_of(&qty_h)?;
+    let height = frame.height();
+    let skus = frame.column(&sku_h)?.str()?;
+    let qtys = frame.column(&qty_h)?.str()?;
     let locations = match &location_h {
-        Some(h) => text_of(h)?,
-        None => vec![layout.fixed_location.clone(); frame.height()],
+        Some(h) => frame.column(h)?.str()?.clone(),
+        None => StringChunked::full(
+            "location".into(),
+            layout.fixed_location.as_deref().unwrap_or(""),
+            height,
+        ),
     };
-    let key_of = |i: usize| -> Option<(String, String)> {
-        Some((
-            locations[i].as_deref()?.trim().to_string(),
-            skus[i].as_deref()?.trim().to_string(),
-        ))
-    };
-    // A key with two rows is a duplicate finding and never corrected: left as it is.
-    let mut seen: HashMap<(String, String), u32> = HashMap::new();
-    for i in 0..frame.height() {
-        if let Some(k) = key_of(i) {
-            *seen.entry(k).or_default() += 1;
-        }
-    }
-    for (i, qty) in qtys.iter_mut().enumerate() {
-        let Some(k) = key_of(i) else { continue };
-        if seen.get(&k) != Some(&1) {
-            continue;
-        }
-        let (Some(change), Some(q)) = (outstanding.get(&k), qty.as_deref()) else {
+    // The rows of each key that has outstanding entries (most rows have none).
+    let mut rows_of: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, (loc, sku)) in locations.iter().zip(skus.iter()).enumerate() {
+        let (Some(loc), Some(sku)) = (loc, sku) else {
             continue;
         };
-        // A cell that is no number is left for typing to report with its row.
-        if let Ok(v) = Decimal::from_str_exact(q.trim()) {
-            *qty = Some((v + change).normalize().to_string());
-            netted.rows += 1;
+        let (loc, sku) = (loc.trim(), sku.trim());
+        if outstanding.get(loc).is_some_and(|m| m.contains_key(sku)) {
+            rows_of.entry((loc, sku)).or_default().push(i);
         }
     }
+    let mut changed: HashMap<usize, String> = HashMap::new();
+    for ((loc, sku), rows) in &rows_of {
+        // A key with two rows is a duplicate finding and never corrected: left as it is.
+        let [i] = rows.as_slice() else { continue };
+        let change = outstanding[*loc][*sku];
+        // A cell that is no number is left for typing to report with its row.
+        if let Some(Ok(v)) = qtys.get(*i).map(|q| Decimal::from_str_exact(q.trim())) {
+            changed.insert(*i, (v + change).normalize().to_string());
+        }
+    }
+    netted.rows = changed.len() as u64;
     let mut frame = frame.clone();
-    frame.with_column(Column::new(qty_h.as_str().into(), qtys))?;
+    if !changed.is_empty() {
+        let netted_qty: StringChunked = qtys
+            .iter()
+            .enumerate()
+            .map(|(i, q)| changed.get(&i).map(String::as_str).or(q))
+            .collect();
+        frame.with_column(netted_qty.with_name(qty_h.as_str().into()).into_column())?;
+    }
     // Entries for keys the table has no row for: the book holds what they will post.
-    let mut extra: Vec<(&(String, String), &Decimal)> = outstanding
+    let mut extra: Vec<(&str, &str, Decimal)> = outstanding
         .iter()
-        .filter(|(k, _)| !seen.contains_key(*k))
+        .flat_map(|(loc, skus)| {
+            skus.iter()
+                .map(move |(sku, change)| (loc.as_str(), sku.as_str(), *change))
+        })
+        .filter(|(loc, sku, _)| !rows_of.contains_key(&(*loc, *sku)))
         .collect();
     extra.sort();
     if !extra.is_empty() {
@@ -189,13 +200,18 @@ fn net_with(
         let mut columns = Vec::new();
         for c in frame.columns() {
             let name = c.name().as_str();
+            if name == crate::columns::ROW {
+                let rows: Vec<u64> = (1..=extra.len() as u64).map(|n| last_row + n).collect();
+                columns.push(Column::new(name.into(), rows));
+                continue;
+            }
             let values: Vec<Option<String>> = extra
                 .iter()
-                .map(|((loc, sku), change)| {
+                .map(|(loc, sku, change)| {
                     if Some(name) == location_h.as_deref() {
-                        Some(loc.clone())
+                        Some(loc.to_string())
                     } else if name == sku_h {
-                        Some(sku.clone())
+                        Some(sku.to_string())
                     } else if name == qty_h {
                         Some(change.normalize().to_string())
                     } else {
@@ -203,17 +219,13 @@ fn net_with(
                     }
                 })
                 .collect();
-            if name == crate::columns::ROW {
-                let rows: Vec<u64> = (1..=extra.len() as u64).map(|n| last_row + n).collect();
-                columns.push(Column::new(name.into(), rows));
-            } else {
-                columns.push(Column::new(name.into(), values));
-            }
+            columns.push(Column::new(name.into(), values));
         }
         let added = DataFrame::new(extra.len(), columns)?;
         frame.vstack_mut_owned(added)?;
         netted.added = extra.len() as u64;
     }
     raw.frame = frame;
+    crate::progress::trace("  outstanding ledger entries: netted", t);
     Ok(netted)
 }
