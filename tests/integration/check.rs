@@ -230,3 +230,24 @@ fn check_reads_the_headers_of_each_input() {
         o.stderr
     );
 }
+
+/// The README's job-file example is a job file tally accepts as written: no key in it is
+/// unknown or misplaced (its paths name files this test does not have).
+#[test]
+fn the_readmes_job_example_has_no_misplaced_key() {
+    let readme = std::fs::read_to_string(std::path::Path::new(REPO).join("README.md")).unwrap();
+    let section = readme.split("## The job file").nth(1).expect("the section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block");
+    assert!(example.contains("state = "), "{example}");
+    let ws = Workspace::new();
+    ws.write("job.toml", example);
+    let o = run(&["check", ws.path("job.toml").to_str().unwrap()]);
+    assert_eq!(o.code, 2, "its files are missing here");
+    for word in ["unknown", "unexpected"] {
+        assert!(!o.stderr.contains(word), "{}", o.stderr);
+    }
+}
