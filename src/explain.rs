@@ -125,7 +125,7 @@ fn explain_item(
                 let source = job.source(name);
                 let snapshot = extract::extract(source, &Buckets::one(), 0)
                     .with_context(|| format!("source `{name}`"))?;
-                let mut f = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
+                let mut f = normalize::key(snapshot.frame, &job.rules)?;
                 f = normalize::keep_locations(f, &[location.to_string()])?;
                 let before = f.column(ITEM_KEY)?.clone().with_name(KEY_BEFORE.into());
                 f.with_column(before)?;
@@ -144,16 +144,30 @@ fn explain_item(
             &Ground::of(job, &refs),
         )?;
         // The items the question names: by raw SKU or item key, before or after the chain.
+        // A barcode is found in any of its forms (8, 12, 13 or 14 digits, zeros dropped).
+        let code = crate::rules::gtin::normalize(sku).ok();
         let mut items = BTreeSet::new();
         for frame in [&book, &observed] {
+            let by_code: BooleanChunked = frame
+                .column(GTIN)?
+                .str()?
+                .iter()
+                .map(|g| {
+                    code.is_some() && g.and_then(|g| crate::rules::gtin::normalize(g).ok()) == code
+                })
+                .collect();
+            let by_code = by_code.with_name("_by_code".into()).into_column();
+            let mut frame = frame.clone();
+            frame.with_column(by_code)?;
             let hits = frame
-                .clone()
                 .lazy()
                 .filter(
                     col(SKU)
                         .eq(lit(sku))
                         .or(col(KEY_BEFORE).eq(lit(key.as_str())))
-                        .or(col(ITEM_KEY).eq(lit(key.as_str()))),
+                        .or(col(ITEM_KEY).eq(lit(key.as_str())))
+                        .or(col("_by_code"))
+                        .fill_null(lit(false)),
                 )
                 .select([col(ITEM_KEY)])
                 .collect()?;

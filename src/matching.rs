@@ -42,6 +42,9 @@ pub struct Rejected {
     /// Rows in a unit with no conversion to their item's base unit.
     #[serde(default)]
     pub unknown_unit: u64,
+    /// Rows whose barcode fails its check digit when the barcode is the match key.
+    #[serde(default)]
+    pub invalid_gtin: u64,
     /// Declared placeholders meaning "not stocked here"; left out of matching.
     pub not_stocked: u64,
 }
@@ -52,7 +55,10 @@ impl SideTally {
     }
 
     pub fn rejected_total(&self) -> u64 {
-        self.rejected.invalid_row + self.rejected.unknown_unit + self.rejected.not_stocked
+        self.rejected.invalid_row
+            + self.rejected.unknown_unit
+            + self.rejected.invalid_gtin
+            + self.rejected.not_stocked
     }
 
     pub fn ties_out(&self) -> bool {
@@ -68,6 +74,7 @@ impl SideTally {
         self.rejected.invalid_row += part.rejected.invalid_row;
         self.negative_qty += part.negative_qty;
         self.rejected.unknown_unit += part.rejected.unknown_unit;
+        self.rejected.invalid_gtin += part.rejected.invalid_gtin;
         self.invalid_gtin += part.invalid_gtin;
         self.rejected.not_stocked += part.rejected.not_stocked;
         for s in &part.sources {
@@ -393,6 +400,14 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
             .filter(|k| *k == Some(kind.as_str()))
             .count() as u64)
     };
+    // A bad barcode is a bucket of its own when the barcode is the match key (the row
+    // was rejected), else a flag on a row that is still matched.
+    let rejected_gtin = tagged
+        .column(chain::REJECT)?
+        .str()?
+        .iter()
+        .filter(|k| *k == Some(Kind::InvalidGtin.as_str()))
+        .count() as u64;
     let tally = SideTally {
         sources: Vec::new(),
         rows,
@@ -402,9 +417,10 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
         rejected: Rejected {
             invalid_row: count(Kind::InvalidRow)?,
             unknown_unit: count(Kind::UnknownUnit)?,
+            invalid_gtin: rejected_gtin,
             not_stocked,
         },
-        invalid_gtin: count(Kind::InvalidGtin)?,
+        invalid_gtin: count(Kind::InvalidGtin)? - rejected_gtin,
         negative_qty: count(Kind::NegativeQty)?,
     };
     Ok((tagged, slim, findings, tally))

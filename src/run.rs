@@ -565,7 +565,7 @@ fn reconcile_bucket(
         let snapshot = extract::extract(source, buckets, bucket)
             .with_context(|| format!("source `{}`", source.name))?;
         let t = std::time::Instant::now();
-        let mut frame = normalize::key(snapshot.frame, &job.rules.sku_steps)?;
+        let mut frame = normalize::key(snapshot.frame, &job.rules)?;
         crate::progress::trace("  item keys", t);
         frame = normalize::keep_locations(frame, &opts.locations)?;
         if let Some(shard) = &opts.shard {

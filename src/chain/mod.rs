@@ -122,6 +122,13 @@ impl<'a> Side<'a> {
             .map(|(a, i)| !a.unwrap_or(false) && i.is_none())
             .collect();
         let n = frame.height();
+        // What an earlier stage rejected (a bad barcode when it is the match key) stays.
+        let reject: Vec<Option<String>> = frame
+            .column(REJECT)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect();
         let mut gtin14 = vec![None; n];
         let mut gtins = Vec::new();
         let mut flag = vec![None; n];
@@ -141,7 +148,9 @@ impl<'a> Side<'a> {
                 });
             match known {
                 Ok(g) => gtin14[i] = Some(*g),
-                Err(why) => flag[i] = Some(why.clone()),
+                // A row rejected for it already is that finding: no second one.
+                Err(why) if reject[i].is_none() => flag[i] = Some(why.clone()),
+                Err(_) => {}
             }
         }
         let borrowed = |c: &'a StringChunked| -> Vec<Option<Cow<'a, str>>> {
@@ -156,7 +165,7 @@ impl<'a> Side<'a> {
             via: vec![None; n],
             uom: borrowed(&texts.uom),
             flag,
-            reject: vec![None; n],
+            reject,
             changed_keys: false,
             changed_uom: false,
         })
@@ -474,9 +483,16 @@ fn check_gtins(mut frame: DataFrame) -> Result<DataFrame> {
     if bad.is_empty() {
         return Ok(frame);
     }
+    // A row rejected for its code already (the barcode is the match key) is that finding.
+    let rejected = frame.column(REJECT)?.str()?.clone();
     let detail: Vec<Option<&str>> = codes
         .iter()
-        .map(|raw| raw.and_then(|r| bad.get(r)).map(String::as_str))
+        .zip(rejected.iter())
+        .map(|(raw, r)| {
+            r.is_none()
+                .then(|| raw.and_then(|r| bad.get(r)).map(String::as_str))
+                .flatten()
+        })
         .collect();
     let kinds: Vec<Option<&str>> = detail
         .iter()

@@ -17,6 +17,7 @@ fn rules(chain: &[MatchStep]) -> RuleSet {
         reasons: vec![],
         approval_above: None,
         guard: Default::default(),
+        key: Default::default(),
         sku_steps: vec![],
         chain: chain.to_vec(),
         units: [("each", "count"), ("case", "count"), ("kg", "mass")]

@@ -180,9 +180,12 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     Ok(frame)
 }
 
+/// Why a row without a SKU is invalid (unless its barcode is the match key).
+pub const EMPTY_SKU: &str = "the SKU is empty";
+
 const REASONS: [&str; 4] = [
     "",
-    "the SKU is empty",
+    EMPTY_SKU,
     "the location is empty",
     "the quantity is empty",
 ];

@@ -558,7 +558,8 @@ fn compile_columns(
                     h.span(),
                     format!("{ctx}: the header for `{}` is empty", field.column()),
                 );
-            } else if !seen.insert(h.get_ref().clone()) {
+            } else if !seen.insert(h.get_ref().clone()) && !sku_as_barcode(field, &out, h.get_ref())
+            {
                 diags.at(
                     h.span(),
                     format!("{ctx}: header {:?} is mapped twice", h.get_ref()),
@@ -579,6 +580,11 @@ fn compile_columns(
         }
     }
     out
+}
+
+/// One column may be both the SKU and the barcode (item codes that are EANs).
+fn sku_as_barcode(field: Field, mapped: &BTreeMap<Field, String>, header: &str) -> bool {
+    field == Field::Gtin && mapped.get(&Field::Sku).map(String::as_str) == Some(header)
 }
 
 /// A name tally may put into SQL as a column: a validated name without a schema part.
@@ -676,11 +682,12 @@ fn check_required(
     span: std::ops::Range<usize>,
     diags: &mut Diagnostics,
 ) {
-    if !columns.contains_key(&Field::Sku) {
+    // A scanner count sheet has a barcode and no SKU (matched with [match] key = gtin).
+    if !columns.contains_key(&Field::Sku) && !columns.contains_key(&Field::Gtin) {
         diags.hint(
             span.clone(),
-            format!("{ctx}: no column is mapped to `sku`"),
-            "add columns.sku = \"<header>\"",
+            format!("{ctx}: no column is mapped to `sku` (or `gtin`)"),
+            "add columns.sku = \"<header>\" (or columns.gtin for a barcode, with [match] key = [\"location\", \"gtin\"])",
         );
     }
     if unpivot {

@@ -354,12 +354,14 @@ fn fetch(
 fn statement(source: &Source, odbc: &Odbc, dialect: Dialect) -> Result<(String, String)> {
     Ok(match &odbc.read {
         OdbcRead::Table(table) => {
-            let columns = source
-                .layout
-                .columns
-                .values()
-                .map(|c| dialect.quote(c))
-                .collect::<Result<Vec<String>>>()?;
+            // A column mapped twice (the SKU that is also the barcode) is selected once.
+            let mut columns: Vec<String> = Vec::new();
+            for c in source.layout.columns.values() {
+                let quoted = dialect.quote(c)?;
+                if !columns.contains(&quoted) {
+                    columns.push(quoted);
+                }
+            }
             (
                 format!(
                     "SELECT {} FROM {}",

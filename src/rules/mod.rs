@@ -72,6 +72,8 @@ pub struct RuleSet {
     /// Limits on what one run may write back.
     pub guard: crate::guard::Limits,
     pub sku_steps: Vec<SkuStep>,
+    /// What identifies an item at a location: its item key (from the SKU) or its GTIN.
+    pub key: raw::MatchKey,
     /// The match steps after the key pass, in order (alias, gtin).
     pub chain: Vec<MatchStep>,
     /// Unit → dimension.
@@ -118,6 +120,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     let mut rules = Vec::new();
     let mut default = None;
     let mut chain = vec![MatchStep::Alias, MatchStep::Gtin];
+    let mut match_key = raw::MatchKey::ItemKey;
     let mut reasons: Option<Spanned<Vec<String>>> = None;
     let mut approval_above = None;
     let mut guard = crate::guard::Limits::default();
@@ -152,12 +155,21 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                 "match" => {
                     if let Some(m) = toml_doc::decode::<RawMatch>(value, &mut diags, "[match]") {
                         let key = m.key.get_ref();
-                        if key.iter().map(String::as_str).ne(["location", "item_key"]) {
-                            diags.hint(
-                                m.key.span(),
-                                format!("unsupported match key {key:?}"),
-                                "items are matched on key = [\"location\", \"item_key\"]",
-                            );
+                        match key.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                            ["location", "item_key"] => {}
+                            ["location", "gtin"] => {
+                                match_key = raw::MatchKey::Gtin;
+                                // The barcode is the key: the steps that re-key a row by
+                                // its SKU or its barcode have nothing left to do.
+                                chain.clear();
+                            }
+                            _ => {
+                                diags.hint(
+                                    m.key.span(),
+                                    format!("unsupported match key {key:?}"),
+                                    "key = [\"location\", \"item_key\"] (the default) or [\"location\", \"gtin\"] (barcodes: scanner count sheets)",
+                                );
+                            }
                         }
                         if let Some(c) = m.chain {
                             let span = c.span();
@@ -183,6 +195,12 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                                     span,
                                     "[match] chain must start with \"exact\", \"normalized\"",
                                     "e.g. chain = [\"exact\", \"normalized\", \"gtin\", \"alias\"]; alias and gtin may be left out",
+                                );
+                            } else if match_key == raw::MatchKey::Gtin && steps.len() > 2 {
+                                diags.hint(
+                                    span,
+                                    "[match] chain: with key = [\"location\", \"gtin\"] rows are paired by their barcode only",
+                                    "chain = [\"exact\", \"normalized\"] (exact: the same code as written; normalized: the same GTIN-14)",
                                 );
                             } else {
                                 chain = steps[2..].to_vec();
@@ -298,6 +316,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
         approval_above,
         guard,
         sku_steps: steps,
+        key: match_key,
         chain,
         units,
         rules,

@@ -37,6 +37,16 @@ pub struct RawMatch {
 }
 
 /// How two rows came to be paired; each line records the step that paired it.
+/// What identifies an item at a location when matching: its SKU (normalised into the
+/// item key) or its barcode (the GTIN-14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKey {
+    #[default]
+    ItemKey,
+    Gtin,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchStep {

@@ -155,7 +155,7 @@ pub fn assert_ties_out(m: &Value) {
                 .iter()
                 .map(|k| t[k].as_u64().unwrap())
                 .sum::<u64>()
-                + ["invalid_row", "unknown_unit", "not_stocked"]
+                + ["invalid_row", "unknown_unit", "invalid_gtin", "not_stocked"]
                     .iter()
                     .map(|k| r[k].as_u64().unwrap())
                     .sum::<u64>();

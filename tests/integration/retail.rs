@@ -169,3 +169,112 @@ fn a_code_naming_two_items_stops_the_run() {
         ],
     );
 }
+
+/// A handheld scanner's count sheet: location, barcode and count, no SKU. With
+/// `[match] key = ["location", "gtin"]` rows pair by GTIN-14: a UPC-A whose leading zero
+/// a spreadsheet dropped still pairs; a code failing its check digit is an invalid_gtin
+/// finding on its side and never pairs, even with the same bad code on the other side;
+/// the ERP's SKU column is also its barcode column for one item.
+#[test]
+fn a_scanner_count_sheet_matches_on_barcodes() {
+    let ws = Workspace::new();
+    ws.write(
+        "erp.csv",
+        "Item Code,Barcode,Warehouse,Qty,Rate\n\
+         MUG,036000291452,S1,5,2.00\n\
+         CAP,4006381333931,S1,2,4.00\n\
+         HAT,012345678905,S1,7,3.00\n\
+         BAD,4006381333932,S1,1,1.00\n\
+         96385074,96385074,S1,4,1.00\n",
+    );
+    ws.write(
+        "scan.csv",
+        "Location,Code,Count\nS1,36000291452,5\nS1,4006381333931,3\nS1,4006381333932,1\nS1,96385074,4\nS1,5901234123457,1\n",
+    );
+    ws.write(
+        "rules.toml",
+        "[match]\nkey = [\"location\", \"gtin\"]\n\n[defaults]\nseverity = \"medium\"\nresolution = \"review\"\n",
+    );
+    ws.write(
+        "job.toml",
+        r#"
+rules = "rules.toml"
+
+[sources.erp]
+kind = "csv"
+path = "erp.csv"
+[sources.erp.columns]
+sku = "Item Code"
+gtin = "Barcode"
+location = "Warehouse"
+qty = "Qty"
+unit_cost = "Rate"
+
+[sources.scan]
+kind = "csv"
+path = "scan.csv"
+[sources.scan.columns]
+gtin = "Code"
+location = "Location"
+qty = "Count"
+
+[[pairings]]
+name = "erp-vs-scan"
+book = "erp"
+observed = "scan"
+"#,
+    );
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let run_dir = ws.only_run_dir();
+    let m = manifest(&run_dir);
+    assert_ties_out(&m);
+    let p = &m["pairings"][0];
+    assert_eq!(p["book"]["matched"], 3, "MUG, CAP and the EAN-8 item");
+    assert_eq!(p["observed"]["matched"], 3);
+    assert_eq!(p["book"]["rejected"]["invalid_gtin"], 1);
+    assert_eq!(p["observed"]["rejected"]["invalid_gtin"], 1);
+    assert_eq!(p["equal"], 2, "MUG (11 digits = 12) and the EAN-8");
+    let mut lines: Vec<(String, String, String)> = discrepancies(&run_dir)
+        .into_iter()
+        .map(|l| (l["kind"].clone(), l["item_key"].clone(), l["side"].clone()))
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            ("invalid_gtin".into(), "".into(), "book".into()),
+            ("invalid_gtin".into(), "".into(), "observed".into()),
+            ("missing_in_book".into(), "05901234123457".into(), "".into()),
+            (
+                "missing_in_observed".into(),
+                "00012345678905".into(),
+                "".into()
+            ),
+            ("qty_mismatch".into(), "04006381333931".into(), "".into()),
+        ]
+    );
+    // The ERP's own SKU stays on the line for the audit trail.
+    let cap = discrepancies(&run_dir)
+        .into_iter()
+        .find(|l| l["kind"] == "qty_mismatch")
+        .unwrap();
+    assert_eq!(
+        (cap["book_sku"].as_str(), cap["observed_sku"].as_str()),
+        ("CAP", "")
+    );
+    // `tally explain` finds the item by any form of its barcode.
+    for form in ["4006381333931", "04006381333931", "4006381-333931"] {
+        let e = run(&[
+            "explain",
+            ws.path("job.toml").to_str().unwrap(),
+            "--location",
+            "S1",
+            "--sku",
+            form,
+        ]);
+        assert_eq!(e.code, 0, "{form}: {}{}", e.stdout, e.stderr);
+        assert!(e.stdout.contains("CAP"), "{form}: {}", e.stdout);
+        assert!(e.stdout.contains("qty_mismatch"), "{form}: {}", e.stdout);
+    }
+}
