@@ -320,6 +320,13 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
     for source in &job.sources {
         problems.extend(extract::check_headers(source));
     }
+    // The rules' tables are read and checked as a run reads them.
+    if problems.is_empty()
+        && job.sources.iter().any(|s| s.role != Role::Snapshot)
+        && let Err(e) = reference::load(&job)
+    {
+        problems.push(format!("{e:#}"));
+    }
     if problems.is_empty() {
         println!(
             "{}: ok ({} sources, {} pairings, {} rules)",

@@ -225,8 +225,9 @@ pub fn tables(source: &Source) -> Result<Vec<(RawTable, InputFile)>> {
         .collect()
 }
 
-/// For `tally check`: reads each of the source's files and maps its headers, returning
-/// every problem found (missing mapped columns, unreadable or empty files).
+/// For `tally check`: reads each of the source's inputs, maps its headers and types its
+/// cells as a run would (without matching), returning every problem found: missing mapped
+/// columns, unreadable or empty files, cells that are not numbers. Nothing is written.
 pub fn check_headers(source: &Source) -> Vec<String> {
     let mut problems = Vec::new();
     if let Format::Odbc(odbc) = &source.format {
@@ -248,7 +249,14 @@ pub fn check_headers(source: &Source) -> Vec<String> {
                 row_label: "row".into(),
             };
             layout::apply(raw, &source.layout, &place)?;
-            crate::odbc::apply::check(source)
+            crate::odbc::apply::check(source)?;
+            // The rows too, typed as a run types them (a database is only read).
+            if source.role == crate::job::Role::Snapshot {
+                let (raw, input) = crate::odbc::read::read(source, odbc)?;
+                let canonical = layout::apply(raw, &source.layout, &input.path)?;
+                typing::apply(canonical, &source.name, &input.path, &source.layout)?;
+            }
+            Ok(())
         });
         if let Err(e) = checked {
             problems.push(format!("source `{}`: {e:#}", source.name));
@@ -256,22 +264,13 @@ pub fn check_headers(source: &Source) -> Vec<String> {
         return problems;
     }
     for path in &source.files {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(format!("{}: cannot read: {e}", path.display()));
-                continue;
+        let checked = read_mapped(source, path).and_then(|(canonical, _)| {
+            if source.role == crate::job::Role::Snapshot {
+                typing::apply(canonical, &source.name, path, &source.layout)?;
             }
-        };
-        let raw = match &source.format {
-            Format::Csv {
-                delimiter,
-                encoding,
-            } => csv::read(path, bytes, *delimiter, *encoding, &source.layout, None),
-            Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout),
-            Format::Odbc(_) => unreachable!("odbc sources have no files"),
-        };
-        if let Err(e) = raw.and_then(|raw| layout::apply(raw, &source.layout, path)) {
+            Ok(())
+        });
+        if let Err(e) = checked {
             problems.push(format!("{e:#}"));
         }
     }

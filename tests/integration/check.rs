@@ -251,3 +251,23 @@ fn the_readmes_job_example_has_no_misplaced_key() {
         assert!(!o.stderr.contains(word), "{}", o.stderr);
     }
 }
+
+/// `tally check` reads the data as a run would: a cell the run would refuse (a text in a
+/// quantity column) is reported, with file, line and column, every such cell at once.
+#[test]
+fn check_reports_the_cells_a_run_would_refuse() {
+    let ws = Workspace::csv_job(
+        "SKU,Store,Qty,Cost\nA,S1,10,1.00\nB,S1,lots,1.00\nC,S1,3,cheap\n",
+        "Item,Store,Counted\nA,S1,9\n",
+    );
+    let o = run(&["check", ws.path("job.toml").to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("book.csv:3: column \"Qty\"")
+            && o.stderr.contains("book.csv:4: column \"Cost\""),
+        "{}",
+        o.stderr
+    );
+    let runs = ws.path("runs");
+    assert!(!runs.exists(), "check writes nothing");
+}
