@@ -75,6 +75,10 @@ pub enum Command {
         /// Where the merged run directory goes.
         #[arg(long)]
         out: PathBuf,
+        /// The state folder where the merged run stores its baseline (default: the job's
+        /// `state`); the shards' parts of it come from their run directories.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
     },
     /// Tell the whole story of one item at one location: raw rows, SKU steps, match
     /// step, units and movements, the rule and the decision (nothing is written).

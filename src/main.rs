@@ -37,7 +37,11 @@ fn main() -> ExitCode {
         Command::Approve { run_dir, lines, by } => {
             tally::approve::approve_run(&run_dir, &lines, by)
         }
-        Command::Merge { run_dirs, out } => tally::merge::merge_runs(&run_dirs, &out),
+        Command::Merge {
+            run_dirs,
+            out,
+            state,
+        } => tally::merge::merge_runs(&run_dirs, &out, state.as_deref()),
         Command::Check { job } => run::check_job(&job),
         Command::Explain {
             job,

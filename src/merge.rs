@@ -19,13 +19,15 @@ use crate::run::read_manifest;
 use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
 
-pub fn merge_runs(run_dirs: &[PathBuf], out: &Path) -> Result<u8> {
-    let result = merge(run_dirs, out)?;
+pub fn merge_runs(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<u8> {
+    let result = merge(run_dirs, out, state)?;
     crate::run::print_summary(&result);
     Ok(result.manifest.exit_code as u8)
 }
 
-pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
+/// Merges shard runs into one run directory in `out`; with a state folder (given, else
+/// the job's) the shards' parts of the baseline become the merged run's baseline.
+pub fn merge(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<RunResult> {
     ensure!(!run_dirs.is_empty(), "no run directories to merge");
     let stage = Stage::start(format!("merge {} shard runs", run_dirs.len()));
     let manifests: Vec<Manifest> = run_dirs
@@ -71,6 +73,11 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
     }
     let mut meta = RunMeta::new(first.locations.clone(), None);
     meta.merged_from = manifests.iter().map(|m| m.run_id.clone()).collect();
+    let state_dir = state.map(Path::to_path_buf).or_else(|| job.state.clone());
+    let parts = match &state_dir {
+        Some(_) => Some(shard_parts(run_dirs, &manifests)?),
+        None => None,
+    };
     let rec = Reconciliation {
         // Shards are partial runs: they keep no baseline.
         state: None,
@@ -85,9 +92,66 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path) -> Result<RunResult> {
         crate::files::Hold::Exclusive,
         "output folder",
     )?;
+    // The baseline is staged before the run directory moves into place, and moves in
+    // after it (as a single run's does).
+    let held_state = match &state_dir {
+        Some(dir) => Some(crate::files::FolderLock::take(
+            dir,
+            ".tally.lock",
+            crate::files::Hold::Exclusive,
+            "state folder",
+        )?),
+        None => None,
+    };
+    let staged = match (&held_state, parts) {
+        (Some(lock), Some(parts)) => {
+            meta.state = Some(std::path::absolute(&lock.dir).unwrap_or(lock.dir.clone()));
+            let covered = (!first.locations.is_empty()).then_some(first.locations.as_slice());
+            Some(crate::sync::stage_for(
+                &lock.dir,
+                parts,
+                &meta.run_id,
+                covered,
+            )?)
+        }
+        _ => None,
+    };
     let result = publish::write_run(&job, rec, meta, out)?;
     stage.done(result.run_dir.display().to_string());
+    if let Some(staged) = staged {
+        let path = staged.commit()?;
+        println!("  baseline: {}", path.display());
+    }
     Ok(result)
+}
+
+/// Each shard's part of the baseline, from its run directory (checked against its
+/// manifest), put together.
+fn shard_parts(run_dirs: &[PathBuf], manifests: &[Manifest]) -> Result<DataFrame> {
+    let mut parts = Vec::with_capacity(run_dirs.len());
+    for (dir, m) in run_dirs.iter().zip(manifests) {
+        let recorded = m.files.iter().find(|f| f.path == crate::sync::SHARD_PART);
+        let Some(recorded) = recorded else {
+            bail!(
+                "{} holds no part of the baseline: run its shards with the job's state (or --state) to merge a baseline",
+                dir.display()
+            );
+        };
+        let path = dir.join(crate::sync::SHARD_PART);
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        ensure!(
+            crate::write::manifest::sha256_hex(&bytes) == recorded.sha256,
+            "{} does not match its run's manifest (SHA-256 differs)",
+            path.display()
+        );
+        parts.push(
+            ParquetReader::new(std::io::Cursor::new(bytes))
+                .finish()?
+                .lazy(),
+        );
+    }
+    Ok(concat(parts, UnionArgs::default())?.collect()?)
 }
 
 /// One job, one rules file, and each shard index exactly once.

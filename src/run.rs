@@ -42,11 +42,6 @@ impl RunOptions {
     fn state_dir(&self, job: &Job) -> Option<PathBuf> {
         self.state.clone().or_else(|| job.state.clone())
     }
-
-    /// Whether the run covers the whole job (a baseline must not be partial).
-    fn is_full(&self) -> bool {
-        self.locations.is_empty() && self.shard.is_none()
-    }
 }
 
 /// `tally run`: returns the exit code (0 or 1); errors mean exit 2.
@@ -108,11 +103,12 @@ pub fn hold(job: &Job, opts: &RunOptions) -> Result<Held> {
     );
     let hash = crate::write::manifest::sha256_hex(seed.as_bytes());
     let name = format!(".tally-run-{}.lock", &hash[..16]);
-    // A whole run replaces the baseline; a run of some locations only reads it.
-    let hold = if opts.is_full() {
-        Hold::Exclusive
-    } else {
+    // Shards of one job run side by side and only read the baseline; any other run
+    // moves it on.
+    let hold = if opts.shard.is_some() {
         Hold::Shared
+    } else {
+        Hold::Exclusive
     };
     let state = opts
         .state_dir(job)
@@ -348,19 +344,29 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
 /// the folders `held`.
 pub fn run(job: &Job, opts: &RunOptions, held: &Held) -> Result<RunResult> {
     let mut meta = RunMeta::new(opts.locations.clone(), opts.shard);
-    if opts.is_full() {
+    if opts.shard.is_none() {
         // Absolute, so that `tally apply` finds it from any directory.
         meta.state = opts
             .state_dir(job)
             .map(|dir| std::path::absolute(&dir).unwrap_or(dir));
     }
     let mut rec = reconcile(job, opts)?;
-    let state = rec.state.take();
+    // A shard's state goes into its run directory, for `tally merge` to store (shards
+    // run side by side and only read the baseline); any other run stores its own: the
+    // whole baseline, or that of the locations it ran.
+    let state = if opts.shard.is_some() {
+        None
+    } else {
+        rec.state.take()
+    };
     // The baseline is written beside the old one first and moves into place only after
-    // the run directory, and only for a whole run: a state folder that cannot take it
-    // stops the run with nothing in place.
-    let staged = match (&held.state, state.filter(|_| opts.is_full())) {
-        (Some(lock), Some(state)) => Some(sync::stage(&lock.dir, state, &meta.run_id, 0)?),
+    // the run directory: a state folder that cannot take it stops the run with nothing
+    // in place.
+    let covered = (!opts.locations.is_empty()).then_some(opts.locations.as_slice());
+    let staged = match (&held.state, state) {
+        (Some(lock), Some(state)) => {
+            Some(sync::stage_for(&lock.dir, state, &meta.run_id, covered)?)
+        }
         _ => None,
     };
     let stage = Stage::start("write run directory");
@@ -371,9 +377,9 @@ pub fn run(job: &Job, opts: &RunOptions, held: &Held) -> Result<RunResult> {
         let stage = Stage::start("store baseline");
         let path = staged.commit()?;
         stage.done(path.display().to_string());
-    } else if let Some(dir) = opts.state_dir(job).filter(|_| !opts.is_full()) {
+    } else if let Some(dir) = opts.state_dir(job).filter(|_| opts.shard.is_some()) {
         println!(
-            "  baseline in {} kept as it was: a run of some locations does not replace it",
+            "  baseline in {} kept as it was: a shard's part is in its run directory, for tally merge",
             dir.display()
         );
     }
@@ -388,7 +394,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
         Some(dir) => sync::load(&dir)?,
         None => None,
     };
-    let keep_state = opts.state_dir(job).is_some() && opts.is_full();
+    let keep_state = opts.state_dir(job).is_some();
     let stage = Stage::start("plan buckets");
     let work = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let t = std::time::Instant::now();

@@ -93,6 +93,9 @@ pub fn store(dir: &Path, state: DataFrame, run_id: &str) -> Result<PathBuf> {
     stage(dir, state, run_id, 0)?.commit()
 }
 
+/// A shard run's part of the baseline, in its run directory.
+pub const SHARD_PART: &str = "baseline-part.parquet";
+
 /// A baseline written beside the current one, not yet in its place: a run stages its
 /// baseline before it moves its run directory into place and commits it after, so that
 /// a state folder that cannot be written stops the run before anything is in place.
@@ -122,6 +125,36 @@ impl Drop for StagedBaseline {
             }
         }
     }
+}
+
+/// Stages the baseline a run leaves: the whole of `state` when the run covered every
+/// location (`covered` = None), else the stored baseline with the covered locations'
+/// rows replaced by `state` and every other location's rows kept, so a run of some
+/// stores (or a merge of shards run with --location) moves only their baseline on.
+pub fn stage_for(
+    dir: &Path,
+    state: DataFrame,
+    run_id: &str,
+    covered: Option<&[String]>,
+) -> Result<StagedBaseline> {
+    let Some(covered) = covered else {
+        return stage(dir, state, run_id, 0);
+    };
+    let Some(old) = load(dir)? else {
+        return stage(dir, state, run_id, 0);
+    };
+    let list = Series::new("covered".into(), covered.to_vec());
+    let kept = old
+        .frame
+        .lazy()
+        .filter(col(LOCATION).is_in(lit(list).implode(false), false).not());
+    let qty = state.column(QTY)?.dtype().clone();
+    let merged = concat(
+        [kept.with_column(col(QTY).cast(qty)), state.lazy()],
+        UnionArgs::default(),
+    )?
+    .collect()?;
+    stage(dir, merged, run_id, 0)
 }
 
 /// Writes the baseline's files beside the current ones (see `StagedBaseline`).

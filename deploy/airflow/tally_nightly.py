@@ -13,6 +13,8 @@ from airflow.operators.bash import BashOperator
 SHARDS = 4
 JOB = "/etc/tally/job.toml"
 RUNS = "/srv/tally/runs/{{ ds_nodash }}"
+# The baseline every night compares with: read by the shards, stored by the merge.
+STATE = "/srv/tally/state"
 
 with DAG(
     dag_id="tally_nightly",
@@ -25,7 +27,7 @@ with DAG(
     shards = BashOperator.partial(
         task_id="shard",
         bash_command=(
-            f"tally run {JOB} --out {RUNS}/shards --shard \"$SHARD\"; "
+            f"tally run {JOB} --out {RUNS}/shards --state {STATE} --shard \"$SHARD\"; "
             "rc=$?; [ \"$rc\" -le 1 ] && exit 0; exit \"$rc\""
         ),
         retries=1,
@@ -33,7 +35,7 @@ with DAG(
 
     merge = BashOperator(
         task_id="merge",
-        bash_command=f"tally merge {RUNS}/shards/* --out {RUNS}/merged",
+        bash_command=f"tally merge {RUNS}/shards/* --out {RUNS}/merged --state {STATE}",
         skip_on_exit_code=[1],
     )
 

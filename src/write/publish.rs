@@ -79,7 +79,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         discrepancies,
         tallies,
         inputs,
-        state: _,
+        state,
     } = rec;
     let corrections = resolve::corrections(&discrepancies)?;
     let totals = totals(&discrepancies)?;
@@ -100,6 +100,10 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     };
     correction_totals.by_target = count_by(&corrections, "target")?.into_iter().collect();
     correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
+    // A shard's part of the baseline, for `tally merge` to store (hashed like the rest).
+    if let (Some(state), Some(_)) = (&state, meta.shard) {
+        dir.write_parquet(crate::sync::SHARD_PART, state)?;
+    }
     trace("discrepancies and corrections written", t);
     let t = std::time::Instant::now();
 

@@ -158,3 +158,85 @@ fn merge_refuses_incomplete_or_mixed_shards() {
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("0 ≤ I < N"), "{}", o.stderr);
 }
+
+/// Three-way sync at scale: night 1 runs as 4 shard processes (which read the state
+/// folder side by side and leave their part of the baseline in their run directories)
+/// and a merge that stores the baseline; night 2 compares every location with night 1;
+/// night 3 as shards again moves the baseline on to its own merge.
+#[test]
+fn shards_and_merge_move_the_baseline_on() {
+    let ws = many_stores();
+    let job = ws.path("job.toml");
+    let state = ws.path("state");
+    let shards_and_merge = |night: u32| -> PathBuf {
+        let out = ws.path(&format!("shards-{night}"));
+        let bin = env!("CARGO_BIN_EXE_tally");
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                Command::new(bin)
+                    .args(["run", job.to_str().unwrap(), "--out", out.to_str().unwrap()])
+                    .args([
+                        "--state",
+                        state.to_str().unwrap(),
+                        "--shard",
+                        &format!("{i}/4"),
+                    ])
+                    .output_async()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(
+                matches!(o.status.code(), Some(0 | 1)),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let merged = ws.path(&format!("merged-{night}"));
+        let mut args = vec!["merge".to_string()];
+        args.extend(dirs(&out).iter().map(|d| d.display().to_string()));
+        args.extend(
+            [
+                "--out",
+                merged.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+            ]
+            .map(String::from),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert!(o.code == 0 || o.code == 1, "{}{}", o.stdout, o.stderr);
+        dirs(&merged).pop().unwrap()
+    };
+    let first = shards_and_merge(1);
+    assert_eq!(
+        baseline_info(&state)["run_id"],
+        manifest(&first)["run_id"],
+        "the merge stored the baseline"
+    );
+    let (o, second) = run_into(&job, &ws.path("night-2"), Some(&state), &[]);
+    assert!(o.code == 0 || o.code == 1, "{}", o.stderr);
+    let quantity_lines: Vec<_> = discrepancies(&second)
+        .into_iter()
+        .filter(|l| {
+            ["qty_mismatch", "missing_in_book", "missing_in_observed"].contains(&l["kind"].as_str())
+        })
+        .collect();
+    assert!(quantity_lines.len() > 40, "{}", quantity_lines.len());
+    let stores: std::collections::BTreeSet<&str> = quantity_lines
+        .iter()
+        .map(|l| l["location"].as_str())
+        .collect();
+    assert!(stores.len() > 30, "lines at many stores: {}", stores.len());
+    for l in &quantity_lines {
+        assert_eq!(
+            l["change"], "none",
+            "compared with night 1 at {}: {l:?}",
+            l["location"]
+        );
+    }
+    let third = shards_and_merge(3);
+    assert_eq!(baseline_info(&state)["run_id"], manifest(&third)["run_id"]);
+    assert_eq!(manifest(&third)["state"], state.display().to_string());
+}

@@ -105,26 +105,63 @@ fn changes_since_the_baseline_are_told_apart_and_conflicts_wait() {
     assert_eq!(o.code, 1, "the conflict needs a person");
 }
 
+/// A run of some locations moves the baseline on for those locations only: the others
+/// keep theirs (before: a partial run never stored one, so it compared with an ever
+/// older night).
 #[test]
-fn a_partial_run_reads_the_baseline_but_never_replaces_it() {
+fn a_partial_run_moves_only_its_locations_baseline_on() {
     let ws = Workspace::csv_job(
         "SKU,Store,Qty,Cost\nA,S1,10,1.00\nA,S2,4,1.00\n",
         "Item,Store,Counted\nA,S1,9\nA,S2,4\n",
     );
     ws.write("rules.toml", RULES);
     run_with_state(&ws, 1);
-    let before = std::fs::read(ws.path("state/baseline.parquet")).unwrap();
     ws.write("count.csv", "Item,Store,Counted\nA,S1,8\nA,S2,3\n");
     let (o, dir) = night(&ws, 2, &["--location", "S2"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     let lines = discrepancies(&dir);
     assert_eq!(column(&lines, "change"), ["observed_only"]);
     assert_eq!(column(&lines, "resolution"), ["correct_book"]);
+    let held = baseline_quantities(&ws.path("state"));
     assert_eq!(
-        std::fs::read(ws.path("state/baseline.parquet")).unwrap(),
-        before,
-        "a run of one location must not shrink the baseline to that location"
+        held,
+        [
+            ("S1".into(), "book".into(), "10.000".into()),
+            ("S1".into(), "observed".into(), "9.000".into()),
+            ("S2".into(), "book".into(), "4.000".into()),
+            ("S2".into(), "observed".into(), "3.000".into()),
+        ],
+        "S2 moved on, S1 kept"
     );
+    // The next whole run compares S2 with night 2 and S1 with night 1.
+    let (_, dir) = night(&ws, 3, &[]);
+    let lines = discrepancies(&dir);
+    assert_eq!(column(&lines, "location"), ["S1", "S2"]);
+    assert_eq!(column(&lines, "change"), ["observed_only", "none"]);
+}
+
+/// (location, side, qty) of every row of the baseline in a state folder, sorted.
+fn baseline_quantities(state: &std::path::Path) -> Vec<(String, String, String)> {
+    use polars::prelude::*;
+    let file = std::fs::File::open(state.join("baseline.parquet")).unwrap();
+    let f = ParquetReader::new(file).finish().unwrap();
+    let text = |c: &str| -> Vec<String> {
+        f.column(c)
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
+    };
+    let (l, s, q) = (text("location"), text("side"), text("qty"));
+    let mut rows: Vec<(String, String, String)> = (0..f.height())
+        .map(|i| (l[i].clone(), s[i].clone(), q[i].clone()))
+        .collect();
+    rows.sort();
+    rows
 }
 
 /// The property on the sample: with the baseline in place, a second run over the same
