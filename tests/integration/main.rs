@@ -5,6 +5,7 @@ mod buckets;
 mod check;
 mod common;
 mod deploy;
+mod docs;
 mod explain;
 mod faults;
 mod formats;
