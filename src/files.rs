@@ -19,7 +19,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 /// Mode of every folder tally creates.
 pub const DIR_MODE: u32 = 0o750;
@@ -54,6 +54,19 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = create(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// Another process holds the lock.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another tally process is using the {what} {} ({holder}); nothing was done: wait for it \
+     to finish (its lock ends with it, however it ends)",
+    dir.display()
+)]
+pub struct Busy {
+    pub what: String,
+    pub dir: PathBuf,
+    pub holder: String,
 }
 
 /// How a folder is held.
@@ -93,12 +106,12 @@ impl FolderLock {
             .with_context(|| format!("cannot write in the {what} {}", dir.display()))?;
         if !taken {
             let holder = fs::read_to_string(&path).unwrap_or_default();
-            bail!(
-                "another tally process is using the {what} {} ({}); nothing was done: \
-                 wait for it to finish (its lock ends with it, however it ends)",
-                dir.display(),
-                holder.trim().if_empty("holder unknown")
-            );
+            return Err(Busy {
+                what: what.to_string(),
+                dir: dir.to_path_buf(),
+                holder: holder.trim().if_empty("holder unknown").to_string(),
+            }
+            .into());
         }
         if hold == Hold::Exclusive {
             note_holder(&file)?;
@@ -110,6 +123,30 @@ impl FolderLock {
         };
         remove_leftovers(&lock.dir);
         Ok(lock)
+    }
+}
+
+impl FolderLock {
+    /// Like `take` (exclusive), but waits for another holder to let go instead of
+    /// refusing, saying so on stderr: for a short step at the end of a command.
+    pub fn wait(dir: &Path, name: &str, what: &str) -> Result<FolderLock> {
+        let mut said = false;
+        loop {
+            match FolderLock::take(dir, name, Hold::Exclusive, what) {
+                Err(e) if e.is::<Busy>() => {
+                    if let (false, Some(busy)) = (said, e.downcast_ref::<Busy>()) {
+                        eprintln!(
+                            "note: waiting for the {what} {} (held by {})",
+                            busy.dir.display(),
+                            busy.holder
+                        );
+                        said = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                taken => return taken,
+            }
+        }
     }
 }
 

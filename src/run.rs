@@ -63,15 +63,11 @@ pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
 pub fn apply_run(run_dir: &Path, force: bool) -> Result<u8> {
     let manifest = read_manifest(run_dir)?;
     let job = job_of(&manifest)?;
+    // The state folder is held only while the baseline moves on (at the end), waiting
+    // for whoever holds it: two applies of one run both end as an apply ends.
     let held = Held {
         out: None,
-        state: manifest
-            .state
-            .as_deref()
-            .map(Path::new)
-            .filter(|dir| dir.is_dir())
-            .map(|dir| FolderLock::take(dir, STATE_LOCK, Hold::Exclusive, "state folder"))
-            .transpose()?,
+        state: None,
     };
     let applied = apply_corrections(&job, run_dir, &manifest, &held, force)?;
     // Once forced, the guard's hold is no longer what the run waits for.
@@ -127,8 +123,8 @@ fn apply_corrections(
     job: &Job,
     run_dir: &Path,
     manifest: &Manifest,
-    // The state folder, held while its baseline moves on.
-    _held: &Held,
+    // The state folder if this process holds it already (`tally run --apply`).
+    held: &Held,
     force: bool,
 ) -> Result<u8> {
     if manifest.guard.held {
@@ -231,6 +227,10 @@ fn apply_corrections(
         let written: Vec<u64> = results.iter().flat_map(|r| r.written.clone()).collect();
         let newly = results.iter().map(|r| r.applied).sum();
         let dir = Path::new(dir);
+        let _waited = match &held.state {
+            None if dir.is_dir() => Some(FolderLock::wait(dir, STATE_LOCK, "state folder")?),
+            _ => None,
+        };
         match sync::after_apply(dir, &manifest.run_id, &corrections, &written, newly)? {
             sync::AfterApply::Moved(n) => println!(
                 "  baseline in {}: {n} corrected value(s) recorded",

@@ -69,7 +69,9 @@ fn two_applies_of_one_run_at_once_write_once() {
         let (db, t) = (case.db, case.t.as_str());
         let ws = stock(db, t);
         write_job(&ws, db, t, "mode = \"update\"");
-        let o = run_job(&ws, "unused", &[]);
+        // With a state folder: both appliers move its baseline on, one after the other.
+        let state = ws.path("state");
+        let o = run_job(&ws, "unused", &["--state", state.to_str().unwrap()]);
         assert_eq!(o.code, 0, "{}", o.stderr);
         let run = ws.only_run_dir();
         let run_id = manifest(&run)["run_id"].as_str().unwrap().to_string();
