@@ -280,3 +280,101 @@ fn a_placeholder_for_blank_cells_is_an_error() {
         o.stderr
     );
 }
+
+/// A Shopify inventory export as Shopify writes it (BOM, its 19 columns, `Not stocked`,
+/// a negative on-hand, dirty SKUs) against an ERPNext-shaped book. Worked out by hand:
+/// the mug agrees; the cap in S is −2 on the shelf against 1 in the ERP (a difference of
+/// −3, and the negative is flagged); the cap in M is not stocked, so the ERP's 7 is
+/// missing from the store.
+#[test]
+fn a_shopify_inventory_export_reads_as_shopify_writes_it() {
+    let ws = Workspace::new();
+    ws.write(
+        "erp.csv",
+        "Item Code,Warehouse,Actual Qty,Valuation Rate\n00010001,Back Bay,5,2.50\n00010002,Back Bay,1,3.00\n00010003,Back Bay,7,1.00\n",
+    );
+    ws.write(
+        "shopify.csv",
+        "\u{feff}Handle,Title,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Option3 Name,Option3 Value,SKU,HS Code,COO,Location,Bin name,Incoming (not editable),Unavailable (not editable),Committed (not editable),Available (not editable),On hand (current),On hand (new)\n\
+         mug,Mug,Title,Default Title,,,,,  nw-00010001 ,,,Back Bay,,0,0,1,4,5,\n\
+         cap,Cap,Size,S,,,,,nw-00010002,,,Back Bay,,0,0,0,-2,-2,\n\
+         cap,Cap,Size,M,,,,,NW-00010003,,,Back Bay,,0,0,0,Not stocked,Not stocked,\n",
+    );
+    ws.write(
+        "rules.toml",
+        "[normalize]\nsteps = [{ op = \"trim\" }, { op = \"uppercase\" }, { op = \"strip_prefix\", prefix = \"NW-\" }]\n\
+         [defaults]\nseverity = \"medium\"\nresolution = \"review\"\n",
+    );
+    ws.write(
+        "job.toml",
+        r#"
+rules = "rules.toml"
+
+[sources.erp]
+kind = "csv"
+path = "erp.csv"
+[sources.erp.columns]
+sku = "Item Code"
+location = "Warehouse"
+qty = "Actual Qty"
+unit_cost = "Valuation Rate"
+
+[sources.shopify]
+kind = "csv"
+path = "shopify.csv"
+placeholders = { "Not stocked" = "absent" }
+[sources.shopify.columns]
+sku = "SKU"
+location = "Location"
+qty = "On hand (current)"
+
+[[pairings]]
+name = "erp-vs-shopify"
+book = "erp"
+observed = "shopify"
+"#,
+    );
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let run_dir = ws.only_run_dir();
+    let m = manifest(&run_dir);
+    assert_ties_out(&m);
+    let p = &m["pairings"][0];
+    assert_eq!(
+        (
+            p["observed"]["rows"].as_u64(),
+            p["observed"]["matched"].as_u64()
+        ),
+        (Some(3), Some(2))
+    );
+    assert_eq!(p["observed"]["rejected"]["not_stocked"], 1);
+    assert_eq!(p["observed"]["negative_qty"], 1);
+    assert_eq!(p["equal"], 1, "the mug");
+    let mut lines: Vec<(String, String, String)> = discrepancies(&run_dir)
+        .into_iter()
+        .map(|l| {
+            (
+                l["item_key"].clone(),
+                l["kind"].clone(),
+                l["qty_delta"].clone(),
+            )
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            ("00010002".into(), "negative_qty".into(), "".into()),
+            ("00010002".into(), "qty_mismatch".into(), "-3.000".into()),
+            (
+                "00010003".into(),
+                "missing_in_observed".into(),
+                "-7.000".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        m["discrepancies"]["value_delta_sum"], "-16.0000",
+        "−3 × 3.00 − 7 × 1.00"
+    );
+}
