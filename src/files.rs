@@ -109,7 +109,10 @@ impl FolderLock {
             return Err(Busy {
                 what: what.to_string(),
                 dir: dir.to_path_buf(),
-                holder: holder.trim().if_empty("holder unknown").to_string(),
+                holder: match holder.trim() {
+                    "" => "holder unknown".to_string(),
+                    h => h.to_string(),
+                },
             }
             .into());
         }
@@ -246,8 +249,8 @@ fn lock_of(staging: &Path) -> PathBuf {
 const UNCLAIMED_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Removes, in `dir`, what processes that died while writing left: hidden staging
-/// folders (`.X.partial`, `.tally-buckets-*`) whose claim nobody holds, and staged files
-/// (`.X.partial`, `.X.tmp`) of a folder this process holds exclusively.
+/// folders (`.X.partial`, `.tally-buckets-*`) whose claim nobody holds. (A staged
+/// baseline file, `.baseline.parquet.partial`, is written over by the next run's.)
 fn remove_leftovers(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -285,16 +288,6 @@ fn remove_leftovers(dir: &Path) {
                 path.display()
             );
         }
-    }
-}
-
-trait IfEmpty {
-    fn if_empty<'a>(&'a self, other: &'a str) -> &'a str;
-}
-
-impl IfEmpty for str {
-    fn if_empty<'a>(&'a self, other: &'a str) -> &'a str {
-        if self.is_empty() { other } else { self }
     }
 }
 

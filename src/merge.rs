@@ -97,7 +97,7 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<R
     let held_state = match &state_dir {
         Some(dir) => Some(crate::files::FolderLock::take(
             dir,
-            ".tally.lock",
+            crate::sync::STATE_LOCK,
             crate::files::Hold::Exclusive,
             "state folder",
         )?),

@@ -10,13 +10,11 @@ use polars::prelude::*;
 
 use crate::extract::{self, Buckets, InputFile};
 use crate::files::{FolderLock, Hold};
-
-/// The lock file of a state folder.
-const STATE_LOCK: &str = ".tally.lock";
 use crate::job::{self, Job, Role};
 use crate::progress::Stage;
 use crate::reference::{self, References};
 use crate::shard::Shard;
+use crate::sync::STATE_LOCK;
 use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
 use crate::{chain, classify, matching, normalize, sync};

@@ -1,10 +1,12 @@
-//! Three-way synchronisation. Each full run stores what each side held, per pairing,
+//! Three-way synchronisation. Each run stores what each side held, per pairing,
 //! location and item (the compared quantity), as the baseline in the job's state
-//! folder. The next run tells, for every quantity difference, what changed since:
-//! `book_only`, `observed_only`, `both`, or `none`. A one-sided change can be followed
-//! by a `propagate` policy (the unchanged side is corrected); a change on both sides is
-//! a conflict: it is never resolved automatically, and its line shows the baseline and
-//! both new values.
+//! folder: a whole run all of it, a run of some locations those locations' rows
+//! (`stage_for`); a shard leaves its part in its run directory (`SHARD_PART`) and
+//! `tally merge` stores the parts. The next run tells, for every quantity difference,
+//! what changed since: `book_only`, `observed_only`, `both`, or `none`. A one-sided change
+//! from a baseline where both sides agreed can be followed by a `propagate` policy (the
+//! unchanged side is corrected); a change on both sides is a conflict: it is never
+//! resolved automatically, and its line shows the baseline and both new values.
 //!
 //! The baseline holds the state as each system showed it, so that a second run over
 //! unchanged inputs reports no changes. Applying the run's corrections moves its
@@ -92,6 +94,9 @@ pub fn load(dir: &Path) -> Result<Option<Baseline>> {
 pub fn store(dir: &Path, state: DataFrame, run_id: &str) -> Result<PathBuf> {
     stage(dir, state, run_id, 0)?.commit()
 }
+
+/// The lock file of a state folder (files::FolderLock).
+pub const STATE_LOCK: &str = ".tally.lock";
 
 /// A shard run's part of the baseline, in its run directory.
 pub const SHARD_PART: &str = "baseline-part.parquet";
