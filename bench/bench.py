@@ -1,8 +1,9 @@
 """tally against DuckDB on the same synthetic snapshots (see scripts/bench).
 
 Each size is the number of input rows over both snapshots (book + observed), stores x
-50,000 SKUs, with a known share of every difference kind, 10% dirty SKUs and money at
-4 decimals. Both engines run the full reconciliation (normalised keys, duplicates and
+50,000 SKUs, with a known share of every difference kind, 10% dirty SKUs and unit costs
+at 9 decimals, as ERPNext's decimal(21,9) moving-average rates are (values exact, totals
+rounded to 4 places). Both engines run the full reconciliation (normalised keys, duplicates and
 negatives kept out of the join, full outer join, kinds, value at cost) and write their
 discrepancies; tally also writes its corrections, reports and manifest. Both must agree
 on the count per kind and on the exact value sum, or the benchmark fails.
@@ -14,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import duckdb
@@ -72,7 +73,7 @@ SELECT i,
        hash(i) % 10000 AS h,
        hash(i * 7 + 3) % 10 = 0 AS dirty,
        (hash(i * 13) % 200)::INTEGER AS qty,
-       ((hash(i * 17) % 1000000)::DECIMAL(18,4) / 10000)::DECIMAL(18,4) AS cost
+       ((hash(i * 17) % 1000000000000)::DECIMAL(21,9) / 1000000000)::DECIMAL(21,9) AS cost
 FROM range({n}) t(i);
 
 COPY (
@@ -114,11 +115,11 @@ COPY (
 WITH book AS (
   SELECT store_id AS location, sku, ltrim(regexp_replace(upper(trim(sku)), '^SKU-', ''), '0') AS k, qty, unit_cost
   FROM read_csv('{book}', header = true,
-       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'qty': 'DECIMAL(18,3)', 'unit_cost': 'DECIMAL(18,4)'}})
+       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'qty': 'DECIMAL(18,3)', 'unit_cost': 'DECIMAL(21,9)'}})
 ), obs AS (
   SELECT store_id AS location, sku, ltrim(regexp_replace(upper(trim(sku)), '^SKU-', ''), '0') AS k, on_hand AS qty, cost AS unit_cost
   FROM read_csv('{observed}', header = true,
-       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'on_hand': 'DECIMAL(18,3)', 'cost': 'DECIMAL(18,4)'}})
+       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'on_hand': 'DECIMAL(18,3)', 'cost': 'DECIMAL(21,9)'}})
 ), b AS (SELECT *, count(*) OVER (PARTITION BY location, k) AS n FROM book),
    o AS (SELECT *, count(*) OVER (PARTITION BY location, k) AS n FROM obs),
 -- Negative quantities are findings and are still compared (as tally does).
@@ -156,11 +157,11 @@ COPY (
 WITH book AS (
   SELECT store_id AS location, CAST(regexp_replace(upper(trim(sku)), '^SKU-', '') AS BIGINT) AS k, qty, unit_cost
   FROM read_csv('{book}', header = true,
-       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'qty': 'DECIMAL(18,3)', 'unit_cost': 'DECIMAL(18,4)'}})
+       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'qty': 'DECIMAL(18,3)', 'unit_cost': 'DECIMAL(21,9)'}})
 ), obs AS (
   SELECT store_id AS location, CAST(regexp_replace(upper(trim(sku)), '^SKU-', '') AS BIGINT) AS k, on_hand AS qty, cost AS unit_cost
   FROM read_csv('{observed}', header = true,
-       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'on_hand': 'DECIMAL(18,3)', 'cost': 'DECIMAL(18,4)'}})
+       columns = {{'store_id': 'VARCHAR', 'sku': 'VARCHAR', 'on_hand': 'DECIMAL(18,3)', 'cost': 'DECIMAL(21,9)'}})
 )
 SELECT coalesce(b.location, o.location) AS location, coalesce(b.k, o.k) AS k,
        b.qty AS book_qty, o.qty AS observed_qty,
@@ -191,7 +192,7 @@ def measure(cmd, cwd):
 
 
 def generate(size):
-    folder = DATA / str(size)
+    folder = DATA / f"{size}-rates9"
     book, observed = folder / "book.csv", folder / "observed.csv"
     if not (book.exists() and observed.exists()):
         folder.mkdir(parents=True, exist_ok=True)
@@ -230,7 +231,8 @@ def duckdb_counts(parquet):
     rows = con.execute(f"SELECT kind, count(*), sum(value_delta) FROM '{parquet}' GROUP BY kind").fetchall()
     counts = {k: n for k, n, _ in rows}
     total = sum((v or 0 for _, _, v in rows), Decimal(0))
-    return counts, total
+    # tally's total is the exact sum rounded once to the money scale (half even).
+    return counts, total.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
 
 
 def main():

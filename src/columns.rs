@@ -24,26 +24,26 @@ pub const INVALID: &str = "_invalid";
 /// The row's quantity cell held a placeholder declared to mean "not stocked here".
 pub const ABSENT: &str = "_absent";
 
-pub const QTY_SCALE: usize = 3;
-pub const MONEY_SCALE: usize = 4;
+/// The frame's internal scales (precision.rs): wide enough for every declared setting,
+/// so that a quantity or cost is kept exactly as the source states it and a value
+/// (quantity × cost) exactly at the sum of both.
+pub const QTY_SCALE: usize = 9;
+pub const COST_SCALE: usize = 12;
+pub const VALUE_SCALE: usize = QTY_SCALE + COST_SCALE;
 
-/// Quantities: Decimal(18,3). Fractional quantities are real (weighed goods).
+/// Quantities: Decimal(38,9). Fractional quantities are real (weighed goods).
 pub fn qty_type() -> DataType {
-    DataType::Decimal(18, QTY_SCALE)
-}
-
-/// Money: Decimal(18,4). Never f64.
-pub fn money_type() -> DataType {
-    DataType::Decimal(18, MONEY_SCALE)
-}
-
-/// Differences of quantities may need more digits than either side.
-pub fn qty_delta_type() -> DataType {
     DataType::Decimal(38, QTY_SCALE)
 }
 
-pub fn money_delta_type() -> DataType {
-    DataType::Decimal(38, MONEY_SCALE)
+/// Unit costs: Decimal(38,12). Never f64.
+pub fn cost_type() -> DataType {
+    DataType::Decimal(38, COST_SCALE)
+}
+
+/// Values at cost (quantity × unit cost), exact: Decimal(38,21).
+pub fn value_type() -> DataType {
+    DataType::Decimal(38, VALUE_SCALE)
 }
 
 /// A canonical column a source's header can be mapped to.

@@ -36,7 +36,10 @@ pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<u
     let manifest = crate::run::read_manifest(run_dir)?;
     let job = crate::run::job_of(&manifest)?;
     let lines = crate::run::recorded_discrepancies(run_dir, &manifest)?;
-    let found = texts(&lines.lazy().filter(col("line").eq(lit(line))).collect()?)?;
+    let found = texts(
+        &lines.lazy().filter(col("line").eq(lit(line))).collect()?,
+        &manifest.precision,
+    )?;
     let Some(recorded) = found.first() else {
         bail!(
             "{}: the run has no line {line}",
@@ -222,6 +225,7 @@ fn tell(
                 .lazy()
                 .filter(col(ITEM_KEY).eq(lit(item)))
                 .collect()?,
+            &job.rules.precision,
         )?;
         if rows.is_empty() {
             writeln!(out, "\n  {side}: no row")?;
@@ -331,6 +335,7 @@ fn tell(
             .lazy()
             .filter(col(ITEM_KEY).eq(lit(item)))
             .collect()?,
+        &job.rules.precision,
     )?;
     if item_lines.is_empty() {
         writeln!(out, "\n  no line: the sides agree")?;
@@ -417,9 +422,13 @@ fn latest(
     Ok(latest)
 }
 
-/// Every cell of a (small) frame as text, row by row.
-fn texts(frame: &DataFrame) -> Result<Vec<std::collections::BTreeMap<String, String>>> {
+/// Every cell of a (small) frame as text, row by row (decimals as `precision` shows them).
+fn texts(
+    frame: &DataFrame,
+    precision: &crate::precision::Precision,
+) -> Result<Vec<std::collections::BTreeMap<String, String>>> {
     let mut rows = vec![std::collections::BTreeMap::new(); frame.height()];
+    let frame = precision.for_people(frame)?;
     for c in frame.columns() {
         let s = c.cast(&DataType::String)?;
         for (i, v) in s.str()?.iter().enumerate() {

@@ -15,6 +15,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::columns::VALUE_SCALE;
 use crate::diag::Diagnostics;
 use crate::extract::InputFile;
 use crate::job::{Format, Job, Role};
@@ -228,17 +229,23 @@ pub fn assess(
         .select([col(crate::columns::LOCATION), col("value_delta")])
         .collect()?;
     let locations = moved.column(crate::columns::LOCATION)?.str()?.clone();
-    let values = decimals(&moved, "value_delta")?;
-    let mut per_location: BTreeMap<String, Decimal> = BTreeMap::new();
-    for (loc, value) in locations.iter().zip(values) {
+    let values = moved.column("value_delta")?.decimal()?.physical().clone();
+    // Exact sums of exact values (at VALUE_SCALE), shown at the money scale.
+    let mut per_location: BTreeMap<String, i128> = BTreeMap::new();
+    for (loc, value) in locations.iter().zip(values.iter()) {
         if let (Some(loc), Some(v)) = (loc, value) {
-            *per_location.entry(loc.to_string()).or_default() += v.abs();
+            let sum = per_location.entry(loc.to_string()).or_default();
+            *sum = sum.saturating_add(v.abs());
         }
     }
+    let limit = crate::precision::mantissa_at(limits.max_value_per_location, VALUE_SCALE as u32)
+        .unwrap_or(i128::MAX);
+    let money = job.rules.precision.money;
     for (loc, total) in per_location {
-        if total > limits.max_value_per_location {
+        if total > limit {
             reasons.push(format!(
-                "location {loc}: corrections move {total} at cost (limit {})",
+                "location {loc}: corrections move {} at cost (limit {})",
+                money.show(total),
                 limits.max_value_per_location
             ));
         }
@@ -250,7 +257,8 @@ pub fn assess(
     })
 }
 
-/// A decimal column's values (null where null or not a decimal).
+/// A quantity column's values (null where null). Quantities fit rust_decimal: at most
+/// 15 digits before the point and QTY_SCALE after.
 fn decimals(frame: &DataFrame, name: &str) -> Result<Vec<Option<Decimal>>> {
     let c = frame.column(name)?;
     let DataType::Decimal(_, scale) = c.dtype() else {

@@ -21,6 +21,7 @@ pub mod matching;
 pub mod merge;
 pub mod normalize;
 pub mod odbc;
+pub mod precision;
 pub mod progress;
 pub mod reference;
 pub mod report;

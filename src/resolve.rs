@@ -94,7 +94,7 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
         ])
         .with_column(
             (col("new_qty") - col("current_qty").fill_null(lit("0").cast(qty_type())))
-                .cast(qty_delta_type())
+                .cast(qty_type())
                 .alias("qty_change"),
         )
         // A correction that changes nothing (0 → 0, the cost as it was) is none.

@@ -325,7 +325,7 @@ pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
 
 /// The detail of a conflict: the baseline and both new values.
 fn conflict_detail() -> Expr {
-    let show = |c: &str| col(c).cast(DataType::String).fill_null(lit("absent"));
+    let show = |c: &str| crate::precision::exact_expr(col(c)).fill_null(lit("absent"));
     concat_str(
         [
             lit("changed on both sides since the baseline: book "),

@@ -28,16 +28,21 @@ pub fn snapshot(source: &str, rows: &[Row]) -> DataFrame {
         ABSENT => vec![false; n],
     ]
     .expect("a valid frame");
-    for (name, dtype) in [(QTY, qty_type()), (UNIT_COST, money_type())] {
+    for (name, dtype) in [(QTY, qty_type()), (UNIT_COST, cost_type())] {
         let cast = df.column(name).unwrap().cast(&dtype).unwrap();
         df.with_column(cast).unwrap();
     }
     df
 }
 
-/// A column's values as text ("" for null), for comparing with expected lists.
+/// A column's values as text ("" for null), as people read them (precision.rs: values at
+/// the default money scale, quantities and costs exact), for comparing with expected lists.
 pub fn text(df: &DataFrame, col: &str) -> Vec<String> {
-    df.column(col)
+    let one = df.select([col]).unwrap();
+    crate::precision::Precision::default()
+        .for_people(&one)
+        .unwrap()
+        .column(col)
         .unwrap()
         .cast(&DataType::String)
         .unwrap()

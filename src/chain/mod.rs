@@ -404,6 +404,14 @@ fn write_back(
     let mut converted: Vec<Option<i128>> = Vec::with_capacity(n);
     let mut reject = side.reject.clone();
     let mut invalid = owned_text(&frame, INVALID)?;
+    let (files, rows) = (frame.column(FILE)?.str()?, frame.column(ROW)?.u64()?);
+    let place = |i: usize| {
+        format!(
+            "{}:{}",
+            files.get(i).unwrap_or(""),
+            rows.get(i).unwrap_or(0)
+        )
+    };
     for i in 0..n {
         let q = qty.physical().get(i);
         let c = cost.physical().get(i);
@@ -415,27 +423,35 @@ fn write_back(
         };
         match conversions.factor(item, uom, units) {
             Ok(f) => {
-                let value = q.map(|q| Decimal::from_i128_with_scale(q, QTY_SCALE as u32) * f);
-                let value = match value {
-                    Some(v) => {
-                        let r = v.round_dp_with_strategy(
-                            QTY_SCALE as u32,
-                            rust_decimal::RoundingStrategy::MidpointNearestEven,
-                        );
-                        Some(r.mantissa() * 10i128.pow(QTY_SCALE as u32 - r.scale()))
+                // Exact products, rounded to the declared places by the declared rule.
+                let (quantity, money) = (rules.precision.quantity, rules.precision.money);
+                let overflow = || {
+                    anyhow::anyhow!(
+                        "{}: the quantity or cost is too large to convert by {f}",
+                        place(i)
+                    )
+                };
+                converted.push(match q {
+                    Some(q) => {
+                        let each = Decimal::from_i128_with_scale(q, QTY_SCALE as u32)
+                            .checked_mul(f)
+                            .ok_or_else(overflow)?
+                            .round_dp_with_strategy(quantity.scale, quantity.rounding.strategy());
+                        Some(each.mantissa() * 10i128.pow(QTY_SCALE as u32 - each.scale()))
                     }
                     None => None,
-                };
-                converted.push(value);
+                });
                 // A case costs twelve times an each: the cost goes per base unit too.
-                costs.push(c.map(|c| {
-                    let per_base = (Decimal::from_i128_with_scale(c, MONEY_SCALE as u32) / f)
-                        .round_dp_with_strategy(
-                            MONEY_SCALE as u32,
-                            rust_decimal::RoundingStrategy::MidpointNearestEven,
-                        );
-                    per_base.mantissa() * 10i128.pow(MONEY_SCALE as u32 - per_base.scale())
-                }));
+                costs.push(match c {
+                    Some(c) => {
+                        let per_base = Decimal::from_i128_with_scale(c, COST_SCALE as u32)
+                            .checked_div(f)
+                            .ok_or_else(overflow)?
+                            .round_dp_with_strategy(money.cost_scale, money.rounding.strategy());
+                        Some(per_base.mantissa() * 10i128.pow(COST_SCALE as u32 - per_base.scale()))
+                    }
+                    None => None,
+                });
                 let mut f6 = f;
                 f6.rescale(6);
                 factors[i] = Some(f6.mantissa());
@@ -449,10 +465,10 @@ fn write_back(
         }
     }
     let qty = Int128Chunked::from_iter_options(QTY.into(), converted.into_iter())
-        .into_decimal(18, QTY_SCALE)?;
+        .into_decimal(38, QTY_SCALE)?;
     frame.with_column(qty.into_series().into_column())?;
     let cost = Int128Chunked::from_iter_options(UNIT_COST.into(), costs.into_iter())
-        .into_decimal(18, MONEY_SCALE)?;
+        .into_decimal(38, COST_SCALE)?;
     frame.with_column(cost.into_series().into_column())?;
     let factor = Int128Chunked::from_iter_options(FACTOR_COL.into(), factors.into_iter())
         .into_decimal(18, 6)?;
@@ -659,10 +675,10 @@ fn roll_forward(
     }
     if any {
         let qty = Int128Chunked::from_iter_options(QTY.into(), rolled.into_iter())
-            .into_decimal(18, QTY_SCALE)?;
+            .into_decimal(38, QTY_SCALE)?;
         frame.with_column(qty.into_series().into_column())?;
         let moved = Int128Chunked::from_iter_options(MOVED.into(), moved.into_iter())
-            .into_decimal(18, QTY_SCALE)?;
+            .into_decimal(38, QTY_SCALE)?;
         frame.with_column(moved.into_series().into_column())?;
     }
     Ok(())

@@ -156,27 +156,34 @@ pub fn lines(
                     col("observed_qty").fill_null(zero_qty.clone())
                         - col("book_qty").fill_null(zero_qty),
                 )
-                .otherwise(null_of(qty_delta_type()))
-                .cast(qty_delta_type())
+                .otherwise(null_of(qty_type()))
+                .cast(qty_type())
                 .alias("qty_delta"),
             coalesce(&[col("book_unit_cost"), col("observed_unit_cost")]).alias(UNIT_COST),
             when(cost_kind.clone())
                 .then(col("observed_unit_cost") - col("book_unit_cost"))
-                .otherwise(null_of(money_delta_type()))
-                .cast(money_delta_type())
+                .otherwise(null_of(cost_type()))
+                .cast(cost_type())
                 .alias("cost_delta"),
         ])
         .with_column(
-            // A quantity difference is valued at cost; a cost difference over the book quantity.
+            // A quantity difference is valued at cost; a cost difference over the book
+            // quantity. Exact: polars multiplies at the wider operand's scale, so both
+            // operands go to the value scale first (precision.rs rounds where shown).
             when(qty_kinds)
-                .then(col("qty_delta") * col(UNIT_COST))
+                .then(exact_product(col("qty_delta"), col(UNIT_COST)))
                 .when(cost_kind)
-                .then(col("cost_delta") * col("book_qty"))
-                .otherwise(null_of(money_delta_type()))
-                .cast(money_delta_type())
+                .then(exact_product(col("cost_delta"), col("book_qty")))
+                .otherwise(null_of(value_type()))
+                .cast(value_type())
                 .alias("value_delta"),
         );
     Ok(sync::annotate(all, baseline))
+}
+
+/// a × b without rounding: both at `VALUE_SCALE`, which holds the sum of their scales.
+fn exact_product(a: Expr, b: Expr) -> Expr {
+    a.cast(value_type()) * b.cast(value_type())
 }
 
 /// Decides every line: the first rule in scope whose condition holds names the rule,
@@ -208,7 +215,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
             cond = cond.and(
                 col("value_delta")
                     .abs()
-                    .gt_eq(condition::dec(from, MONEY_SCALE))
+                    .gt_eq(condition::dec(from, VALUE_SCALE))
                     .fill_null(lit(false)),
             );
         }
@@ -216,7 +223,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
             cond = cond.and(
                 col("value_delta")
                     .abs()
-                    .lt(condition::dec(below, MONEY_SCALE))
+                    .lt(condition::dec(below, VALUE_SCALE))
                     .fill_null(lit(false)),
             );
         }
@@ -334,7 +341,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
                     lit(format!("the {side} counts this item in ")),
                     col(format!("{side}_uom")),
                     lit(" (× "),
-                    col(format!("{side}_factor")).cast(DataType::String),
+                    crate::precision::exact_expr(col(format!("{side}_factor"))),
                     lit("): a person decides the count to write"),
                 ],
                 "",
@@ -417,7 +424,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
                 .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())));
             let big = col("value_delta")
                 .abs()
-                .gt(condition::dec(above, MONEY_SCALE))
+                .gt(condition::dec(above, VALUE_SCALE))
                 .fill_null(lit(true));
             when(corrects.and(big))
                 .then(lit(APPROVAL_REQUIRED))

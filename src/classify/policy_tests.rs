@@ -36,6 +36,7 @@ fn decided(rules: Vec<Rule>, approval_above: Option<i64>, times: [&str; 2]) -> D
         sku_steps: vec![],
         chain: vec![],
         units: Default::default(),
+        precision: Default::default(),
         rules,
         default: Decision {
             severity: Severity::High,

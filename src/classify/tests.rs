@@ -42,6 +42,7 @@ fn rules(rules: Vec<Rule>) -> RuleSet {
         sku_steps: vec![],
         chain: vec![MatchStep::Alias, MatchStep::Gtin],
         units: Default::default(),
+        precision: Default::default(),
         rules,
         default: Decision {
             severity: Severity::High,
@@ -91,7 +92,7 @@ fn kinds_and_exact_deltas() {
         ]
     );
     assert_eq!(text(&lines, "item_key"), ["A", "B", "C", "D"]);
-    assert_eq!(text(&lines, "qty_delta"), ["-0.200", "", "-7.500", "1.000"]);
+    assert_eq!(text(&lines, "qty_delta"), ["-0.2", "", "-7.5", "1"]);
     assert_eq!(text(&lines, "cost_delta"), ["", "0.2500", "", ""]);
     // −0.2 × 2.5; 0.25 × 4 units; C has no cost; D at the observed cost.
     assert_eq!(

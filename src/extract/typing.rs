@@ -14,8 +14,7 @@ use rust_decimal::Decimal;
 
 use super::RawTable;
 use crate::columns::{
-    ABSENT, FILE, Field, INVALID, LOCATION, MONEY_SCALE, QTY, QTY_SCALE, ROW, SKU, SOURCE,
-    UNIT_COST,
+    ABSENT, COST_SCALE, FILE, Field, INVALID, LOCATION, QTY, QTY_SCALE, ROW, SKU, SOURCE, UNIT_COST,
 };
 use crate::job::{Blank, Layout, Placeholder};
 
@@ -79,34 +78,64 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     };
 
     let mut errors = Vec::new();
+    // Which hints the message ends with: one per kind of bad cell found.
+    let mut not_numbers = false;
+    // Setting → (the most places a cell had, the setting's maximum, what it governs).
+    let mut too_exact: std::collections::BTreeMap<&str, (u32, u32, &str)> = Default::default();
+    let precision = &layout.precision;
+    let mut bad = |i: usize, field: Field, cell: &str, why: BadNumber| {
+        let (what, setting, places, max) = if field == Field::Qty {
+            (
+                "quantities",
+                "[quantity] scale",
+                precision.quantity.scale,
+                crate::precision::MAX_QTY_SCALE,
+            )
+        } else {
+            (
+                "unit costs",
+                "[money] cost_scale",
+                precision.money.cost_scale,
+                crate::precision::MAX_COST_SCALE,
+            )
+        };
+        let mut msg = why.message(cell);
+        match why {
+            BadNumber::NotANumber(_) => not_numbers = true,
+            BadNumber::TooManyPlaces(n) => {
+                msg.push_str(&format!(
+                    "; {what} may have {places} ({setting} in the rules file)"
+                ));
+                let e = too_exact.entry(setting).or_insert((n, max, what));
+                e.0 = e.0.max(n);
+            }
+            BadNumber::TooLarge => {}
+        }
+        errors.push(format!(
+            "{}: column {:?} ({}): {msg}",
+            place(i),
+            header_of(field, i),
+            field.column()
+        ));
+    };
     let qty_text = text(QTY)?;
     let t = std::time::Instant::now();
     let qty = parse_column(
         &qty_text,
+        precision.quantity.scale,
         QTY_SCALE as u32,
         layout,
         layout.blank,
-        &mut |i, msg| {
-            errors.push(format!(
-                "{}: column {:?} (qty): {msg}",
-                place(i),
-                header_of(Field::Qty, i)
-            ))
-        },
+        &mut |i, cell, why| bad(i, Field::Qty, cell, why),
     );
     let cost_text = text(UNIT_COST)?;
     let cost = parse_column(
         &cost_text,
-        MONEY_SCALE as u32,
+        precision.money.cost_scale,
+        COST_SCALE as u32,
         layout,
         Blank::Invalid,
-        &mut |i, msg| {
-            errors.push(format!(
-                "{}: column {:?} (unit_cost): {msg}",
-                place(i),
-                header_of(Field::UnitCost, i)
-            ))
-        },
+        &mut |i, cell, why| bad(i, Field::UnitCost, cell, why),
     );
     if !errors.is_empty() {
         let n = errors.len();
@@ -118,10 +147,25 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
         if n > MAX_LISTED {
             msg.push_str(&format!("\n... and {} more bad cells", n - MAX_LISTED));
         }
-        msg.push_str(
-            "\n    hint: a text that stands for a quantity belongs under the source's placeholders, \
-             e.g. placeholders = { \"Not stocked\" = \"absent\" }",
-        );
+        for (setting, (needed, max, what)) in too_exact {
+            if needed <= max {
+                msg.push_str(&format!(
+                    "\n    hint: to keep {what} as exact as the source states them, set {setting} = {needed} \
+                     (at most {max}) in the rules file"
+                ));
+            } else {
+                msg.push_str(&format!(
+                    "\n    hint: {what} are kept to at most {max} decimal places ({setting}); \
+                     round these cells in the source"
+                ));
+            }
+        }
+        if not_numbers {
+            msg.push_str(
+                "\n    hint: a text that stands for a quantity belongs under the source's placeholders, \
+                 e.g. placeholders = { \"Not stocked\" = \"absent\" }",
+            );
+        }
         bail!(msg);
     }
 
@@ -161,7 +205,7 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     }
     let absent = BooleanChunked::from_slice(ABSENT.into(), &qty.absent);
     columns.push(decimal_column(QTY, qty, QTY_SCALE)?);
-    columns.push(decimal_column(UNIT_COST, cost, MONEY_SCALE)?);
+    columns.push(decimal_column(UNIT_COST, cost, COST_SCALE)?);
     // Provenance that is the same on every row of a file: constant columns, no copies.
     let constant = |name: &str, value: &str| {
         Column::new_scalar(
@@ -223,13 +267,15 @@ struct Parsed {
 }
 
 /// `blank` says what an empty cell is: absent (not stocked), zero, or no number (which
-/// makes a quantity's row invalid, and leaves a cost unknown).
+/// makes a quantity's row invalid, and leaves a cost unknown). Cells may have `places`
+/// decimals; the mantissas are at `scale`.
 fn parse_column(
     cells: &StringChunked,
+    places: u32,
     scale: u32,
     layout: &Layout,
     blank: Blank,
-    error: &mut dyn FnMut(usize, String),
+    error: &mut dyn FnMut(usize, &str, BadNumber),
 ) -> Parsed {
     let mut values = Vec::with_capacity(cells.len());
     let mut valid = Vec::with_capacity(cells.len());
@@ -239,7 +285,7 @@ fn parse_column(
     for (i, cell) in cells.iter().enumerate() {
         // The common case first: plain digits, no placeholder table to consult.
         if let (Some(m), false) = (
-            cell.and_then(|c| parse_plain(c.trim().as_bytes(), separator, scale)),
+            cell.and_then(|c| parse_plain(c.trim().as_bytes(), separator, places, scale)),
             placeholders,
         ) {
             values.push(m);
@@ -260,17 +306,17 @@ fn parse_column(
                     absent[i] = true;
                     None
                 }
-                Some(Placeholder::Value(d)) => match to_mantissa(*d, scale) {
+                Some(Placeholder::Value(d)) => match to_mantissa(*d, places, scale) {
                     Ok(m) => Some(m),
-                    Err(msg) => {
-                        error(i, msg);
+                    Err(why) => {
+                        error(i, t, why);
                         None
                     }
                 },
-                None => match parse_decimal(t, layout.decimal_comma, scale) {
+                None => match parse_number(t, layout.decimal_comma, places, scale) {
                     Ok(m) => Some(m),
-                    Err(msg) => {
-                        error(i, msg);
+                    Err(why) => {
+                        error(i, t, why);
                         None
                     }
                 },
@@ -286,22 +332,62 @@ fn parse_column(
     }
 }
 
-/// Parses a number as written in an export into a mantissa at `scale`.
+/// Why a cell is not a number the column can keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadNumber {
+    /// Not a number at all (a text, a stray separator).
+    NotANumber(String),
+    /// More decimal places than the column may have.
+    TooManyPlaces(u32),
+    TooLarge,
+}
+
+impl BadNumber {
+    /// The message for the cell `text`.
+    pub fn message(&self, text: &str) -> String {
+        match self {
+            BadNumber::NotANumber(why) => why.clone(),
+            BadNumber::TooManyPlaces(n) => format!("{text:?} has {n} decimal places"),
+            BadNumber::TooLarge => format!(
+                "{text:?} is too large (more than {MAX_INTEGER_DIGITS} digits before the decimal point)"
+            ),
+        }
+    }
+}
+
+/// The most digits before the decimal point a quantity or cost may have (ERPNext's
+/// decimal(21,9) has 12): with `COST_SCALE` and `QTY_SCALE` a value stays within i128.
+pub const MAX_INTEGER_DIGITS: u32 = 15;
+
+/// Parses a number as written in an export into a mantissa at `scale`, with at most
+/// `scale` decimal places.
 pub fn parse_decimal(text: &str, decimal_comma: bool, scale: u32) -> Result<i128, String> {
+    parse_number(text, decimal_comma, scale, scale).map_err(|e| e.message(text))
+}
+
+/// Parses a number with at most `places` decimal places into a mantissa at `scale`
+/// (≥ `places`).
+pub fn parse_number(
+    text: &str,
+    decimal_comma: bool,
+    places: u32,
+    scale: u32,
+) -> Result<i128, BadNumber> {
     if let Some(m) = parse_plain(
         text.as_bytes(),
         if decimal_comma { b',' } else { b'.' },
+        places,
         scale,
     ) {
         return Ok(m);
     }
-    parse_general(text, decimal_comma, scale)
+    parse_general(text, decimal_comma, places, scale)
 }
 
-/// The common case in one pass: an optional sign, digits, and at most `scale` decimals
+/// The common case in one pass: an optional sign, digits, and at most `places` decimals
 /// after one separator. Anything else (exponents, too many decimals, junk) returns
 /// `None` and goes to the general parser, which also words the errors.
-fn parse_plain(text: &[u8], separator: u8, scale: u32) -> Option<i128> {
+fn parse_plain(text: &[u8], separator: u8, places: u32, scale: u32) -> Option<i128> {
     let (negative, digits) = match text.first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -317,7 +403,7 @@ fn parse_plain(text: &[u8], separator: u8, scale: u32) -> Option<i128> {
                 any_digit = true;
                 if let Some(d) = decimals.as_mut() {
                     *d += 1;
-                    if *d > scale {
+                    if *d > places {
                         return None;
                     }
                 }
@@ -333,45 +419,54 @@ fn parse_plain(text: &[u8], separator: u8, scale: u32) -> Option<i128> {
     if !any_digit {
         return None;
     }
-    let mantissa = i128::from(mantissa) * 10i128.pow(scale - decimals.unwrap_or(0));
-    if mantissa >= 10i128.pow(18) {
+    let decimals = decimals.unwrap_or(0);
+    // 18 digits read: the integer part may be too long only if it has more than 15.
+    if MAX_INTEGER_DIGITS + decimals < 18 && mantissa >= 10u64.pow(MAX_INTEGER_DIGITS + decimals) {
         return None;
     }
+    let mantissa = i128::from(mantissa) * 10i128.pow(scale - decimals);
     Some(if negative { -mantissa } else { mantissa })
 }
 
-fn parse_general(text: &str, decimal_comma: bool, scale: u32) -> Result<i128, String> {
+fn parse_general(
+    text: &str,
+    decimal_comma: bool,
+    places: u32,
+    scale: u32,
+) -> Result<i128, BadNumber> {
     let normalized = if decimal_comma {
         if text.contains('.') {
-            return Err(format!(
+            return Err(BadNumber::NotANumber(format!(
                 "{text:?} has a '.' but the source uses a decimal comma"
-            ));
+            )));
         }
         text.replace(',', ".")
     } else {
         if text.contains(',') {
-            return Err(format!(
+            return Err(BadNumber::NotANumber(format!(
                 "{text:?} has a ','; if the source writes decimal commas, set decimal_comma = true"
-            ));
+            )));
         }
         text.to_string()
     };
-    let d =
-        Decimal::from_str_exact(&normalized).map_err(|_| format!("{text:?} is not a number"))?;
-    to_mantissa(d, scale).map_err(|m| format!("{text:?} {m}"))
+    let d = Decimal::from_str_exact(&normalized)
+        .map_err(|_| BadNumber::NotANumber(format!("{text:?} is not a number")))?;
+    to_mantissa(d, places, scale)
 }
 
-fn to_mantissa(d: Decimal, scale: u32) -> Result<i128, String> {
+/// An exact decimal as a mantissa at `scale`, if it has at most `places` decimals
+/// (trailing zeros do not count: ERPNext writes `12.000000000`).
+fn to_mantissa(d: Decimal, places: u32, scale: u32) -> Result<i128, BadNumber> {
     let mut d = d.normalize();
-    if d.scale() > scale {
-        return Err(format!("has more than {scale} decimal places"));
+    if d.scale() > places {
+        return Err(BadNumber::TooManyPlaces(d.scale()));
+    }
+    let limit = Decimal::from_i128_with_scale(10i128.pow(MAX_INTEGER_DIGITS), 0);
+    if d.abs() >= limit {
+        return Err(BadNumber::TooLarge);
     }
     d.rescale(scale);
-    let m = d.mantissa();
-    if m.abs() >= 10i128.pow(18) {
-        return Err("is too large (more than 18 digits)".into());
-    }
-    Ok(m)
+    Ok(d.mantissa())
 }
 
 fn decimal_column(name: &str, parsed: Parsed, scale: usize) -> Result<Column> {
@@ -381,7 +476,7 @@ fn decimal_column(name: &str, parsed: Parsed, scale: usize) -> Result<Column> {
         Some(parsed.valid.into_iter().collect())
     };
     let ca = Int128Chunked::from_vec_validity(name.into(), parsed.values, validity);
-    Ok(ca.into_decimal(18, scale)?.into_series().into())
+    Ok(ca.into_decimal(38, scale)?.into_series().into())
 }
 
 #[cfg(test)]
@@ -394,11 +489,8 @@ mod tests {
         assert_eq!(parse_decimal("-0.001", false, 3), Ok(-1));
         assert_eq!(parse_decimal("3,75", true, 4), Ok(37_500));
         assert_eq!(parse_decimal("7", false, 4), Ok(70_000));
-        assert!(
-            parse_decimal("1.2345", false, 3)
-                .unwrap_err()
-                .contains("more than 3 decimal places")
-        );
+        let e = parse_decimal("1.2345", false, 3).unwrap_err();
+        assert!(e.contains("has 4 decimal places"), "{e}");
         assert!(
             parse_decimal("abc", false, 3)
                 .unwrap_err()
@@ -425,29 +517,72 @@ mod tests {
                 .unwrap_err()
                 .contains("too large")
         );
+        assert_eq!(
+            parse_decimal("999999999999999", false, 0),
+            Ok(999_999_999_999_999)
+        );
+    }
+
+    #[test]
+    fn a_source_precision_is_kept() {
+        // ERPNext's decimal(21,9): trailing zeros are not decimals the value has.
+        assert_eq!(
+            parse_number("361.864861000", false, 9, 12),
+            Ok(361_864_861_000_000)
+        );
+        assert_eq!(
+            parse_number("12.000000000", false, 0, 9),
+            Ok(12_000_000_000)
+        );
+        assert_eq!(
+            parse_number("361.8648610001", false, 9, 12),
+            Err(BadNumber::TooManyPlaces(10))
+        );
+        assert_eq!(
+            parse_number("123456789012.123456789", false, 9, 12),
+            Ok(123_456_789_012_123_456_789_000)
+        );
+        assert_eq!(
+            parse_number("1234567890123456", false, 9, 12),
+            Err(BadNumber::TooLarge)
+        );
     }
 
     #[test]
     fn the_plain_parser_agrees_with_rust_decimal() {
-        for text in [
-            "0",
-            "-0.5",
-            "12",
-            "12.3",
-            "12.34",
-            "12.345",
-            "999999999999999.999",
-            "+3.1",
-            "007.250",
-        ] {
-            assert_eq!(
-                parse_plain(text.as_bytes(), b'.', 3),
-                parse_general(text, false, 3).ok(),
-                "{text}"
-            );
+        for (places, scale) in [(3, 3), (3, 9), (9, 12), (12, 12), (0, 9)] {
+            for text in [
+                "0",
+                "-0.5",
+                "12",
+                "12.3",
+                "12.34",
+                "12.345",
+                "999999999999999.999",
+                "999999999999999",
+                "1000000000000000",
+                "+3.1",
+                "007.250",
+                "361.864861000",
+                "0.000000001",
+                "123456.123456789012",
+            ] {
+                assert_eq!(
+                    parse_plain(text.as_bytes(), b'.', places, scale),
+                    parse_general(text, false, places, scale)
+                        .ok()
+                        // The plain parser leaves trailing zeros beyond `places` to the
+                        // general one.
+                        .filter(|_| text
+                            .split('.')
+                            .nth(1)
+                            .is_none_or(|f| f.len() as u32 <= places)),
+                    "{text} at {places}/{scale}"
+                );
+            }
         }
         for text in ["12.3456", "1e3", "", ".", "1.2.3", "1 000", "-"] {
-            assert_eq!(parse_plain(text.as_bytes(), b'.', 3), None, "{text}");
+            assert_eq!(parse_plain(text.as_bytes(), b'.', 3, 3), None, "{text}");
         }
     }
 }

@@ -133,6 +133,8 @@ pub struct Layout {
     pub placeholders: BTreeMap<String, Placeholder>,
     /// What a blank quantity cell means.
     pub blank: Blank,
+    /// How many decimals a quantity or cost may have (the rules file's, set by `load`).
+    pub precision: crate::precision::Precision,
 }
 
 impl Layout {
@@ -317,7 +319,14 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     match rules {
         Some(rules) if errors.is_empty() => Ok(Job {
             path: path.to_path_buf(),
-            sources,
+            // Each source types its cells at the precision the rules file declares.
+            sources: sources
+                .into_iter()
+                .map(|mut s| {
+                    s.layout.precision = rules.precision;
+                    s
+                })
+                .collect(),
             pairings,
             rules,
             output: dir.join(output.unwrap_or_else(|| "runs".to_string())),

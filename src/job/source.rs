@@ -424,6 +424,7 @@ pub(super) fn compile(
         files,
         layout: Layout {
             columns,
+            precision: Default::default(),
             header_row,
             skip_rows,
             decimal_comma,

@@ -393,13 +393,13 @@ fn apply_target(
 
     // Optimistic check, now atomic with the write: the rows cannot move any more.
     let t = Instant::now();
-    let cast_qty = "CAST(tally_stage.cur_qty AS DECIMAL(18,3))";
+    let cast_qty = "CAST(tally_stage.cur_qty AS DECIMAL(30,9))";
     match write_back.mode {
         WriteBackMode::Update => {
             let t = checked_table.as_deref().expect("update checks its table");
             let cost_same = cost_col.as_ref().map_or(String::new(), |c| {
                 format!(
-                    " AND (tally_stage.cur_cost IS NULL OR {t}.{c} = CAST(tally_stage.cur_cost AS DECIMAL(18,4)))"
+                    " AND (tally_stage.cur_cost IS NULL OR {t}.{c} = CAST(tally_stage.cur_cost AS DECIMAL(30,12)))"
                 )
             });
             exec(&format!(
@@ -487,11 +487,11 @@ fn apply_target(
                      tally_stage.loc = {t}.{loc_col} AND tally_stage.sku = {t}.{sku_col} AND tally_stage.fresh = 1)"
                 )
             };
-            let mut set = format!("{qty_col} = {}", pick("new_qty", "DECIMAL(18,3)"));
+            let mut set = format!("{qty_col} = {}", pick("new_qty", "DECIMAL(30,9)"));
             if let Some(c) = &cost_col {
                 set.push_str(&format!(
                     ", {c} = COALESCE({}, {t}.{c})",
-                    pick("new_cost", "DECIMAL(18,4)")
+                    pick("new_cost", "DECIMAL(30,12)")
                 ));
             }
             // The current value is compared again in the write itself: even a database
@@ -504,7 +504,7 @@ fn apply_target(
         }
         WriteBackMode::Ledger => {
             let t = &target_table;
-            let d = |c: &str| format!("CAST({c} AS DECIMAL(18,3))");
+            let d = |c: &str| format!("CAST({c} AS DECIMAL(30,9))");
             with(
                 &format!(
                     "INSERT INTO {t} (location, sku, qty_before, qty_after, qty_change, reason, run_id, line) \

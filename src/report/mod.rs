@@ -80,7 +80,7 @@ pub fn render(
         let rendered: Vec<Result<Page>> = batch
             .par_iter()
             .map(|loc| {
-            let lines = model::line_views(&loc.lines)?;
+            let lines = model::line_views(&loc.lines, input.precision)?;
             let ctx = minijinja::context! {
                 m => m.clone(),
                 loc => Value::from(minijinja::value::Serde(loc)),
@@ -117,7 +117,7 @@ pub fn write_back_page(
             .lazy()
             .filter(col("line").is_in(lit(Series::new("l".into(), lines)).implode(false), false))
             .collect()?;
-        let views = model::line_views(&frame)?;
+        let views = model::line_views(&frame, &run.precision)?;
         Ok(Value::from(
             views
                 .into_iter()

@@ -2,16 +2,15 @@
 //! kind, location and pairing computed with exact decimals.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use anyhow::Result;
 use minijinja::Value;
 use polars::prelude::*;
-use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::columns::{LOCATION, MONEY_SCALE, QTY_SCALE};
+use crate::columns::{LOCATION, QTY_SCALE};
 use crate::discrepancy::Resolution;
+use crate::precision::Precision;
 use crate::write::corrections::file_stem;
 use crate::write::manifest::{CorrectionTotals, PairingTally, Totals};
 
@@ -24,6 +23,8 @@ pub struct ReportInput<'a> {
     pub totals: &'a Totals,
     pub pairings: &'a [PairingTally],
     pub corrections: &'a CorrectionTotals,
+    /// How values are rounded where shown (the rules file's [money]).
+    pub precision: &'a Precision,
 }
 
 #[derive(Serialize)]
@@ -147,26 +148,19 @@ impl minijinja::value::Object for LineView {
     }
 }
 
-/// Sums of a group of lines; a sum over no values at all stays empty, not zero.
+/// Exact sums of a group of lines (mantissas at the columns' scales); a sum over no
+/// values at all stays empty, not zero.
 #[derive(Default, Clone)]
 struct Acc {
     lines: u64,
     needs_person: u64,
-    qty: Option<Decimal>,
-    value: Option<Decimal>,
+    qty: Option<i128>,
+    value: Option<i128>,
 }
 
-fn show(sum: Option<Decimal>, scale: u32) -> String {
-    sum.map(|mut d| {
-        d.rescale(scale);
-        d.to_string()
-    })
-    .unwrap_or_default()
-}
-
-fn add_opt(sum: &mut Option<Decimal>, part: Option<Decimal>) {
+fn add_opt(sum: &mut Option<i128>, part: Option<i128>) {
     if let Some(p) = part {
-        *sum = Some(sum.unwrap_or_default() + p);
+        *sum = Some(sum.unwrap_or_default().saturating_add(p));
     }
 }
 
@@ -178,13 +172,20 @@ impl Acc {
         add_opt(&mut self.value, part.value);
     }
 
-    fn group(&self, name: &str) -> Group {
+    /// Quantities shown exact, values rounded once by the declared rule.
+    fn group(&self, name: &str, precision: &Precision) -> Group {
         Group {
             name: name.to_string(),
             lines: self.lines,
             needs_person: self.needs_person,
-            qty_delta: show(self.qty, QTY_SCALE as u32),
-            value_delta: show(self.value, MONEY_SCALE as u32),
+            qty_delta: self
+                .qty
+                .map(|q| crate::precision::exact(q, QTY_SCALE as u32))
+                .unwrap_or_default(),
+            value_delta: self
+                .value
+                .map(|v| precision.money.show(v))
+                .unwrap_or_default(),
         }
     }
 }
@@ -199,7 +200,6 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
         when(col(c).count().gt(lit(0u32)))
             .then(col(c).sum())
             .otherwise(lit(NULL))
-            .cast(DataType::String)
             .alias(c)
     };
     let groups = discrepancies
@@ -220,9 +220,9 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
     let kind = groups.column("kind")?.str()?;
     let lines = groups.column("lines")?.u64()?;
     let needs = groups.column("needs_person")?.u64()?;
-    let qty = groups.column("qty_delta")?.str()?;
-    let value = groups.column("value_delta")?.str()?;
-    let decimal = |t: Option<&str>| t.and_then(|t| Decimal::from_str(t).ok());
+    // Sums keep their columns' scales (QTY_SCALE, VALUE_SCALE).
+    let qty = groups.column("qty_delta")?.decimal()?.physical().clone();
+    let value = groups.column("value_delta")?.decimal()?.physical().clone();
     Ok((0..groups.height())
         .map(|i| {
             (
@@ -231,8 +231,8 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
                 Acc {
                     lines: lines.get(i).unwrap_or(0),
                     needs_person: needs.get(i).unwrap_or(0),
-                    qty: decimal(qty.get(i)),
-                    value: decimal(value.get(i)),
+                    qty: qty.get(i),
+                    value: value.get(i),
                 },
             )
         })
@@ -253,7 +253,7 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         )
         .limit(TOP as IdxSize)
         .collect()?;
-    let top = line_views(&top)?;
+    let top = line_views(&top, input.precision)?;
 
     let mut kinds: BTreeMap<String, Acc> = BTreeMap::new();
     let mut by_location: BTreeMap<String, (Acc, BTreeMap<String, Acc>)> = BTreeMap::new();
@@ -292,8 +292,11 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
                 n += 1;
             }
             LocationView {
-                summary: acc.group(&code),
-                kinds: kinds.iter().map(|(k, a)| a.group(k)).collect(),
+                summary: acc.group(&code, input.precision),
+                kinds: kinds
+                    .iter()
+                    .map(|(k, a)| a.group(k, input.precision))
+                    .collect(),
                 lines: frames.remove(&code).unwrap_or_default(),
                 code,
                 page,
@@ -310,16 +313,26 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         totals: input.totals,
         pairings: input.pairings,
         corrections: input.corrections,
-        kinds: kinds.iter().map(|(k, a)| a.group(k)).collect(),
+        kinds: kinds
+            .iter()
+            .map(|(k, a)| a.group(k, input.precision))
+            .collect(),
         locations,
         top,
     })
 }
 
-/// Every column as display text (exact decimals keep their scale).
-/// The columns a line view reads, as text; columns that are null throughout (units and
-/// movements on most runs) are left out and read as empty.
-fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
+/// The columns a line view reads, as text (decimals as `precision` shows them); columns
+/// that are null throughout (units and movements on most runs) are left out and read as
+/// empty.
+fn text_columns(frame: &DataFrame, precision: &Precision) -> Result<BTreeMap<String, Vec<String>>> {
+    let viewed: Vec<_> = frame
+        .columns()
+        .iter()
+        .filter(|c| !NOT_VIEWED.contains(&c.name().as_str()) && c.null_count() < c.len())
+        .map(|c| c.name().clone())
+        .collect();
+    let frame = precision.for_people(&frame.select(viewed)?)?;
     let mut out = BTreeMap::new();
     for c in frame.columns() {
         if NOT_VIEWED.contains(&c.name().as_str()) || c.null_count() == c.len() {
@@ -340,8 +353,8 @@ fn text_columns(frame: &DataFrame) -> Result<BTreeMap<String, Vec<String>>> {
 /// cast to text.
 const NOT_VIEWED: [&str; 3] = ["cost_delta", "baseline_book_qty", "baseline_observed_qty"];
 
-pub fn line_views(frame: &DataFrame) -> Result<Vec<LineView>> {
-    let cols = text_columns(frame)?;
+pub fn line_views(frame: &DataFrame, precision: &Precision) -> Result<Vec<LineView>> {
+    let cols = text_columns(frame, precision)?;
     let needs = |r: &str| {
         Resolution::ALL
             .iter()

@@ -7,7 +7,7 @@
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::columns::{MONEY_SCALE, QTY_SCALE};
+use crate::columns::{COST_SCALE, QTY_SCALE, VALUE_SCALE};
 use crate::discrepancy::Kind;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,8 +94,8 @@ impl Condition {
                 (col("qty_delta").abs() * dec(Decimal::ONE_HUNDRED, 0))
                     .lt_eq(dec(*max, QTY_SCALE) * col("book_qty").abs())
             }
-            Condition::ValueAtCost(max) => col("value_delta").abs().lt_eq(dec(*max, MONEY_SCALE)),
-            Condition::UnitCost(max) => col("cost_delta").abs().lt_eq(dec(*max, MONEY_SCALE)),
+            Condition::ValueAtCost(max) => col("value_delta").abs().lt_eq(dec(*max, VALUE_SCALE)),
+            Condition::UnitCost(max) => col("cost_delta").abs().lt_eq(dec(*max, COST_SCALE)),
             Condition::Always => lit(true),
         };
         e.fill_null(lit(false))

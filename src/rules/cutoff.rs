@@ -57,6 +57,7 @@ impl Movements {
             rows.column(MOVEMENT)?,
         );
         let decimal_comma = rows.source().layout.decimal_comma;
+        let places = rows.source().layout.precision.quantity.scale;
         let mut problems = Problems::default();
         let (mut out, mut scratch) = (String::new(), String::new());
         for i in 0..rows.len() {
@@ -74,13 +75,19 @@ impl Movements {
                 continue;
             }
             let qty_text = qtys.get(i).unwrap_or("");
-            let qty = match crate::extract::typing::parse_decimal(qty_text, decimal_comma, 3) {
-                Ok(m) => Decimal::from_i128_with_scale(m, 3),
-                Err(e) => {
-                    problems.push(format!("{}: {e}", rows.cell(i, Field::Qty)));
-                    continue;
-                }
-            };
+            let qty =
+                match crate::extract::typing::parse_number(qty_text, decimal_comma, places, places)
+                {
+                    Ok(m) => Decimal::from_i128_with_scale(m, places),
+                    Err(e) => {
+                        problems.push(format!(
+                            "{}: {}",
+                            rows.cell(i, Field::Qty),
+                            e.message(qty_text)
+                        ));
+                        continue;
+                    }
+                };
             let time_text = times.get(i).unwrap_or("");
             let Some(at) = parse_time(time_text) else {
                 problems.push(format!(

@@ -24,6 +24,15 @@
 //! max_zeroed = 25
 //! max_value_per_location = "50000"
 //!
+//! [money]                         # values are exact; rounded where shown, summed, written
+//! scale = 4                       # decimal places of a value shown or summed (default 4)
+//! rounding = "half_even"          # half_even (default) | half_up (ties away from zero)
+//! cost_scale = 9                  # the most decimals a unit cost may have (default 9, ≤ 12)
+//!
+//! [quantity]
+//! scale = 9                       # the most decimals a quantity may have (default 9, ≤ 9)
+//! rounding = "half_even"          # how a converted quantity is rounded to that scale
+//!
 //! [defaults]                      # for lines no rule matches
 //! severity = "medium"
 //! resolution = "review"
@@ -55,6 +64,7 @@ use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discrepancy::{Kind, Resolution, Severity};
+use crate::precision::{MAX_COST_SCALE, MAX_MONEY_SCALE, MAX_QTY_SCALE, Precision};
 use crate::toml_doc;
 pub use condition::Condition;
 pub use normalize::SkuStep;
@@ -78,6 +88,8 @@ pub struct RuleSet {
     pub chain: Vec<MatchStep>,
     /// Unit → dimension.
     pub units: BTreeMap<String, String>,
+    /// How exact quantities and costs are, and how values are rounded ([money], [quantity]).
+    pub precision: Precision,
     pub rules: Vec<Rule>,
     pub default: Decision,
 }
@@ -125,6 +137,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     let mut approval_above = None;
     let mut guard = crate::guard::Limits::default();
     let mut units = BTreeMap::new();
+    let mut precision = crate::precision::Precision::default();
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
         for (key, value) in doc.get_ref().iter() {
@@ -228,6 +241,30 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                         guard = crate::guard::Limits::compile(g, &mut diags);
                     }
                 }
+                "money" => {
+                    if let Some(m) = toml_doc::decode::<raw::RawMoney>(value, &mut diags, "[money]") {
+                        let money = &mut precision.money;
+                        if let Some(s) = m.scale {
+                            money.scale = places(s, MAX_MONEY_SCALE, "[money] scale", &mut diags);
+                        }
+                        if let Some(s) = m.cost_scale {
+                            money.cost_scale =
+                                places(s, MAX_COST_SCALE, "[money] cost_scale", &mut diags);
+                        }
+                        money.rounding = m.rounding.unwrap_or(money.rounding);
+                    }
+                }
+                "quantity" => {
+                    if let Some(q) =
+                        toml_doc::decode::<raw::RawQuantity>(value, &mut diags, "[quantity]")
+                    {
+                        let quantity = &mut precision.quantity;
+                        if let Some(s) = q.scale {
+                            quantity.scale = places(s, MAX_QTY_SCALE, "[quantity] scale", &mut diags);
+                        }
+                        quantity.rounding = q.rounding.unwrap_or(quantity.rounding);
+                    }
+                }
                 "units" => {
                     for (unit, dim) in toml_doc::entries(value, &mut diags, "units") {
                         if let Some(d) = toml_doc::decode::<String>(
@@ -266,7 +303,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the rules file"),
-                    "the rules file takes: reasons, [normalize], [match], [units], [approval], [guard], [defaults], [[rules]]",
+                    "the rules file takes: reasons, [normalize], [match], [units], [approval], [guard], [money], [quantity], [defaults], [[rules]]",
                 ),
             }
         }
@@ -319,6 +356,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
         key: match_key,
         chain,
         units,
+        precision,
         rules,
         // Without a [defaults] table, an undecided line goes to a person.
         default: default.unwrap_or(Decision {
@@ -326,6 +364,21 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
             resolution: Resolution::Review,
         }),
     })
+}
+
+/// A number of decimal places from 0 to `max`; out of range is a diagnostic.
+fn places(value: Spanned<i64>, max: u32, what: &str, diags: &mut Diagnostics) -> u32 {
+    match u32::try_from(*value.get_ref()) {
+        Ok(p) if p <= max => p,
+        _ => {
+            diags.hint(
+                value.span(),
+                format!("{what} must be a number of decimal places from 0 to {max}"),
+                format!("e.g. {} = 4", what.rsplit(' ').next().unwrap_or(what)),
+            );
+            0
+        }
+    }
 }
 
 impl RawNumber {

@@ -142,3 +142,20 @@ pub struct RawApproval {
     /// Corrections whose |value_delta| is above this need a person's approval.
     pub above: Spanned<RawNumber>,
 }
+
+/// `[money]`: the money scale and rounding rule, and how exact unit costs may be.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMoney {
+    pub scale: Option<Spanned<i64>>,
+    pub rounding: Option<crate::precision::Rounding>,
+    pub cost_scale: Option<Spanned<i64>>,
+}
+
+/// `[quantity]`: how exact quantities may be, and how conversions round them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuantity {
+    pub scale: Option<Spanned<i64>>,
+    pub rounding: Option<crate::precision::Rounding>,
+}

@@ -29,7 +29,7 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
                 continue;
             }
             let stem = format!("corrections/{}.{}", file_stem(&pairing.name), side.as_str());
-            dir.write_csv(&format!("{stem}.csv"), &part)?;
+            dir.write_csv(&format!("{stem}.csv"), &part, &job.rules.precision)?;
             files.push(format!("{stem}.csv"));
 
             let sources = match side {
@@ -50,7 +50,7 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
                 }
                 let erpnext = erpnext_stock_reconciliation(&part, &names)?;
                 let rel = format!("{stem}.erpnext.csv");
-                dir.write_csv(&rel, &erpnext)?;
+                dir.write_csv(&rel, &erpnext, &job.rules.precision)?;
                 files.push(rel);
             }
         }

@@ -44,6 +44,10 @@ pub struct Manifest {
     pub discrepancies: Totals,
     pub corrections: CorrectionTotals,
     pub rules_in_force: Vec<RuleInForce>,
+    /// The precision in force: money scale and rounding, the most decimals a cost and
+    /// a quantity may have (the rules file's [money] and [quantity]).
+    #[serde(default)]
+    pub precision: crate::precision::Precision,
     pub default_decision: Decision,
     pub outcome: Outcome,
     pub exit_code: i32,
@@ -122,7 +126,8 @@ pub struct Totals {
     pub by_severity: BTreeMap<String, u64>,
     pub by_resolution: BTreeMap<String, u64>,
     pub by_rule: BTreeMap<String, u64>,
-    /// Exact sums as decimal text (observed − book).
+    /// Sums as decimal text (observed − book): quantities exact; values summed exactly
+    /// and rounded once to `precision.money` (scale and rounding).
     pub qty_delta_sum: String,
     pub value_delta_sum: String,
     pub needs_person: u64,

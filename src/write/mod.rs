@@ -121,10 +121,16 @@ impl RunDir {
         self.write_with(rel, |w| Ok(w.write_all(bytes)?))
     }
 
-    /// A CSV file for people and their spreadsheets: text cells that a spreadsheet would
-    /// run as a formula are neutralised (`neutralize`).
-    pub fn write_csv(&mut self, rel: &str, frame: &DataFrame) -> Result<()> {
-        let mut frame = neutralize(frame)?;
+    /// A CSV file for people and their spreadsheets: decimals as `precision` shows them
+    /// (values rounded to the money scale, quantities and costs exact), and text cells
+    /// that a spreadsheet would run as a formula neutralised (`neutralize`).
+    pub fn write_csv(
+        &mut self,
+        rel: &str,
+        frame: &DataFrame,
+        precision: &crate::precision::Precision,
+    ) -> Result<()> {
+        let mut frame = precision.for_people(&neutralize(frame)?)?;
         self.write_with(rel, |w| {
             Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
         })

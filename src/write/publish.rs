@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use polars::prelude::*;
-use rust_decimal::Decimal;
 
 use super::manifest::{
     self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals,
@@ -15,6 +14,7 @@ use super::manifest::{
 use super::{RunDir, corrections};
 use crate::extract::InputFile;
 use crate::job::Job;
+use crate::precision::Precision;
 use crate::progress::trace;
 use crate::shard::Shard;
 use crate::{report, resolve};
@@ -82,7 +82,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         state,
     } = rec;
     let corrections = resolve::corrections(&discrepancies)?;
-    let totals = totals(&discrepancies)?;
+    let totals = totals(&discrepancies, &job.rules.precision)?;
     let guard = crate::guard::assess(job, &discrepancies, &corrections, &tallies, &inputs)?;
     let outcome = if totals.needs_person > 0 || guard.held {
         Outcome::NeedsReview
@@ -92,7 +92,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
 
     let t = std::time::Instant::now();
     let mut dir = RunDir::create(out, &meta.run_id)?;
-    dir.write_csv("discrepancies.csv", &discrepancies)?;
+    dir.write_csv("discrepancies.csv", &discrepancies, &job.rules.precision)?;
     dir.write_parquet("discrepancies.parquet", &discrepancies)?;
     let mut correction_totals = CorrectionTotals {
         total: corrections.height() as u64,
@@ -120,6 +120,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         totals: &totals,
         pairings: &tallies,
         corrections: &correction_totals,
+        precision: &job.rules.precision,
     };
     report::render(&report_input, &discrepancies, |page| {
         dir.write_bytes(&page.path, page.text.as_bytes())
@@ -146,6 +147,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         discrepancies: totals,
         corrections: correction_totals,
         rules_in_force: manifest::rules_in_force(&job.rules),
+        precision: job.rules.precision,
         default_decision: job.rules.default,
         outcome,
         exit_code: outcome.exit_code(),
@@ -175,17 +177,22 @@ fn count_by(frame: &DataFrame, column: &str) -> Result<Vec<(String, u64)>> {
         .collect())
 }
 
-/// The exact sum of a decimal column.
-fn decimal_sum(frame: &DataFrame, column: &str) -> Result<Decimal> {
+/// The exact sum of a decimal column: its mantissa and scale.
+fn decimal_sum(frame: &DataFrame, column: &str) -> Result<(i128, u32)> {
     let c = frame.column(column)?;
     let DataType::Decimal(_, scale) = c.dtype() else {
         anyhow::bail!("internal error: {column} is not a decimal column");
     };
-    let sum: i128 = c.decimal()?.physical().iter().flatten().sum();
-    Ok(Decimal::from_i128_with_scale(sum, *scale as u32))
+    let mut sum: i128 = 0;
+    for v in c.decimal()?.physical().iter().flatten() {
+        sum = sum
+            .checked_add(v)
+            .ok_or_else(|| anyhow::anyhow!("the sum of {column} is too large to hold"))?;
+    }
+    Ok((sum, *scale as u32))
 }
 
-fn totals(discrepancies: &DataFrame) -> Result<Totals> {
+fn totals(discrepancies: &DataFrame, precision: &Precision) -> Result<Totals> {
     let mut t = Totals {
         lines: discrepancies.height() as u64,
         ..Default::default()
@@ -194,8 +201,11 @@ fn totals(discrepancies: &DataFrame) -> Result<Totals> {
     t.by_severity = count_by(discrepancies, "severity")?.into_iter().collect();
     t.by_resolution = count_by(discrepancies, "resolution")?.into_iter().collect();
     t.by_rule = count_by(discrepancies, "rule")?.into_iter().collect();
-    t.qty_delta_sum = decimal_sum(discrepancies, "qty_delta")?.to_string();
-    t.value_delta_sum = decimal_sum(discrepancies, "value_delta")?.to_string();
+    let (qty, scale) = decimal_sum(discrepancies, "qty_delta")?;
+    t.qty_delta_sum = crate::precision::exact(qty, scale);
+    // The exact values summed, then rounded once (precision.rs).
+    let (value, _) = decimal_sum(discrepancies, "value_delta")?;
+    t.value_delta_sum = precision.money.show(value);
     t.needs_person = discrepancies
         .clone()
         .lazy()

@@ -38,12 +38,12 @@ fn a_case_barcode_story() {
             "book: erp query:",
             "observed: lightspeed",
             "cherry-creek.csv:2",
-            "raw: sku \"210000000001\", qty 2.000",
+            "raw: sku \"210000000001\", qty 2",
             "gtin 10850001000014",
             "match chain: alias → item 00010001 in Case",
-            "unit: 2.000 Case × 12.000000 = 24.000 in the base unit",
+            "unit: 2 Case × 12 = 24 in the base unit",
             "discrepancy: qty_mismatch, matched by alias",
-            "book 26.000, observed 24.000, Δ qty -2.000, Δ value -12.5000",
+            "book 26, observed 24, Δ qty -2, Δ value -12.5000",
             "rule small-variance → correct book (low)",
         ],
     );
@@ -65,9 +65,9 @@ fn sku_steps_and_movements_are_told() {
         &[
             "match chain: alias → item 00030110 (",
             "system-ids.csv:4)",
-            "movements after its as-of time: net -1.000 → compared as 7.000",
-            "2026-11-25T22:00:00-05:00 Sales Invoice -1.000",
-            "book 5.000, observed 7.000, Δ qty 2.000",
+            "movements after its as-of time: net -1 → compared as 7",
+            "2026-11-25T22:00:00-05:00 Sales Invoice -1",
+            "book 5, observed 7, Δ qty 2",
         ],
     );
 }
@@ -80,9 +80,9 @@ fn a_conflict_shows_the_baseline() {
     assert_tells(
         &o,
         &[
-            "since the baseline: both (then book 12.000, observed 12.000)",
+            "since the baseline: both (then book 12, observed 12)",
             "rule (conflict) → review (high)",
-            "changed on both sides since the baseline: book 12.000 → 14.000, observed 12.000 → 11.000",
+            "changed on both sides since the baseline: book 12 → 14, observed 12 → 11",
         ],
     );
     // Explaining writes nothing, not even the baseline.
@@ -143,7 +143,7 @@ fn a_line_of_a_run_is_explained() {
             &format!("line {conflict} of run "),
             "qty_mismatch of item 00030004 at DEN-05",
             "as recorded: rule (conflict) → review (high), changed since the baseline: both",
-            "book 12.000 → 14.000, observed 12.000 → 11.000",
+            "book 12 → 14, observed 12 → 11",
             "compares with no baseline",
             "match chain: alias → item 00030004",
         ],

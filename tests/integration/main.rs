@@ -10,6 +10,7 @@ mod explain;
 mod faults;
 mod formats;
 mod odbc;
+mod precision;
 mod reports;
 mod retail;
 mod rules;

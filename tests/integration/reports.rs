@@ -104,8 +104,8 @@ fn summary_renders_in_a_headless_browser() {
     for shown in [
         "matched by gtin",
         "matched by alias",
-        "2.000 Case × 12",
-        "-1.000 moved after 2026-11-26T01:00:00Z",
+        "2 Case × 12",
+        "-1 moved after 2026-11-26T01:00:00Z",
         "explained",
         "check digit 7, expected 8",
         "Box (count) cannot convert to Kg (mass)",

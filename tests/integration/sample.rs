@@ -48,7 +48,7 @@ fn sample_job_needs_review_and_counts_every_kind() {
     assert_eq!(m["discrepancies"]["needs_person"], 15);
     assert_eq!(m["discrepancies"]["by_rule"]["(conflict)"], 1);
     assert_eq!(m["discrepancies"]["by_rule"]["(movements)"], 1);
-    assert_eq!(m["discrepancies"]["qty_delta_sum"], "-31.750");
+    assert_eq!(m["discrepancies"]["qty_delta_sum"], "-31.75");
     assert_eq!(m["discrepancies"]["value_delta_sum"], "-1061.8100");
     assert_eq!(m["corrections"]["total"], 9);
     assert_eq!(m["corrections"]["by_target"]["book"], 7);
@@ -195,7 +195,7 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
             l["rule"].as_str(),
             l["resolution"].as_str()
         ),
-        ("-2.000", "count-noise", "ignore")
+        ("-2", "count-noise", "ignore")
     );
     // 12.5 kg → 12.25 kg is exactly 2 %: the boundary is inclusive, and exact.
     let l = find("PDX-03", "00050007", "qty_mismatch");
@@ -205,7 +205,7 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
             l["value_delta"].as_str(),
             l["rule"].as_str()
         ),
-        ("-0.250", "-2.0300", "count-noise")
+        ("-0.25", "-2.0300", "count-noise")
     );
     // The ERP's item code and Shopify's dirty SKU meet on one item key.
     let l = find("BOS-01", "00010002", "qty_mismatch");
@@ -247,13 +247,13 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
             l["book_qty"].as_str(),
             l["resolution"].as_str()
         ),
-        ("book", "-2.000", "review")
+        ("book", "-2", "review")
     );
     // Flagged, and compared all the same: the POS lacks it, so it is to be recounted.
     let l = find("NYC-02", "00040001", "missing_in_observed");
     assert_eq!(
         (l["book_qty"].as_str(), l["resolution"].as_str()),
-        ("-2.000", "recount")
+        ("-2", "recount")
     );
     let dups: Vec<_> = lines
         .iter()
@@ -283,13 +283,13 @@ fn sample_corrections_in_generic_and_erpnext_formats() {
     assert_eq!(
         erpnext,
         "Item Code,Warehouse,Quantity,Valuation Rate\n\
-         00010002,Back Bay - NWO,17.000,9.1000\n\
-         00020010,Back Bay - NWO,3.000,58.4000\n\
-         00010001,Cherry Creek - NWO,24.000,6.2500\n\
-         00020010,Cherry Creek - NWO,3.000,58.4000\n\
-         00030110,Cherry Creek - NWO,7.000,19.9000\n\
-         00030110,SoHo - NWO,11.000,19.9000\n\
-         00030004,Ballard - NWO,35.000,7.3500\n"
+         00010002,Back Bay - NWO,17,9.1000\n\
+         00020010,Back Bay - NWO,3,58.4000\n\
+         00010001,Cherry Creek - NWO,24,6.2500\n\
+         00020010,Cherry Creek - NWO,3,58.4000\n\
+         00030110,Cherry Creek - NWO,7,19.9000\n\
+         00030110,SoHo - NWO,11,19.9000\n\
+         00030004,Ballard - NWO,35,7.3500\n"
     );
     let observed = read_csv(&dir.join("corrections/erp-vs-stores.observed.csv"));
     assert_eq!(observed.len(), 2);
@@ -313,11 +313,12 @@ fn parquet_holds_the_same_lines_with_exact_decimals() {
     assert_eq!(df.height(), 32);
     assert!(matches!(
         df.column("qty_delta").unwrap().dtype(),
-        DataType::Decimal(_, 3)
+        DataType::Decimal(_, 9)
     ));
+    // Values exact: quantity places (9) + cost places (12).
     assert!(matches!(
         df.column("value_delta").unwrap().dtype(),
-        DataType::Decimal(_, 4)
+        DataType::Decimal(_, 21)
     ));
     let sum: i128 = df
         .column("value_delta")
@@ -328,7 +329,7 @@ fn parquet_holds_the_same_lines_with_exact_decimals() {
         .iter()
         .flatten()
         .sum();
-    assert_eq!(sum, -10_618_100);
+    assert_eq!(sum, -10_618_100 * 10i128.pow(17), "-1061.8100");
 }
 
 #[test]
@@ -456,14 +457,14 @@ fn sample_shows_every_retail_rule() {
     assert_eq!(
         got,
         [
-            "qty_mismatch | 00010001 | alias | 26.000 | 2.000 | Case | 12.000000 |  | 24.000 | -2.000 | none | small-variance | correct_book",
-            "qty_mismatch | 00020010 | gtin | 4.000 | 3.000 |  |  |  | 3.000 | -1.000 | none | small-variance | correct_book",
-            "explained | 00030003 | alias | 10.000 | 12.000 |  |  | -2.000 | 10.000 | 0.000 | none | (movements) | ignore",
-            "qty_mismatch | 00030004 | alias | 14.000 | 11.000 |  |  |  | 11.000 | -3.000 | both | (conflict) | review",
-            "qty_mismatch | 00030110 | alias | 5.000 | 8.000 |  |  | -1.000 | 7.000 | 2.000 | none | small-variance | correct_book",
-            "invalid_gtin | 00040002 |  |  | 9.000 |  |  |  | 9.000 |  |  | bad-rows | review",
-            "missing_in_observed | 00050007 |  | 4.500 |  |  |  |  |  | -4.500 | none | missing-in-pos | recount",
-            "unknown_unit | 00050007 |  |  | 3.000 | Box |  |  | 3.000 |  |  | bad-rows | review",
+            "qty_mismatch | 00010001 | alias | 26 | 2 | Case | 12 |  | 24 | -2 | none | small-variance | correct_book",
+            "qty_mismatch | 00020010 | gtin | 4 | 3 |  |  |  | 3 | -1 | none | small-variance | correct_book",
+            "explained | 00030003 | alias | 10 | 12 |  |  | -2 | 10 | 0 | none | (movements) | ignore",
+            "qty_mismatch | 00030004 | alias | 14 | 11 |  |  |  | 11 | -3 | both | (conflict) | review",
+            "qty_mismatch | 00030110 | alias | 5 | 8 |  |  | -1 | 7 | 2 | none | small-variance | correct_book",
+            "invalid_gtin | 00040002 |  |  | 9 |  |  |  | 9 |  |  | bad-rows | review",
+            "missing_in_observed | 00050007 |  | 4.5 |  |  |  |  |  | -4.5 | none | missing-in-pos | recount",
+            "unknown_unit | 00050007 |  |  | 3 | Box |  |  | 3 |  |  | bad-rows | review",
         ]
     );
     let detail = |kind: &str| {
@@ -484,7 +485,7 @@ fn sample_shows_every_retail_rule() {
     let conflict = lines.iter().find(|l| l["change"] == "both").unwrap();
     assert_eq!(
         conflict["detail"],
-        "changed on both sides since the baseline: book 12.000 → 14.000, observed 12.000 → 11.000"
+        "changed on both sides since the baseline: book 12 → 14, observed 12 → 11"
     );
     // As-of times are recorded in UTC: the store's 18:00 Mountain is 01:00Z.
     assert_eq!(lines[2]["observed_as_of"], "2026-11-26T01:00:00Z");
