@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes tests/fixtures/counts.{xlsx,xls,ods}: one small count sheet in three formats.
+"""Writes tests/fixtures/counts.{xlsx,xls,ods}: one small count sheet in three formats,
+and tests/fixtures/encrypted.xlsx: a workbook encrypted with the password "secret" as
+Excel encrypts one (Agile encryption, in an OLE compound file).
 
-    python3 -m venv /tmp/gen && /tmp/gen/bin/pip install openpyxl xlwt odfpy
+    python3 -m venv /tmp/gen && /tmp/gen/bin/pip install openpyxl xlwt odfpy msoffcrypto-tool
     /tmp/gen/bin/python scripts/make-test-fixtures.py
 
 Sheet "Counts", a title row, then the header on row 2:
@@ -71,7 +73,24 @@ def ods():
     doc.save(os.path.join(OUT, "counts.ods"))
 
 
+def encrypted():
+    import io
+    from msoffcrypto.format.ooxml import OOXMLFile
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Counts"
+    ws.append(["SKU", "Store", "Counted"])
+    ws.append(["A1", "S1", 3])
+    plain = io.BytesIO()
+    wb.save(plain)
+    plain.seek(0)
+    with open(os.path.join(OUT, "encrypted.xlsx"), "wb") as out:
+        OOXMLFile(plain).encrypt("secret", out)
+
+
 if __name__ == "__main__":
     xlsx()
     xls()
     ods()
+    encrypted()

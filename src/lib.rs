@@ -14,6 +14,8 @@ pub mod discrepancy;
 pub mod explain;
 pub mod extract;
 pub mod files;
+#[cfg(test)]
+mod generative_tests;
 pub mod guard;
 pub mod job;
 pub mod keys;

@@ -13,6 +13,33 @@ use tally::run::{self, RunOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A panic anywhere (a bug, or a library's on input it did not expect) is reported as
+    // an internal error and exits 2 like any run that could not be made, never 101.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        // Library messages can quote the input at length: a short excerpt is enough.
+        let what: String = what.chars().take(300).collect();
+        let place = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error: {what}{place}\n    hint: this is a bug in tally; the run \
+             wrote nothing. Please report it with the command and, if you can, the input"
+        );
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(run::EXIT_CANNOT_RUN),
+    }
+}
+
+fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run {
             job,

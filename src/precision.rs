@@ -135,15 +135,39 @@ pub fn fixed(mantissa: i128, scale: u32, places: u32) -> String {
     } else {
         mantissa / 10i128.pow(scale - places)
     };
-    let digits = m.unsigned_abs().to_string();
-    let sign = if m < 0 { "-" } else { "" };
-    if places == 0 {
-        return format!("{sign}{digits}");
+    let mut out = String::new();
+    write_fixed(&mut out, m, places);
+    out
+}
+
+/// Appends a mantissa (at `places`) as text with exactly `places` decimals: the digits
+/// written by hand, since whole columns of lines go through here.
+fn write_fixed(out: &mut String, mantissa: i128, places: u32) {
+    let mut digits = [0u8; 40];
+    let mut n = mantissa.unsigned_abs();
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+        if n == 0 {
+            break;
+        }
     }
-    let places = places as usize;
-    let padded = format!("{digits:0>width$}", width = places + 1);
-    let (int, frac) = padded.split_at(padded.len() - places);
-    format!("{sign}{int}.{frac}")
+    // At least one digit before the point: 0.0005, not .0005.
+    while len <= places as usize {
+        digits[len] = b'0';
+        len += 1;
+    }
+    if mantissa < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits[..len].iter().rev().enumerate() {
+        if places > 0 && i == len - places as usize {
+            out.push('.');
+        }
+        out.push(*d as char);
+    }
 }
 
 /// A mantissa at `scale` as the shortest exact text: trailing zeros dropped, so a
@@ -155,13 +179,19 @@ pub fn exact(mantissa: i128, scale: u32) -> String {
 /// Like `exact`, with at least `min` decimal places: a cost reads `9.1000` (money) or
 /// `361.864861` (all its places).
 pub fn exact_min(mantissa: i128, scale: u32, min: u32) -> String {
+    let mut out = String::new();
+    write_exact_min(&mut out, mantissa, scale, min);
+    out
+}
+
+fn write_exact_min(out: &mut String, mantissa: i128, scale: u32, min: u32) {
     let mut places = scale;
     let mut m = mantissa;
     while places > min && m % 10 == 0 {
         m /= 10;
         places -= 1;
     }
-    fixed(m, places, places)
+    write_fixed(out, m, places);
 }
 
 /// A decimal expression as exact text without trailing zeros (`12.000000000` → `12`),
@@ -192,30 +222,51 @@ impl Precision {
     /// quantities and costs (`COST_SCALE`) exactly, without trailing zeros, costs with
     /// at least the money scale's places.
     pub fn for_people(&self, frame: &DataFrame) -> PolarsResult<DataFrame> {
+        use rayon::prelude::*;
+        let decimals: Vec<&Column> = frame
+            .columns()
+            .iter()
+            .filter(|c| matches!(c.dtype(), DataType::Decimal(..)))
+            .collect();
+        // Columns are independent: all cores, one column each.
+        let texts: Vec<PolarsResult<Column>> =
+            decimals.par_iter().map(|c| self.column_text(c)).collect();
         let mut out = frame.clone();
-        for column in frame.columns() {
-            let DataType::Decimal(_, scale) = column.dtype() else {
-                continue;
-            };
-            let scale = *scale as u32;
-            let values = column.decimal()?.physical();
-            let text: StringChunked = values
-                .iter()
-                .map(|m| {
-                    m.map(|m| {
-                        if scale == VALUE_SCALE as u32 {
-                            self.money.show(m)
-                        } else if scale == COST_SCALE as u32 {
-                            exact_min(m, scale, self.money.scale.min(scale))
-                        } else {
-                            exact(m, scale)
-                        }
-                    })
-                })
-                .collect();
-            out.with_column(text.with_name(column.name().clone()).into_column())?;
+        for text in texts {
+            out.with_column(text?)?;
         }
         Ok(out)
+    }
+
+    fn column_text(&self, column: &Column) -> PolarsResult<Column> {
+        let DataType::Decimal(_, scale) = column.dtype() else {
+            return Ok(column.clone());
+        };
+        let scale = *scale as u32;
+        let values = column.decimal()?.physical();
+        let mut builder = StringChunkedBuilder::new(column.name().clone(), values.len());
+        let mut buf = String::with_capacity(48);
+        for m in values.iter() {
+            let Some(m) = m else {
+                builder.append_null();
+                continue;
+            };
+            buf.clear();
+            if scale == VALUE_SCALE as u32 {
+                let places = self.money.scale;
+                write_fixed(
+                    &mut buf,
+                    round(m, scale, places, self.money.rounding),
+                    places,
+                );
+            } else if scale == COST_SCALE as u32 {
+                write_exact_min(&mut buf, m, scale, self.money.scale.min(scale));
+            } else {
+                write_exact_min(&mut buf, m, scale, 0);
+            }
+            builder.append_value(&buf);
+        }
+        Ok(builder.finish().into_series().into_column())
     }
 }
 
@@ -272,6 +323,9 @@ mod tests {
         assert_eq!(exact(12_000_000_000, 9), "12");
         assert_eq!(exact(-500, 3), "-0.5");
         assert_eq!(exact(0, 9), "0");
+        assert_eq!(fixed(0, 4, 4), "0.0000");
+        assert_eq!(fixed(-12, 0, 0), "-12");
+        assert_eq!(fixed(i128::MIN + 1, 21, 21).len(), 41);
         assert_eq!(exact_min(9_100_000_000_000, 12, 4), "9.1000");
         assert_eq!(exact_min(361_864_861_000_000, 12, 4), "361.864861");
         let money = Precision::default().money;

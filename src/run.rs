@@ -321,6 +321,22 @@ pub fn check_job(job_path: &Path) -> Result<u8> {
     {
         problems.push(format!("{e:#}"));
     }
+    // A file that looks like a known export, read by a job that names no preset.
+    for source in job.sources.iter().filter(|s| s.layout.preset.is_none()) {
+        if let Some(p) = source
+            .files
+            .first()
+            .and_then(|f| extract::file_headers(source, f))
+            .and_then(|h| crate::job::preset::looks_like(&h))
+        {
+            println!(
+                "note: source `{}` looks like {}: preset = \"{}\" reads it (docs/presets.md)",
+                source.name,
+                p.system.split(':').next().unwrap_or(p.system),
+                p.name
+            );
+        }
+    }
     if problems.is_empty() {
         println!(
             "{}: ok ({} sources, {} pairings, {} rules)",

@@ -1,9 +1,11 @@
 //! CSV files through polars' reader, every column read as text.
 //!
-//! polars knows UTF-8 only, so Windows-1252 files are transcoded first (encoding_rs),
-//! and a file declared UTF-8 is checked up front so that a bad byte is reported with
-//! its line and column instead of as a bare decoding failure. Blank lines (nothing but
-//! delimiters and spaces) are no records; the others keep their own line numbers.
+//! polars knows UTF-8 only, so files in any other encoding are transcoded first
+//! (encoding_rs: every encoding the WHATWG standard names). Bytes the encoding does not
+//! define stop the run where a mapped column holds them (file, line, column) and are
+//! counted elsewhere. Blank lines (nothing but delimiters and spaces) are no records; the
+//! others keep their own line numbers. Errors name the line and quote at most a short
+//! excerpt: never polars' own text with the whole field.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -23,29 +25,26 @@ pub fn read(
     layout: &Layout,
     lines: Option<Vec<u64>>,
 ) -> Result<RawTable> {
-    let text: Vec<u8> = match encoding {
-        Encoding::Utf8 => {
-            let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-            if let Err(e) = std::str::from_utf8(body) {
-                bail!(utf8_error(path, body, e.valid_up_to(), delimiter, layout));
-            }
-            if body.len() == bytes.len() {
-                bytes
-            } else {
-                body.to_vec()
-            }
-        }
-        Encoding::Windows1252 => {
-            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
-            text.into_owned().into_bytes()
-        }
-    };
+    let Decoded { text, lossy } = decode(bytes, encoding);
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         bail!("{}: the file is empty (no header, no rows)", path.display());
     }
 
-    // Only the columns the job maps are parsed: POS exports carry many more.
+    let preview = || preview_rows(&text, delimiter);
+    // A title block before the header (ERPNext's import template): found by its markers.
+    let located = super::layout::locate_header(layout, &preview);
+    let layout = located.as_ref().unwrap_or(layout);
+    // Only the columns the job maps are parsed: POS exports carry many more. A header
+    // without them is reported here, in the job's terms (polars cannot read no column).
     let headers = header_fields(&text, layout.header_row, delimiter);
+    super::layout::check_header(
+        &headers,
+        layout,
+        path,
+        &format!("line {}", layout.header_row),
+        Some(delimiter),
+        &preview,
+    )?;
     let wanted: Vec<PlSmallStr> = headers
         .iter()
         .filter(|h| layout.wants(h))
@@ -56,6 +55,17 @@ pub fn read(
         .with_encoding(CsvEncoding::Utf8)
         .with_quote_char(Some(b'"'));
     let first = (layout.header_row + layout.skip_rows + 1) as u64;
+    // A quoted field left open swallows the rest of the file into one cell: said with
+    // its line. The quotes are counted first (fast); only an odd count is looked into.
+    if memchr::memchr(b'"', &text).is_some() {
+        let mut records = super::split::Records::new(&text);
+        for _ in records.by_ref() {}
+        if records.consumed() < text.len()
+            && let Some(line) = unclosed_quote(&text, delimiter)
+        {
+            bail!(open_quote_message(path, line));
+        }
+    }
     // Blank lines are left out before parsing, as the split pass does (split.rs): the
     // records that remain keep their own line numbers.
     let (text, lines) = match lines {
@@ -72,16 +82,19 @@ pub fn read(
         None if memchr::memchr(b'"', &text).is_some() => body_lines(&text, first),
         _ => None,
     };
-    let mut frame = CsvReadOptions::default()
+    let parsed = CsvReadOptions::default()
         .with_has_header(true)
         .with_skip_rows(layout.header_row - 1)
         .with_skip_rows_after_header(layout.skip_rows)
         .with_infer_schema_length(Some(0))
         .with_columns((wanted.len() < headers.len()).then(|| wanted.into()))
         .with_parse_options(parse)
-        .into_reader_with_file_handle(Cursor::new(text))
-        .finish()
-        .map_err(|e| anyhow::anyhow!("{}: cannot parse as CSV: {e}", path.display()))?;
+        .into_reader_with_file_handle(Cursor::new(&text))
+        .finish();
+    let mut frame = match parsed {
+        Ok(frame) => frame,
+        Err(e) => bail!(diagnose(path, &text, layout, delimiter, headers.len(), &e)),
+    };
 
     // Line numbers count from the header, one per record, unless a quoted field spans
     // lines (rare in inventory exports): then each record gets the line it starts on.
@@ -105,11 +118,218 @@ pub fn read(
         },
     };
     frame.with_column(rows.into_series().into())?;
+    // Bytes the encoding does not define became U+FFFD: an error where the job reads
+    // them, counted where it does not.
+    let undecodable_rows = if lossy {
+        undecodable(path, &frame, &text, first, encoding)?
+    } else {
+        0
+    };
     Ok(RawTable {
         frame,
         headers,
         row_label: "line".into(),
+        undecodable_rows,
+        skipped: 0,
     })
+}
+
+/// The file as UTF-8 text; `lossy` when some bytes did not decode (U+FFFD in their place).
+struct Decoded {
+    text: Vec<u8>,
+    lossy: bool,
+}
+
+fn decode(bytes: Vec<u8>, encoding: Encoding) -> Decoded {
+    if encoding.is_utf8() {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        return match std::str::from_utf8(body) {
+            Ok(_) if body.len() == bytes.len() => Decoded {
+                text: bytes,
+                lossy: false,
+            },
+            Ok(_) => Decoded {
+                text: body.to_vec(),
+                lossy: false,
+            },
+            Err(_) => Decoded {
+                text: String::from_utf8_lossy(body).into_owned().into_bytes(),
+                lossy: true,
+            },
+        };
+    }
+    // A BOM wins over the declared encoding (a UTF-16 export says what it is).
+    let (text, _, lossy) = encoding.0.decode(&bytes);
+    Decoded {
+        text: text.into_owned().into_bytes(),
+        lossy,
+    }
+}
+
+/// The first lines of a file as fields, for hints about its header.
+fn preview_rows(text: &[u8], delimiter: u8) -> Vec<(usize, Vec<String>)> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text);
+    let mut out = Vec::new();
+    let mut record = ::csv::StringRecord::new();
+    while out.len() < super::layout::PREVIEW_ROWS {
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                out.push((line, record.iter().map(|f| f.trim().to_string()).collect()));
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// The line where a quoted field opens and never closes, if one does. Only a quote that
+/// begins a field opens one (`12" pan` is text), as CSV readers take it.
+fn unclosed_quote(text: &[u8], delimiter: u8) -> Option<u64> {
+    let (mut line, mut i, mut at_field_start) = (1u64, 0usize, true);
+    while i < text.len() {
+        let b = text[i];
+        if at_field_start && b == b'"' {
+            let opened = line;
+            i += 1;
+            loop {
+                match text.get(i) {
+                    None => return Some(opened),
+                    Some(b'"') if text.get(i + 1) == Some(&b'"') => i += 2,
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(b'\n') => {
+                        line += 1;
+                        i += 1;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+            at_field_start = false;
+            continue;
+        }
+        match b {
+            b'\n' => {
+                line += 1;
+                at_field_start = true;
+            }
+            _ if b == delimiter => at_field_start = true,
+            _ => at_field_start = false,
+        }
+        i += 1;
+    }
+    None
+}
+
+fn open_quote_message(path: &Path, line: u64) -> String {
+    format!(
+        "{}:{line}: a quoted field opens here and never closes (an unmatched '\"')\n    \
+         hint: the export is cut off or a text holds a stray quote; fix the line or export again",
+        path.display()
+    )
+}
+
+/// polars' error for a file, reworded: the first record whose field count differs from
+/// the header's, with its line; otherwise polars' first line, without its hints.
+fn diagnose(
+    path: &Path,
+    text: &[u8],
+    layout: &Layout,
+    delimiter: u8,
+    width: usize,
+    error: &PolarsError,
+) -> String {
+    if let Some(line) = unclosed_quote(text, delimiter) {
+        return open_quote_message(path, line);
+    }
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text);
+    let mut record = ::csv::ByteRecord::new();
+    let first = (layout.header_row + layout.skip_rows + 1) as u64;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        let line = record.position().map_or(0, |p| p.line());
+        if line >= first && record.len() != width && !(record.len() == 1 && record[0].is_empty()) {
+            let joined: Vec<u8> = record.iter().collect::<Vec<_>>().join(&[delimiter][..]);
+            let excerpt = excerpt(&joined);
+            return format!(
+                "{}:{line}: the record has {} fields, the header (line {}) has {width}: {excerpt}\n    \
+                 hint: a text with an unquoted '{}' in it, or rows of another layout; check the line",
+                path.display(),
+                record.len(),
+                layout.header_row,
+                delimiter as char
+            );
+        }
+    }
+    let text = error.to_string();
+    let first_line = text.lines().next().unwrap_or("");
+    format!(
+        "{}: cannot read as CSV: {}",
+        path.display(),
+        first_line.chars().take(200).collect::<String>()
+    )
+}
+
+/// At most 60 characters of a record, for messages.
+pub(super) fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let short: String = text.chars().take(60).collect();
+    if short.len() < text.len() {
+        format!("{short:?}…")
+    } else {
+        format!("{short:?}")
+    }
+}
+
+/// Undecodable bytes in a mapped column stop the run (file, line, column); elsewhere the
+/// rows holding them are counted.
+fn undecodable(
+    path: &Path,
+    frame: &DataFrame,
+    text: &[u8],
+    first: u64,
+    encoding: Encoding,
+) -> Result<u64> {
+    let rows = frame.column(ROW)?.u64()?;
+    let mut bad = Vec::new();
+    for column in frame.columns() {
+        let Ok(cells) = column.str() else { continue };
+        for (i, cell) in cells.iter().enumerate() {
+            if cell.is_some_and(|c| c.contains('\u{FFFD}')) && bad.len() < 10 {
+                bad.push(format!(
+                    "{}:{}: column {:?}: bytes that are not {}",
+                    path.display(),
+                    rows.get(i).unwrap_or(0),
+                    column.name().as_str(),
+                    encoding.name()
+                ));
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let hint = if encoding.is_utf8() {
+            "exports from older POS systems are often Windows-1252: set encoding = \"windows-1252\""
+        } else {
+            "set `encoding` to the one the export is written in"
+        };
+        bail!("{}\n    hint: {hint}", bad.join("\n"));
+    }
+    // Records after the header block that hold a replacement character somewhere.
+    let body = memchr::memchr_iter(b'\n', text)
+        .nth((first - 2) as usize)
+        .map_or(text.len(), |i| i + 1);
+    Ok(super::split::Records::new(&text[body..])
+        .filter(|(r, _)| memchr::memmem::find(r, "\u{FFFD}".as_bytes()).is_some())
+        .count() as u64)
 }
 
 /// The fields of the header line, as the CSV reader will see them.
@@ -132,37 +352,6 @@ pub(super) fn header_fields(text: &[u8], header_row: usize, delimiter: u8) -> Ve
         Ok(true) => record.iter().map(str::to_string).collect(),
         _ => Vec::new(),
     }
-}
-
-/// Locates the first invalid byte: line, and the header of the column it sits in.
-fn utf8_error(path: &Path, body: &[u8], offset: usize, delimiter: u8, layout: &Layout) -> String {
-    let before = &body[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let field = before[line_start..]
-        .iter()
-        .filter(|&&b| b == delimiter)
-        .count();
-    let header_line = body
-        .split(|&b| b == b'\n')
-        .nth(layout.header_row - 1)
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .unwrap_or_default();
-    let column = header_line
-        .trim_end_matches('\r')
-        .split(delimiter as char)
-        .nth(field)
-        .map(|h| format!("column {:?}", h.trim_matches('"')))
-        .unwrap_or_else(|| format!("field {}", field + 1));
-    format!(
-        "{}:{line}: {column}: invalid UTF-8 (byte 0x{:02X}); the source is declared encoding = \"utf-8\"\n    \
-         hint: exports from older POS systems are often Windows-1252: set encoding = \"windows-1252\"",
-        path.display(),
-        body[offset],
-    )
 }
 
 /// Whether a line after the header block is blank (see `split::is_blank`).

@@ -20,8 +20,22 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
     if bytes.is_empty() {
         bail!("{}: the file is empty", path.display());
     }
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
-        .with_context(|| format!("{}: cannot open as a spreadsheet", path.display()))?;
+    if is_encrypted(&bytes) {
+        bail!(
+            "{}: the workbook is encrypted (password-protected); tally cannot read it\n    \
+             hint: save a copy without a password (File > Info > Protect Workbook > Encrypt), \
+             or export the sheet as CSV",
+            path.display()
+        );
+    }
+    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+        anyhow!(
+            "{}: cannot open as a spreadsheet ({})\n    hint: kind = \"excel\" reads xlsx, xlsm, \
+             xlsb, xls and ods files; for a CSV export use kind = \"csv\"",
+            path.display(),
+            e.to_string().chars().take(120).collect::<String>()
+        )
+    })?;
     let names = book.sheet_names();
     let sheet = match sheet {
         Some(s) => {
@@ -43,6 +57,20 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
         .worksheet_range(&sheet)
         .with_context(|| format!("{}: cannot read sheet {sheet:?}", path.display()))?;
     let (row0, col0) = range.start().unwrap_or((0, 0));
+    let rows: Vec<&[Data]> = range.rows().collect();
+    let preview = || {
+        rows.iter()
+            .take(super::layout::PREVIEW_ROWS)
+            .enumerate()
+            .map(|(i, r)| {
+                let fields = r.iter().map(|c| cell_text(c).unwrap_or_default()).collect();
+                (row0 as usize + i + 1, fields)
+            })
+            .collect()
+    };
+    // A title block before the header (ERPNext's import template): found by its markers.
+    let located = super::layout::locate_header(layout, &preview);
+    let layout = located.as_ref().unwrap_or(layout);
     let header_abs = (layout.header_row - 1) as u32;
     if range.is_empty() || header_abs < row0 || header_abs > range.end().map_or(0, |e| e.0) {
         bail!(
@@ -52,7 +80,6 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
         );
     }
 
-    let rows: Vec<&[Data]> = range.rows().collect();
     let header_idx = (header_abs - row0) as usize;
     let width = range.width();
     let mut headers = Vec::with_capacity(width);
@@ -68,6 +95,14 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
         });
     }
 
+    super::layout::check_header(
+        &headers,
+        layout,
+        path,
+        &format!("sheet {sheet:?} row {}", layout.header_row),
+        None,
+        &preview,
+    )?;
     let mut cols: Vec<Vec<Option<String>>> = vec![Vec::new(); width];
     let mut row_numbers = Vec::new();
     for (i, row) in rows
@@ -115,7 +150,20 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
         frame,
         headers: all_headers,
         row_label: format!("sheet {sheet:?} row"),
+        undecodable_rows: 0,
+        skipped: 0,
     })
+}
+
+/// An encrypted Office file: an OLE compound file (the xls container) holding an
+/// `EncryptedPackage` stream, whatever its extension says.
+fn is_encrypted(bytes: &[u8]) -> bool {
+    const CFB: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    let name: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    bytes.starts_with(&CFB) && memchr::memmem::find(bytes, &name).is_some()
 }
 
 /// A cell as the text a person sees; `None` for empty cells.

@@ -8,14 +8,142 @@ use anyhow::{Result, bail};
 use polars::prelude::*;
 
 use super::RawTable;
-use crate::columns::{LOCATION, QTY, ROW, UNIT_COST};
-use crate::job::{Layout, Pattern};
+use crate::columns::{LOCATION, QTY, ROW, SKU, UNIT_COST};
+use crate::job::Layout;
+
+/// How many leading rows the header hints look through.
+pub const PREVIEW_ROWS: usize = 30;
+
+/// Every mapped column must be in the header. When some are not, the error says what the
+/// header has and, where the file shows it, what to change: the delimiter (one column
+/// found), or the header row (the mapped names are on another line: a title block).
+/// `preview` gives the first rows (line or row number, fields) for those hints.
+pub fn check_header(
+    headers: &[String],
+    layout: &Layout,
+    path: &Path,
+    place: &str,
+    delimiter: Option<u8>,
+    preview: &dyn Fn() -> Vec<(usize, Vec<String>)>,
+) -> Result<()> {
+    let has = |h: &str| headers.iter().any(|x| x == h);
+    let mut missing: Vec<String> = Vec::new();
+    for (field, first) in &layout.columns {
+        let others = layout.alternatives.get(field).cloned().unwrap_or_default();
+        if layout.optional.contains(field) || has(first) || others.iter().any(|h| has(h)) {
+            continue;
+        }
+        let or: String = others.iter().map(|h| format!(" or {h:?}")).collect();
+        missing.push(format!("{first:?}{or} (mapped to {})", field.column()));
+    }
+    for part in layout.sku_parts.iter().filter(|h| !has(h)) {
+        missing.push(format!("{part:?} (a part of the item key)"));
+    }
+    for (h, _) in layout.skip_when.iter().filter(|(h, _)| !has(h)) {
+        missing.push(format!("{h:?} (in skip_when)"));
+    }
+    // The headers the hints look for on other rows: each field's first choice.
+    let wanted: Vec<&str> = layout
+        .columns
+        .iter()
+        .filter(|(f, _)| !layout.optional.contains(f))
+        .map(|(_, h)| h.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = headers
+        .iter()
+        .filter(|h| h.as_str() != ROW)
+        .take(12)
+        .map(|h| format!("{:?}", h.chars().take(40).collect::<String>()))
+        .collect();
+    let more = headers.len().saturating_sub(12);
+    let mut msg = format!(
+        "{}: column {} not found in the header ({place}); the header has {} column{}: {}{}",
+        path.display(),
+        missing.join(", "),
+        headers.len(),
+        if headers.len() == 1 { "" } else { "s" },
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    if let (Some(d), [only]) = (delimiter, headers) {
+        let other = [b';', b'\t', b'|', b',']
+            .into_iter()
+            .filter(|c| *c != d)
+            .max_by_key(|c| only.bytes().filter(|b| b == c).count())
+            .filter(|c| only.as_bytes().contains(c));
+        if let Some(c) = other {
+            let shown = if c == b'\t' {
+                "\\t".to_string()
+            } else {
+                (c as char).to_string()
+            };
+            msg.push_str(&format!(
+                "\n    hint: found 1 column; is the delimiter '{shown}'? set delimiter = \"{shown}\""
+            ));
+        }
+    }
+    let rows = preview();
+    if let Some((n, _)) = rows.iter().find(|(n, fields)| {
+        *n != layout.header_row
+            && !wanted.is_empty()
+            && wanted.iter().all(|h| fields.iter().any(|f| f.trim() == *h))
+    }) {
+        let what = if place.starts_with("line") {
+            "line"
+        } else {
+            "row"
+        };
+        msg.push_str(&format!(
+            "\n    hint: the header is on {what} {n}: set header_row = {n}"
+        ));
+    }
+    if layout.preset.is_none()
+        && let Some(p) = crate::job::preset::looks_like(headers)
+    {
+        msg.push_str(&format!(
+            "\n    hint: the header looks like {}: set preset = \"{}\" (docs/presets.md)",
+            p.system.split(':').next().unwrap_or(p.system),
+            p.name
+        ));
+    }
+    bail!(msg)
+}
+
+/// The layout with the header row and skipped rows a title block puts it at, when the
+/// layout has markers for one and the first rows show them.
+pub fn locate_header(
+    layout: &Layout,
+    preview: &dyn Fn() -> Vec<(usize, Vec<String>)>,
+) -> Option<Layout> {
+    let (header, data) = layout.header_marker.as_ref()?;
+    let rows = preview();
+    let first_is = |marker: &str| {
+        rows.iter()
+            .find(|(_, f)| f.first().is_some_and(|c| c.trim() == marker))
+            .map(|(n, _)| *n)
+    };
+    let header_row = first_is(header)?;
+    let data_after = first_is(data).filter(|d| *d > header_row);
+    let mut located = layout.clone();
+    located.header_row = header_row;
+    located.skip_rows = data_after.map_or(0, |d| d - header_row);
+    Some(located)
+}
 
 pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
     let RawTable {
         frame,
         headers,
         row_label,
+        undecodable_rows,
+        skipped,
     } = raw;
     let header_place = if row_label == "line" {
         format!("line {}", layout.header_row)
@@ -23,37 +151,64 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
         format!("{row_label} {}", layout.header_row)
     };
 
-    let missing: Vec<String> = layout
-        .columns
-        .iter()
-        .filter(|(_, h)| !headers.iter().any(|x| x == *h))
-        .map(|(f, h)| format!("{h:?} (mapped to {})", f.column()))
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "{}: column {} not found in the header ({header_place}); the header has: {}",
-            path.display(),
-            missing.join(", "),
-            headers
-                .iter()
-                .filter(|h| h.as_str() != ROW)
-                .map(|h| format!("{h:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    check_header(&headers, layout, path, &header_place, None, &Vec::new)?;
+    let mapping = layout.for_headers(&headers);
 
-    let mapped: Vec<Expr> = layout
-        .columns
+    // Rows a system writes for other purposes (image rows, totals) leave first, counted.
+    let (frame, skipped) = if layout.skip_when.is_empty() {
+        (frame, skipped)
+    } else {
+        let skip = layout
+            .skip_when
+            .iter()
+            .map(|(h, v)| {
+                let cell = col(h.as_str()).str().strip_chars(lit(NULL));
+                if v.is_empty() {
+                    cell.clone().is_null().or(cell.eq(lit("")))
+                } else {
+                    cell.eq(lit(v.as_str())).fill_null(lit(false))
+                }
+            })
+            .reduce(|a, b| a.and(b))
+            .expect("skip_when is not empty");
+        let before = frame.height();
+        let kept = frame.lazy().filter(skip.not()).collect()?;
+        let n = (before - kept.height()) as u64;
+        (kept, skipped + n)
+    };
+
+    // An item key made of several columns: the non-empty parts, joined.
+    let sku_expr = |header: &str| -> Expr {
+        if layout.sku_parts.len() > 1 {
+            let parts: Vec<Expr> = layout
+                .sku_parts
+                .iter()
+                .map(|h| {
+                    let t = col(h.as_str()).str().strip_chars(lit(NULL));
+                    when(t.clone().eq(lit(""))).then(lit(NULL)).otherwise(t)
+                })
+                .collect();
+            concat_str(parts, " / ", true).alias(SKU)
+        } else {
+            col(header).alias(SKU)
+        }
+    };
+    let mapped: Vec<Expr> = mapping
         .iter()
-        .map(|(field, header)| col(header.as_str()).alias(field.column()))
+        .map(|(field, header)| {
+            if *field == crate::columns::Field::Sku {
+                sku_expr(header)
+            } else {
+                col(header.as_str()).alias(field.column())
+            }
+        })
         .chain(std::iter::once(col(ROW)))
         .collect();
 
     let mut frame = match &layout.unpivot {
         None => frame.lazy().select(mapped).collect()?,
         Some(unpivot) => {
-            let qty_cols = matching(&headers, &unpivot.qty);
+            let qty_cols = matching(&headers, |h| layout.qty_location(h));
             if qty_cols.is_empty() {
                 bail!(
                     "{}: no header fits the unpivot pattern \"{}{{location}}{}\" ({header_place})",
@@ -62,11 +217,7 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
                     unpivot.qty.suffix
                 );
             }
-            let cost_cols = unpivot
-                .unit_cost
-                .as_ref()
-                .map(|p| matching(&headers, p))
-                .unwrap_or_default();
+            let cost_cols = matching(&headers, |h| layout.cost_location(h));
             let mut parts = Vec::with_capacity(qty_cols.len());
             for (location, qty_header) in &qty_cols {
                 let mut exprs = mapped.clone();
@@ -83,6 +234,24 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
         }
     };
 
+    // The SKU inside a display name (`[FURN_0001] Desk` → FURN_0001); a text the pattern
+    // does not fit stays as it is.
+    if let (Some(re), true) = (
+        &layout.sku_pattern,
+        frame.get_column_names().iter().any(|c| c.as_str() == SKU),
+    ) {
+        let extracted = frame
+            .column(SKU)?
+            .str()?
+            .apply_into_string_amortized(|sku, out| {
+                let code = re
+                    .captures(sku)
+                    .and_then(|c| c.get(1))
+                    .map_or(sku, |m| m.as_str());
+                out.push_str(code.trim());
+            });
+        frame.with_column(extracted.into_series().into())?;
+    }
     if let Some(location) = &layout.fixed_location {
         frame = frame
             .lazy()
@@ -109,13 +278,18 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
         frame,
         headers,
         row_label,
+        undecodable_rows,
+        skipped,
     })
 }
 
-/// (location, header) for each header that fits the pattern, in file order.
-fn matching(headers: &[String], pattern: &Pattern) -> Vec<(String, String)> {
+/// (location, header) for each header that is a location column, in file order.
+fn matching<'h>(
+    headers: &'h [String],
+    location: impl Fn(&'h str) -> Option<&'h str>,
+) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter_map(|h| pattern.location(h).map(|loc| (loc.to_string(), h.clone())))
+        .filter_map(|h| location(h).map(|loc| (loc.to_string(), h.clone())))
         .collect()
 }

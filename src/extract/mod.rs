@@ -36,6 +36,13 @@ pub struct InputFile {
     pub records: u64,
     /// Snapshot rows the records became (more than records for wide exports).
     pub rows: u64,
+    /// Records left out by the source's `skip_when` (not items: image rows, totals).
+    #[serde(default)]
+    pub skipped: u64,
+    /// Records with bytes the declared encoding does not define, in columns the job does
+    /// not read (in a read column they stop the run).
+    #[serde(default)]
+    pub undecodable_rows: u64,
     pub extracted_at: DateTime<Utc>,
 }
 
@@ -54,6 +61,11 @@ pub struct RawTable {
     pub headers: Vec<String>,
     /// How a row number reads in messages: "line" (CSV) or "sheet \"X\" row" (spreadsheets).
     pub row_label: String,
+    /// Records holding bytes the encoding does not define, in columns the job does not
+    /// read (in a mapped column they stop the run).
+    pub undecodable_rows: u64,
+    /// Records the source's `skip_when` left out (rows a system writes for other purposes).
+    pub skipped: u64,
 }
 
 /// Extracts the rows of `source` whose location is in `bucket` (all with one bucket).
@@ -155,11 +167,13 @@ fn extract_part(
     let t = std::time::Instant::now();
     let records = raw.frame.height() as u64;
     let canonical = layout::apply(raw, &source.layout, path)?;
+    let skipped = canonical.skipped;
     let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
     trace("  layout and typing", t);
     let input = InputFile {
         records,
         rows: frame.height() as u64,
+        skipped,
         ..part.input
     };
     Ok((frame, input))
@@ -203,7 +217,9 @@ fn read_mapped(source: &Source, path: &Path) -> Result<(RawTable, InputFile)> {
         size,
         sha256,
         records,
-        rows: records,
+        rows: canonical.frame.height() as u64,
+        skipped: canonical.skipped,
+        undecodable_rows: canonical.undecodable_rows,
         extracted_at,
     };
     Ok((canonical, input))
@@ -223,6 +239,32 @@ pub fn tables(source: &Source) -> Result<Vec<(RawTable, InputFile)>> {
         .iter()
         .map(|path| read_mapped(source, path))
         .collect()
+}
+
+/// The header of a source's file as the source reads it, for `tally check`'s note on
+/// which preset a file looks like (CSV files; `None` when it cannot be read).
+pub fn file_headers(source: &Source, path: &Path) -> Option<Vec<String>> {
+    let Format::Csv {
+        delimiter,
+        encoding,
+    } = &source.format
+    else {
+        return None;
+    };
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_end(&mut head)
+        .ok()?;
+    let (text, _, _) = encoding.0.decode(&head);
+    let text = text.trim_start_matches('\u{feff}');
+    Some(csv::header_fields(
+        text.as_bytes(),
+        source.layout.header_row,
+        *delimiter,
+    ))
 }
 
 /// For `tally check`: reads each of the source's inputs, maps its headers and types its
@@ -247,6 +289,8 @@ pub fn check_headers(source: &Source) -> Vec<String> {
                 frame,
                 headers,
                 row_label: "row".into(),
+                undecodable_rows: 0,
+                skipped: 0,
             };
             layout::apply(raw, &source.layout, &place)?;
             crate::odbc::apply::check(source)?;

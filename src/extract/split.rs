@@ -317,6 +317,7 @@ fn can_split(source: &Source) -> bool {
     matches!(source.format, Format::Csv { .. })
         && source.layout.unpivot.is_none()
         && source.layout.fixed_location.is_none()
+        && source.layout.header_marker.is_none()
         && source.layout.columns.contains_key(&Field::Location)
 }
 
@@ -330,6 +331,10 @@ fn split_file(source: &Source, path: &Path, count: u32, to: &Path) -> Result<Opt
     else {
         return Ok(None);
     };
+    // Delimiters and line ends are found in the raw bytes: UTF-16 is read whole.
+    if !encoding.ascii_compatible() {
+        return Ok(None);
+    }
     let layout = &source.layout;
     let extracted_at = Utc::now();
     let mut file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -372,8 +377,10 @@ fn split_file(source: &Source, path: &Path, count: u32, to: &Path) -> Result<Opt
         .strip_prefix('\u{feff}')
         .unwrap_or(&preamble_text);
     let headers = super::csv::header_fields(body.as_bytes(), layout.header_row, delimiter);
-    let location_header = &layout.columns[&Field::Location];
-    let Some(column) = headers.iter().position(|h| h == location_header) else {
+    let Some(location_header) = layout.for_headers(&headers).remove(&Field::Location) else {
+        return Ok(None);
+    };
+    let Some(column) = headers.iter().position(|h| *h == location_header) else {
         return Ok(None);
     };
     buf.drain(..preamble_end);
@@ -425,7 +432,7 @@ fn split_file(source: &Source, path: &Path, count: u32, to: &Path) -> Result<Opt
             }
         };
         let region = &buf[..complete];
-        if encoding == Encoding::Utf8 && std::str::from_utf8(region).is_err() {
+        if encoding.is_utf8() && std::str::from_utf8(region).is_err() {
             return Ok(None);
         }
         let mut records = Records::new(region);
@@ -468,6 +475,8 @@ fn split_file(source: &Source, path: &Path, count: u32, to: &Path) -> Result<Opt
             sha256: format!("{:x}", hasher.finalize()),
             records: 0,
             rows: 0,
+            skipped: 0,
+            undecodable_rows: 0,
             extracted_at,
         },
         parts,
@@ -533,11 +542,14 @@ pub fn record_lines(body: &[u8], first: u64) -> Option<Vec<u64>> {
     )
 }
 
+/// Text in an ASCII-compatible encoding, if every byte decodes (else the file is read
+/// whole, where bad bytes are reported or counted).
 fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
-    match encoding {
-        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_string),
-        Encoding::Windows1252 => Some(encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned()),
+    if encoding.is_utf8() {
+        return std::str::from_utf8(bytes).ok().map(str::to_string);
     }
+    let (text, errors) = encoding.0.decode_without_bom_handling(bytes);
+    (!errors).then(|| text.into_owned())
 }
 
 /// A blank line: nothing but delimiters and spaces (spreadsheets saving as CSV leave

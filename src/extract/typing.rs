@@ -34,8 +34,12 @@ const MAX_LISTED: usize = 10;
 
 pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Result<DataFrame> {
     let RawTable {
-        frame, row_label, ..
+        frame,
+        row_label,
+        headers,
+        ..
     } = raw;
+    let mapping = layout.for_headers(&headers);
     let height = frame.height();
     let rows = frame.column(ROW)?.u64()?.clone();
     let text = |name: &str| -> Result<StringChunked> {
@@ -70,8 +74,7 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
                 return format!("{}{}{}", p.prefix, locations.get(i).unwrap_or(""), p.suffix);
             }
         }
-        layout
-            .columns
+        mapping
             .get(&field)
             .cloned()
             .unwrap_or_else(|| field.column().to_string())
@@ -79,7 +82,8 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
 
     let mut errors = Vec::new();
     // Which hints the message ends with: one per kind of bad cell found.
-    let mut not_numbers = false;
+    // The texts found where a number belongs (a few, distinct), for the hint.
+    let mut not_numbers: Vec<String> = Vec::new();
     // Setting → (the most places a cell had, the setting's maximum, what it governs).
     let mut too_exact: std::collections::BTreeMap<&str, (u32, u32, &str)> = Default::default();
     let precision = &layout.precision;
@@ -101,7 +105,12 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
         };
         let mut msg = why.message(cell);
         match why {
-            BadNumber::NotANumber(_) => not_numbers = true,
+            BadNumber::NotANumber(_) => {
+                let t = cell.trim().chars().take(40).collect::<String>();
+                if not_numbers.len() < 3 && !not_numbers.contains(&t) {
+                    not_numbers.push(t);
+                }
+            }
             BadNumber::TooManyPlaces(n) => {
                 msg.push_str(&format!(
                     "; {what} may have {places} ({setting} in the rules file)"
@@ -160,11 +169,17 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
                 ));
             }
         }
-        if not_numbers {
-            msg.push_str(
-                "\n    hint: a text that stands for a quantity belongs under the source's placeholders, \
-                 e.g. placeholders = { \"Not stocked\" = \"absent\" }",
-            );
+        for text in &not_numbers {
+            let takes_it = crate::job::preset::PRESETS
+                .iter()
+                .filter(|p| p.absent.iter().any(|a| a.eq_ignore_ascii_case(text)))
+                .map(|p| format!("preset = \"{}\"", p.name))
+                .next();
+            msg.push_str(&format!(
+                "\n    hint: {text:?} is not a number: if it means the item is not stocked there, \
+                 add placeholders = {{ {text:?} = \"absent\" }} (or {{ {text:?} = \"0\" }} for none on hand){}",
+                takes_it.map_or(String::new(), |p| format!("; {p} takes it"))
+            ));
         }
         bail!(msg);
     }
@@ -301,7 +316,7 @@ fn parse_column(
                 Blank::Zero => Some(0),
                 Blank::Invalid => None,
             },
-            Some(t) => match layout.placeholders.get(t) {
+            Some(t) => match layout.placeholder(t) {
                 Some(Placeholder::Absent) => {
                     absent[i] = true;
                     None
@@ -347,11 +362,22 @@ impl BadNumber {
     pub fn message(&self, text: &str) -> String {
         match self {
             BadNumber::NotANumber(why) => why.clone(),
-            BadNumber::TooManyPlaces(n) => format!("{text:?} has {n} decimal places"),
+            BadNumber::TooManyPlaces(n) => format!("{} has {n} decimal places", shown(text)),
             BadNumber::TooLarge => format!(
-                "{text:?} is too large (more than {MAX_INTEGER_DIGITS} digits before the decimal point)"
+                "{} is too large (more than {MAX_INTEGER_DIGITS} digits before the decimal point)",
+                shown(text)
             ),
         }
+    }
+}
+
+/// A cell's text for a message: quoted, at most 40 characters (a cell can hold megabytes).
+pub fn shown(text: &str) -> String {
+    let short: String = text.chars().take(40).collect();
+    if short.len() < text.len() {
+        format!("{short:?}…")
+    } else {
+        format!("{short:?}")
     }
 }
 
@@ -437,20 +463,22 @@ fn parse_general(
     let normalized = if decimal_comma {
         if text.contains('.') {
             return Err(BadNumber::NotANumber(format!(
-                "{text:?} has a '.' but the source uses a decimal comma"
+                "{} has a '.' but the source uses a decimal comma",
+                shown(text)
             )));
         }
         text.replace(',', ".")
     } else {
         if text.contains(',') {
             return Err(BadNumber::NotANumber(format!(
-                "{text:?} has a ','; if the source writes decimal commas, set decimal_comma = true"
+                "{} has a ','; if the source writes decimal commas, set decimal_comma = true",
+                shown(text)
             )));
         }
         text.to_string()
     };
     let d = Decimal::from_str_exact(&normalized)
-        .map_err(|_| BadNumber::NotANumber(format!("{text:?} is not a number")))?;
+        .map_err(|_| BadNumber::NotANumber(format!("{} is not a number", shown(text))))?;
     to_mantissa(d, places, scale)
 }
 

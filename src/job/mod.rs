@@ -4,6 +4,7 @@
 //! `load` turns the TOML (see `raw`) into these validated types, reporting every problem
 //! at once (see `diag`). Paths in a job file are relative to the job file.
 
+pub mod preset;
 pub mod raw;
 mod source;
 
@@ -17,7 +18,7 @@ use crate::columns::Field;
 use crate::diag::{ConfigErrors, Diagnostic, Diagnostics};
 use crate::rules::RuleSet;
 use crate::toml_doc;
-pub use raw::{Blank, CorrectionFormat, Encoding, Role, WriteBackMode};
+pub use raw::{Blank, CorrectionFormat, Role, WriteBackMode};
 use raw::{OneOrMany, RawPairing, RawSource};
 
 #[derive(Debug)]
@@ -61,6 +62,33 @@ pub struct Source {
     pub files: Vec<PathBuf>,
     pub layout: Layout,
     pub corrections: CorrectionFormat,
+}
+
+/// A text file's encoding: any the WHATWG Encoding Standard names (encoding_rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding(pub &'static encoding_rs::Encoding);
+
+impl Encoding {
+    pub const UTF8: Encoding = Encoding(encoding_rs::UTF_8);
+
+    /// The encoding a label names (`latin1`, `cp1252`, `utf-16le` ...), as browsers read it.
+    pub fn for_label(label: &str) -> Option<Encoding> {
+        encoding_rs::Encoding::for_label(label.trim().as_bytes()).map(Encoding)
+    }
+
+    pub fn is_utf8(self) -> bool {
+        self.0 == encoding_rs::UTF_8
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Whether bytes below 0x80 are ASCII, so that delimiters and line ends can be found
+    /// in the raw bytes (not so for UTF-16).
+    pub fn ascii_compatible(self) -> bool {
+        self.0.is_ascii_compatible()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,8 +148,19 @@ pub enum OdbcRead {
 /// Where the data sits in a file and how its cells read.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// Canonical field → the source's header.
+    /// Canonical field → the source's header (a preset's first choice).
     pub columns: BTreeMap<Field, String>,
+    /// Further headers a preset knows for a field (older layouts, translations): the
+    /// first one a file has is read (`for_headers`).
+    pub alternatives: BTreeMap<Field, Vec<String>>,
+    /// A preset's columns that a file may lack (then the field is not read).
+    pub optional: BTreeSet<Field>,
+    /// An item key composed of several columns (`sku = ["Handle", "Option1 Value"]`),
+    /// where a system has no SKU: the non-empty parts joined by " / ".
+    pub sku_parts: Vec<String>,
+    /// Rows to leave out (a system's rows for other purposes): a row whose cells all equal
+    /// these (trimmed; "" for blank) is skipped and counted.
+    pub skip_when: Vec<(String, String)>,
     /// 1-based line (CSV) or row (sheet) of the header.
     pub header_row: usize,
     /// Non-data rows right after the header (units lines, separators).
@@ -130,23 +169,87 @@ pub struct Layout {
     pub fixed_location: Option<String>,
     pub location_names: BTreeMap<String, String>,
     pub unpivot: Option<Unpivot>,
+    /// Keys trimmed and lower-cased: placeholders match whatever the case.
     pub placeholders: BTreeMap<String, Placeholder>,
     /// What a blank quantity cell means.
     pub blank: Blank,
     /// How many decimals a quantity or cost may have (the rules file's, set by `load`).
     pub precision: crate::precision::Precision,
+    /// The preset the layout came from, for hints.
+    pub preset: Option<&'static str>,
+    /// The SKU inside a longer text (group 1), e.g. Odoo's `[CODE] Name`.
+    pub sku_pattern: Option<regex::Regex>,
+    /// A title block before the header (a preset's): the header is the row whose first
+    /// cell is `.0`; the data starts after the row whose first cell is `.1`.
+    pub header_marker: Option<(String, String)>,
 }
 
 impl Layout {
-    /// Whether a header is needed: mapped, or a wide export's per-location column.
+    /// Whether a header is needed: mapped (or a preset's alternative), a part of the item
+    /// key, a skip_when column, or a wide export's per-location column.
     pub fn wants(&self, header: &str) -> bool {
         self.columns.values().any(|h| h == header)
-            || self.unpivot.as_ref().is_some_and(|u| {
-                u.qty.location(header).is_some()
-                    || u.unit_cost
-                        .as_ref()
-                        .is_some_and(|c| c.location(header).is_some())
-            })
+            || self.alternatives.values().flatten().any(|h| h == header)
+            || self.sku_parts.iter().any(|h| h == header)
+            || self.skip_when.iter().any(|(h, _)| h == header)
+            || self.qty_location(header).is_some()
+            || self.cost_location(header).is_some()
+    }
+
+    /// The mapping for a file with these headers: each field's first header the file
+    /// has (a preset's alternatives in order); an optional field it lacks is left out.
+    pub fn for_headers(&self, headers: &[String]) -> BTreeMap<Field, String> {
+        let has = |h: &str| headers.iter().any(|x| x == h);
+        let mut out = BTreeMap::new();
+        for (field, first) in &self.columns {
+            let found = std::iter::once(first)
+                .chain(self.alternatives.get(field).into_iter().flatten())
+                .find(|h| has(h));
+            match found {
+                Some(h) => {
+                    out.insert(*field, h.clone());
+                }
+                None if self.optional.contains(field) => {}
+                None => {
+                    out.insert(*field, first.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The location a wide export's quantity header names, if it is one: it fits the
+    /// pattern, is among the listed columns (if listed), is not excluded and is not a
+    /// mapped column.
+    pub fn qty_location<'h>(&self, header: &'h str) -> Option<&'h str> {
+        let u = self.unpivot.as_ref()?;
+        self.unpivoted(header, &u.qty)
+    }
+
+    pub fn cost_location<'h>(&self, header: &'h str) -> Option<&'h str> {
+        let u = self.unpivot.as_ref()?;
+        self.unpivoted(header, u.unit_cost.as_ref()?)
+    }
+
+    fn unpivoted<'h>(&self, header: &'h str, pattern: &Pattern) -> Option<&'h str> {
+        let u = self.unpivot.as_ref()?;
+        if u.exclude.contains(header)
+            || u.only.as_ref().is_some_and(|only| !only.contains(header))
+            || self.columns.values().any(|h| h == header)
+            || self.alternatives.values().flatten().any(|h| h == header)
+            || self.sku_parts.iter().any(|h| h == header)
+        {
+            return None;
+        }
+        pattern.location(header)
+    }
+
+    /// The placeholder a cell's text is, matched trimmed and whatever its case.
+    pub fn placeholder(&self, text: &str) -> Option<&Placeholder> {
+        if self.placeholders.is_empty() {
+            return None;
+        }
+        self.placeholders.get(&text.trim().to_lowercase())
     }
 }
 
@@ -155,6 +258,10 @@ impl Layout {
 pub struct Unpivot {
     pub qty: Pattern,
     pub unit_cost: Option<Pattern>,
+    /// Only these headers are location columns (when listed).
+    pub only: Option<BTreeSet<String>>,
+    /// Headers that fit the pattern but are not locations.
+    pub exclude: BTreeSet<String>,
 }
 
 /// A header pattern such as `Current Quantity {location}`.

@@ -9,7 +9,17 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
-    pub kind: Spanned<SourceKind>,
+    /// csv, excel or odbc; with a preset it may be left out (odbc with a connection, excel
+    /// for .xlsx/.xlsm/.xlsb/.xls/.ods files, else csv).
+    pub kind: Option<Spanned<SourceKind>>,
+    /// A known export's layout (job/preset.rs): mapping, placeholders, unpivot, row filter.
+    pub preset: Option<Spanned<String>>,
+    /// Rows to leave out: `{ "Variant SKU" = "", "Variant Inventory Qty" = "" }` skips a
+    /// row whose cells all match (trimmed; "" is blank).
+    #[serde(default)]
+    pub skip_when: BTreeMap<String, String>,
+    /// The SKU inside a longer text: group 1 of this regex (Odoo's `[CODE] Name`).
+    pub sku_pattern: Option<Spanned<String>>,
     /// What the rows are: inventory (default), or a table the rules use.
     pub role: Option<Spanned<Role>>,
     /// When the snapshot was taken (RFC 3339), for rows without an as_of column.
@@ -27,7 +37,9 @@ pub struct RawSource {
     #[serde(default)]
     pub columns: Option<Spanned<RawColumns>>,
     pub delimiter: Option<Spanned<String>>,
-    pub encoding: Option<Spanned<Encoding>>,
+    /// Any label the WHATWG Encoding Standard names (utf-8, windows-1252, macintosh,
+    /// iso-8859-15, utf-16le, shift_jis ...).
+    pub encoding: Option<Spanned<String>>,
     #[serde(default)]
     pub decimal_comma: bool,
     pub header_row: Option<Spanned<i64>>,
@@ -132,14 +144,6 @@ pub enum SourceKind {
     Odbc,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub enum Encoding {
-    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
-    Utf8,
-    #[serde(rename = "windows-1252", alias = "cp1252", alias = "latin1")]
-    Windows1252,
-}
-
 /// Formats in which corrections are written for a side, besides the generic CSV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,7 +159,9 @@ pub enum CorrectionFormat {
 #[serde(deny_unknown_fields)]
 pub struct RawColumns {
     pub location: Option<Spanned<String>>,
-    pub sku: Option<Spanned<String>>,
+    /// A header, or several whose non-empty values joined make the item key (a system
+    /// without SKUs: `["Handle", "Option1 Value"]`, or WooCommerce's `"ID"`).
+    pub sku: Option<Spanned<OneOrMany>>,
     pub gtin: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub category: Option<Spanned<String>>,
@@ -177,6 +183,11 @@ pub struct RawColumns {
 pub struct RawUnpivot {
     pub qty: String,
     pub unit_cost: Option<String>,
+    /// Only these headers are location columns.
+    pub columns: Option<Vec<String>>,
+    /// Headers that fit the pattern but are not locations.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

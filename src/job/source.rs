@@ -25,6 +25,9 @@ pub(super) fn compile(
     // Destructured so that a new option is a compile error until it is handled here.
     let RawSource {
         kind,
+        preset,
+        skip_when,
+        sku_pattern,
         role,
         as_of,
         path,
@@ -50,6 +53,52 @@ pub(super) fn compile(
     } = raw;
     let before = diags.items.len();
     let ctx = format!("source `{name}`");
+    let preset_span = preset.as_ref().map_or(0..0, Spanned::span);
+    let preset = preset.and_then(|p| match super::preset::find(p.get_ref()) {
+        Some(found) => Some(found),
+        None => {
+            diags.hint(
+                p.span(),
+                format!("{ctx}: unknown preset {:?}", p.get_ref()),
+                format!(
+                    "presets: {} (docs/presets.md)",
+                    super::preset::PRESETS
+                        .iter()
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            None
+        }
+    });
+    // Without `kind`, a preset's source is a database with a connection, a spreadsheet by
+    // its extension, else a CSV file.
+    let kind = match kind {
+        Some(k) => k,
+        None => {
+            let guess = if connection.is_some() {
+                SourceKind::Odbc
+            } else if path.as_ref().is_some_and(|p| {
+                let lower = p.get_ref().to_lowercase();
+                [".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"]
+                    .iter()
+                    .any(|e| lower.ends_with(e))
+            }) {
+                SourceKind::Excel
+            } else {
+                SourceKind::Csv
+            };
+            if preset.is_none() {
+                diags.hint(
+                    0..0,
+                    format!("{ctx}: no `kind`"),
+                    "kind = \"csv\", \"excel\" or \"odbc\" (or name a preset, which implies it)",
+                );
+            }
+            Spanned::new(preset_span.clone(), guess)
+        }
+    };
     let has_write_back = write_back.is_some();
     // Database options given to a file source, to be reported below.
     let stray_db_options: Vec<(std::ops::Range<usize>, &str)> = [
@@ -89,9 +138,21 @@ pub(super) fn compile(
                     }
                 },
             };
+            let encoding = match encoding {
+                None => Encoding::UTF8,
+                Some(label) => Encoding::for_label(label.get_ref()).unwrap_or_else(|| {
+                    diags.hint(
+                        label.span(),
+                        format!("{ctx}: unknown encoding {:?}", label.get_ref()),
+                        "any label of the WHATWG Encoding Standard: utf-8, windows-1252, \
+                         macintosh, iso-8859-15, utf-16le, utf-16be, shift_jis, gbk ...",
+                    );
+                    Encoding::UTF8
+                }),
+            };
             Format::Csv {
                 delimiter,
-                encoding: encoding.map(|e| *e.get_ref()).unwrap_or(Encoding::Utf8),
+                encoding,
             }
         }
         SourceKind::Odbc => {
@@ -304,6 +365,7 @@ pub(super) fn compile(
         }
     }
 
+    let header_given = header_row.is_some();
     let header_row = match header_row {
         None => 1,
         Some(h) if *h.get_ref() >= 1 => *h.get_ref() as usize,
@@ -327,10 +389,88 @@ pub(super) fn compile(
 
     let role_span = role.as_ref().map(Spanned::span).unwrap_or(kind.span());
     let role = role.map(Spanned::into_inner).unwrap_or(Role::Snapshot);
-    let unpivot = unpivot.and_then(|u| compile_unpivot(u, &ctx, diags));
+    let user_unpivot = unpivot.is_some();
+    let unpivot = match (unpivot, preset.and_then(|p| p.unpivot.map(|u| (p, u)))) {
+        (Some(u), _) => compile_unpivot(u, &ctx, diags),
+        (None, Some((p, (qty, cost)))) => Some(Unpivot {
+            qty: Pattern::parse(qty).expect("a preset's pattern has {location}"),
+            unit_cost: cost.map(|c| Pattern::parse(c).expect("a preset's pattern has {location}")),
+            only: None,
+            exclude: p.unpivot_exclude.iter().map(|h| h.to_string()).collect(),
+        }),
+        (None, None) => None,
+    };
     // A database source's column names go into SQL: each must be a validated name.
     let sql_names = *kind.get_ref() == SourceKind::Odbc;
-    let columns = compile_columns(columns, &ctx, sql_names, diags);
+    let (mut columns, sku_parts) = compile_columns(columns, &ctx, sql_names, diags);
+    // A preset's columns fill in what the job does not map; their other known headers
+    // and whether a file may lack them come along.
+    let (mut alternatives, mut optional) = (BTreeMap::new(), BTreeSet::new());
+    if let Some(p) = preset {
+        for c in p.columns {
+            let fixed_here = c.field == Field::Location && location.is_some();
+            let wide_here = user_unpivot && c.field == Field::Qty;
+            if columns.contains_key(&c.field) || fixed_here || wide_here {
+                continue;
+            }
+            columns.insert(c.field, c.headers[0].to_string());
+            if c.headers.len() > 1 {
+                alternatives.insert(
+                    c.field,
+                    c.headers[1..]
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect::<Vec<_>>(),
+                );
+            }
+            if c.optional {
+                optional.insert(c.field);
+            }
+        }
+    }
+    let skip_when: Vec<(String, String)> = if skip_when.is_empty() {
+        preset
+            .map(|p| {
+                p.skip_when
+                    .iter()
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        skip_when
+            .into_iter()
+            .map(|(h, v)| (h, v.trim().to_string()))
+            .collect()
+    };
+    let sku_pattern = match sku_pattern {
+        Some(p) => match regex::Regex::new(p.get_ref()) {
+            Ok(re) if re.captures_len() >= 2 => Some(re),
+            Ok(_) => {
+                diags.hint(
+                    p.span(),
+                    format!("{ctx}: sku_pattern {:?} has no group", p.get_ref()),
+                    "the SKU is group 1, e.g. sku_pattern = '^\\[([^\\]]+)\\]'",
+                );
+                None
+            }
+            Err(e) => {
+                diags.at(
+                    p.span(),
+                    format!("{ctx}: sku_pattern {:?} is not a regex: {e}", p.get_ref()),
+                );
+                None
+            }
+        },
+        None => preset
+            .and_then(|p| p.sku_pattern)
+            .map(|p| regex::Regex::new(p).expect("a preset's pattern compiles")),
+    };
+    // A title block before the header: found per file (header_row given wins).
+    let header_marker = preset
+        .and_then(|p| p.header_marker)
+        .filter(|_| !header_given)
+        .map(|(h, d)| (h.to_string(), d.to_string()));
     if role == Role::Snapshot {
         check_required(
             &columns,
@@ -399,7 +539,7 @@ pub(super) fn compile(
         };
         match p {
             Some(p) => {
-                compiled_placeholders.insert(text.trim().to_string(), p);
+                compiled_placeholders.insert(text.trim().to_lowercase(), p);
             }
             None => diags.hint(
                 meaning.span(),
@@ -411,6 +551,21 @@ pub(super) fn compile(
             ),
         }
     }
+
+    // The texts a preset's system writes for "not stocked", unless the job says otherwise.
+    for text in preset.map_or(&[][..], |p| p.absent) {
+        compiled_placeholders
+            .entry(text.to_lowercase())
+            .or_insert(Placeholder::Absent);
+    }
+    let blank = blank
+        .map(Spanned::into_inner)
+        .or_else(|| preset.filter(|p| p.blank_absent).map(|_| Blank::Absent));
+    let corrections = corrections.map(Spanned::into_inner).or_else(|| {
+        preset
+            .filter(|p| p.erpnext_corrections)
+            .map(|_| CorrectionFormat::Erpnext)
+    });
 
     if diags.items.len() > before {
         return None;
@@ -424,6 +579,13 @@ pub(super) fn compile(
         files,
         layout: Layout {
             columns,
+            alternatives,
+            optional,
+            sku_parts,
+            skip_when,
+            sku_pattern,
+            header_marker,
+            preset: preset.map(|p| p.name),
             precision: Default::default(),
             header_row,
             skip_rows,
@@ -432,19 +594,15 @@ pub(super) fn compile(
             location_names,
             // A wide export leaves a location's cell blank when the item is not kept
             // there (Square); a long file's blank is a row that lost its number.
-            blank: blank
-                .map(Spanned::into_inner)
-                .unwrap_or(if unpivot.is_some() {
-                    Blank::Absent
-                } else {
-                    Blank::Invalid
-                }),
+            blank: blank.unwrap_or(if unpivot.is_some() {
+                Blank::Absent
+            } else {
+                Blank::Invalid
+            }),
             unpivot,
             placeholders: compiled_placeholders,
         },
-        corrections: corrections
-            .map(Spanned::into_inner)
-            .unwrap_or(CorrectionFormat::Generic),
+        corrections: corrections.unwrap_or(CorrectionFormat::Generic),
     })
 }
 
@@ -470,6 +628,10 @@ fn resolve_files(
         }
     };
     files.sort();
+    // A glob through a symlink (a loop, or two links to one folder) finds one file under
+    // many names: each file is read once, under the first of its names.
+    let mut seen = BTreeSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     if files.is_empty() {
         diags.hint(
             path.span(),
@@ -486,7 +648,12 @@ fn compile_unpivot(
     diags: &mut Diagnostics,
 ) -> Option<Unpivot> {
     let span = raw.span();
-    let RawUnpivot { qty, unit_cost } = raw.into_inner();
+    let RawUnpivot {
+        qty,
+        unit_cost,
+        columns,
+        exclude,
+    } = raw.into_inner();
     let mut parse = |text: &str| {
         let p = Pattern::parse(text);
         if p.is_none() {
@@ -498,29 +665,51 @@ fn compile_unpivot(
         }
         p
     };
-    let qty = parse(&qty);
+    let qty_pattern = parse(&qty);
     let unit_cost = unit_cost.map(|c| parse(&c));
-    match (qty, unit_cost) {
+    // A bare `{location}` fits every header: the location columns must be told apart.
+    if qty_pattern
+        .as_ref()
+        .is_some_and(|p| p.prefix.is_empty() && p.suffix.is_empty())
+        && columns.is_none()
+        && exclude.is_empty()
+    {
+        diags.hint(
+            span.clone(),
+            format!("{ctx}: unpivot qty = \"{{location}}\" would take every column for a location"),
+            "list the location columns (columns = [\"Back Bay\", \"SoHo\"]) or the others \
+             (exclude = [\"Handle\", \"Title\", ...])",
+        );
+        return None;
+    }
+    let only = columns.map(|c| c.into_iter().collect::<BTreeSet<_>>());
+    let exclude: BTreeSet<String> = exclude.into_iter().collect();
+    match (qty_pattern, unit_cost) {
         (Some(qty), None) => Some(Unpivot {
             qty,
             unit_cost: None,
+            only,
+            exclude,
         }),
         (Some(qty), Some(Some(c))) => Some(Unpivot {
             qty,
             unit_cost: Some(c),
+            only,
+            exclude,
         }),
         _ => None,
     }
 }
 
+/// The mapping, and the item key's parts when `sku` names several columns.
 fn compile_columns(
     raw: Option<Spanned<RawColumns>>,
     ctx: &str,
     sql_names: bool,
     diags: &mut Diagnostics,
-) -> BTreeMap<Field, String> {
+) -> (BTreeMap<Field, String>, Vec<String>) {
     let Some(raw) = raw else {
-        return BTreeMap::new();
+        return (BTreeMap::new(), Vec::new());
     };
     let RawColumns {
         location,
@@ -536,6 +725,32 @@ fn compile_columns(
         factor,
         movement,
     } = raw.into_inner();
+    // `sku = ["Handle", "Option1 Value"]`: the first part stands for the field; all of
+    // them make the key.
+    let mut sku_parts = Vec::new();
+    let sku = sku.and_then(|s| {
+        let span = s.span();
+        let parts = s.into_inner().into_vec();
+        match parts.as_slice() {
+            [] => {
+                diags.at(span, format!("{ctx}: `sku` names no column"));
+                None
+            }
+            [one] => Some(Spanned::new(span, one.clone())),
+            [first, ..] => {
+                if sql_names {
+                    diags.hint(
+                        span.clone(),
+                        format!("{ctx}: an item key of several columns is for files"),
+                        "for a database, compose it in the query (… || '/' || … AS item)",
+                    );
+                }
+                let first = first.clone();
+                sku_parts = parts;
+                Some(Spanned::new(span, first))
+            }
+        }
+    });
     let pairs = [
         (Field::Location, location),
         (Field::Sku, sku),
@@ -580,7 +795,7 @@ fn compile_columns(
             out.insert(field, h.into_inner());
         }
     }
-    out
+    (out, sku_parts)
 }
 
 /// One column may be both the SKU and the barcode (item codes that are EANs).

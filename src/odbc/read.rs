@@ -190,6 +190,8 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
         sha256: format!("{:x}", hasher.finalize()),
         records: n,
         rows: 0,
+        skipped: 0,
+        undecodable_rows: 0,
         extracted_at,
     };
     Ok((
@@ -197,6 +199,8 @@ pub fn read(source: &Source, odbc: &Odbc) -> Result<(RawTable, InputFile)> {
             frame,
             headers: whole.headers,
             row_label: "row".into(),
+            undecodable_rows: 0,
+            skipped: 0,
         },
         input,
     ))

@@ -111,7 +111,7 @@ fn invalid_utf8_in_a_utf8_file() {
     let file = ws.path("count.csv");
     assert!(
         err.contains(&format!(
-            r#"{}:4: column "Store": invalid UTF-8 (byte 0xE9)"#,
+            r#"{}:4: column "Store": bytes that are not UTF-8"#,
             file.display()
         )),
         "{err}"
@@ -213,4 +213,155 @@ fn existing_output_is_never_touched_on_failure() {
         "no second (partial) run directory"
     );
     assert_eq!(std::fs::read(first.join("manifest.json")).unwrap(), before);
+}
+
+/// ERPNext's import template read without its preset: the mapped names are on a later
+/// line; the message says which (and never panics, as polars did with no column to read).
+#[test]
+fn a_header_further_down_is_pointed_at() {
+    let ws = Workspace::csv_job(
+        BOOK_CSV,
+        "Store count 2026-11-25,,\n,,\nItem,Store,Counted\nA1,S1,10\n",
+    );
+    let err = fails(&ws);
+    assert!(
+        err.contains(r#"column "Counted" (mapped to qty), "Item" (mapped to sku), "Store" (mapped to location) not found"#)
+            || err.contains("not found in the header (line 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: the header is on line 3: set header_row = 3"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_semicolon_file_read_as_commas_names_the_delimiter() {
+    let ws = Workspace::csv_job(BOOK_CSV, "Item;Store;Counted\nA1;S1;10\n");
+    let err = fails(&ws);
+    assert!(err.contains("the header has 1 column"), "{err}");
+    assert!(
+        err.contains("found 1 column; is the delimiter ';'? set delimiter = \";\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unclosed_quote_names_its_line_and_echoes_nothing_big() {
+    // A quote opened on line 3 and never closed, then 5 MB of text.
+    let mut count = String::from("Item,Store,Counted\nA1,S1,10\n\"A2,S1,5\n");
+    count.push_str(&"x".repeat(5 << 20));
+    count.push('\n');
+    let ws = Workspace::csv_job(BOOK_CSV, count);
+    let err = fails(&ws);
+    assert!(
+        err.contains(&format!(
+            "{}:3: a quoted field opens here and never closes",
+            ws.path("count.csv").display()
+        )),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 2000, "stderr is short: {} bytes", err.len());
+}
+
+#[test]
+fn a_long_row_names_its_line_and_field_count() {
+    let ws = Workspace::csv_job(
+        BOOK_CSV,
+        "Item,Store,Counted\nA1,S1,10\nA2,S1,5,extra,fields\nA3,S1,1\n",
+    );
+    let err = fails(&ws);
+    assert!(
+        err.contains(&format!(
+            "{}:3: the record has 5 fields, the header (line 1) has 3: \"A2,S1,5,extra,fields\"",
+            ws.path("count.csv").display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("You might want to try"), "{err}");
+}
+
+#[test]
+fn a_glob_through_a_symlink_loop_reads_each_file_once() {
+    let ws = Workspace::csv_job(BOOK_CSV, "");
+    std::fs::remove_file(ws.path("count.csv")).unwrap();
+    std::fs::create_dir_all(ws.path("counts")).unwrap();
+    ws.write("counts/s1.csv", "Item,Store,Counted\nA1,S1,10\nA2,S1,3\n");
+    std::os::unix::fs::symlink(ws.path("counts"), ws.path("counts/again")).unwrap();
+    ws.write(
+        "job.toml",
+        CSV_JOB.replace("path = \"count.csv\"", "path = \"counts/**/*.csv\""),
+    );
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let m = manifest(&ws.only_run_dir());
+    let counts: Vec<&serde_json::Value> = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["source"] == "count")
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(m["discrepancies"]["by_kind"].get("duplicate_key"), None);
+}
+
+#[test]
+fn an_encrypted_workbook_says_so() {
+    let ws = Workspace::csv_job(BOOK_CSV, "");
+    ws.copy_fixture("encrypted.xlsx", "count.xlsx");
+    ws.write(
+        "job.toml",
+        CSV_JOB.replace(
+            "kind = \"csv\"\npath = \"count.csv\"",
+            "kind = \"excel\"\npath = \"count.xlsx\"",
+        ),
+    );
+    let err = fails(&ws);
+    assert!(
+        err.contains("the workbook is encrypted (password-protected)"),
+        "{err}"
+    );
+    assert!(!err.contains("Cannot detect file format"), "{err}");
+}
+
+/// Bytes that are not UTF-8 in a column the job does not read: the file reads, and the
+/// manifest counts the row.
+#[test]
+fn undecodable_bytes_outside_the_mapped_columns_are_counted() {
+    let mut count = b"Item,Store,Counted,Note\nA1,S1,10,ok\n".to_vec();
+    count.extend_from_slice(b"A2,S1,3,caf\xe9\n");
+    let ws = Workspace::csv_job(BOOK_CSV, count);
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let m = manifest(&ws.only_run_dir());
+    let input = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["source"] == "count")
+        .unwrap()
+        .clone();
+    assert_eq!(input["undecodable_rows"], 1, "{input}");
+}
+
+#[test]
+fn a_non_number_hint_names_the_text_found() {
+    let ws = Workspace::csv_job(
+        BOOK_CSV,
+        "Item,Store,Counted\nA1,S1,10\nA2,S1,not stocked\n",
+    );
+    let err = fails(&ws);
+    assert!(
+        err.contains(r#"hint: "not stocked" is not a number: if it means the item is not stocked there, add placeholders = { "not stocked" = "absent" }"#),
+        "{err}"
+    );
+    assert!(
+        err.contains("preset = \"shopify-inventory\" takes it"),
+        "{err}"
+    );
 }

@@ -11,6 +11,7 @@ mod faults;
 mod formats;
 mod odbc;
 mod precision;
+mod presets;
 mod reports;
 mod retail;
 mod rules;
