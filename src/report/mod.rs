@@ -80,11 +80,13 @@ pub fn render(
         let rendered: Vec<Result<Page>> = batch
             .par_iter()
             .map(|loc| {
-            let lines = model::line_views(&loc.lines, input.precision)?;
+            let (shown, more) = page_lines(&loc.lines)?;
+            let lines = model::line_views(&shown, input.precision)?;
             let ctx = minijinja::context! {
                 m => m.clone(),
                 loc => Value::from(minijinja::value::Serde(loc)),
                 lines => Value::from(lines.into_iter().map(Value::from_object).collect::<Vec<_>>()),
+                more => more,
                 root => "../",
             };
             Ok(Page {
@@ -99,6 +101,36 @@ pub fn render(
     }
     crate::progress::trace("  location pages", t);
     Ok(())
+}
+
+/// The most lines a location page lists: a page a person can read (and a browser can
+/// open) whatever the night; every line is in discrepancies.csv and .parquet.
+pub const PAGE_LINES: usize = 500;
+
+/// A location's lines for its page, and how many it leaves out: all of them when they
+/// fit, else those that need a person first, then the largest values at cost.
+fn page_lines(lines: &polars::prelude::DataFrame) -> Result<(polars::prelude::DataFrame, usize)> {
+    use polars::prelude::*;
+    if lines.height() <= PAGE_LINES {
+        return Ok((lines.clone(), 0));
+    }
+    let shown = lines
+        .clone()
+        .lazy()
+        .sort_by_exprs(
+            [
+                crate::classify::needs_person().fill_null(lit(false)),
+                col("value_delta").abs().fill_null(lit(0)),
+                col("line"),
+            ],
+            SortMultipleOptions::default()
+                .with_order_descending_multi([true, true, false])
+                .with_nulls_last(true),
+        )
+        .limit(PAGE_LINES as IdxSize)
+        .sort(["line"], SortMultipleOptions::default())
+        .collect()?;
+    Ok((shown, lines.height() - PAGE_LINES))
 }
 
 /// The page for one write-back: per target what was applied, and the stale lines and

@@ -81,9 +81,11 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         inputs,
         state,
     } = rec;
+    let t = std::time::Instant::now();
     let corrections = resolve::corrections(&discrepancies)?;
     let totals = totals(&discrepancies, &job.rules.precision)?;
     let guard = crate::guard::assess(job, &discrepancies, &corrections, &tallies, &inputs)?;
+    trace("  corrections, totals and guard", t);
     let outcome = if totals.needs_person > 0 || guard.held {
         Outcome::NeedsReview
     } else {
@@ -93,7 +95,9 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     let t = std::time::Instant::now();
     let mut dir = RunDir::create(out, &meta.run_id)?;
     dir.write_csv("discrepancies.csv", &discrepancies, &job.rules.precision)?;
+    trace("  discrepancies.csv", t);
     dir.write_parquet("discrepancies.parquet", &discrepancies)?;
+    trace("  discrepancies.parquet", t);
     let mut correction_totals = CorrectionTotals {
         total: corrections.height() as u64,
         ..Default::default()

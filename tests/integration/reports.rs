@@ -140,3 +140,40 @@ fn render(page: &Path) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A location with more lines than a page lists: the page shows those that need a
+/// person first, then the largest values, and says how many more the CSV holds.
+#[test]
+fn a_long_location_page_lists_the_most_important_lines() {
+    let mut book = String::from("SKU,Store,Qty,Cost\n");
+    let mut count = String::from("Item,Store,Counted\n");
+    // 600 lines: 590 within tolerance (ignored), 10 to review, each worth more.
+    for i in 0..600 {
+        book.push_str(&format!("A{i:04},S1,10,{}\n", 1 + i % 7));
+        let counted = if i % 60 == 0 { 4 } else { 10 };
+        let counted = if counted == 10 {
+            "10.25".to_string()
+        } else {
+            counted.to_string()
+        };
+        count.push_str(&format!("A{i:04},S1,{counted}\n"));
+    }
+    let ws = Workspace::csv_job(book, count);
+    assert_eq!(ws.run_job("job.toml").code, 1);
+    let dir = ws.only_run_dir();
+    assert_eq!(discrepancies(&dir).len(), 600);
+    let html = std::fs::read_to_string(dir.join("reports/locations/S1.html")).unwrap();
+    assert!(
+        html.contains("100 more are in <code>discrepancies.csv</code>"),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches("<code>A").count(),
+        500,
+        "one row per line shown"
+    );
+    // Every line a person must see is on the page.
+    for i in (0..600).step_by(60) {
+        assert!(html.contains(&format!("<code>A{i:04}</code>")), "A{i:04}");
+    }
+}
