@@ -103,6 +103,35 @@ fn csv_byte() -> impl Strategy<Value = u8> {
     ]
 }
 
+/// Found by `the_spreadsheet_reader_never_panics_on_a_mutated_workbook` (1,500 cases):
+/// three bytes zeroed in an xls made calamine index an empty sector list (cfb.rs:344).
+#[test]
+fn a_damaged_xls_is_an_error_not_a_panic() {
+    let base =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/counts.xls"))
+            .unwrap();
+    let bytes = mutate(
+        &base,
+        &[
+            (11974977162126465679, 65, 0),
+            (655649580443418752, 46, 0),
+            (8462194795577955328, 8, 0),
+        ],
+    );
+    let source = "kind = \"excel\"\npath = \"count.xls\"\nsheet = \"Counts\"\nheader_row = 2\n\
+        [sources.count.columns]\nsku = \"SKU\"\nlocation = \"Store\"\nqty = \"Qty\"";
+    let dir = workspace("count.xls", &bytes, source);
+    assert_eq!(read_without_panic(dir.path()), Ok(()));
+    let job = crate::job::load(&dir.path().join("job.toml")).unwrap();
+    let err = extract::extract(job.source("count"), &Buckets::one(), 0)
+        .err()
+        .expect("a damaged file is an error");
+    assert!(
+        format!("{err:#}").contains("the file is damaged"),
+        "{err:#}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 

@@ -14,7 +14,9 @@ use tally::run::{self, RunOptions};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A panic anywhere (a bug, or a library's on input it did not expect) is reported as
-    // an internal error and exits 2 like any run that could not be made, never 101.
+    // an internal error and exits 2 like any run that could not be made, never 101. The
+    // hook only keeps the message: a panic a reader catches itself (a damaged workbook)
+    // is that reader's error, not this one.
     std::panic::set_hook(Box::new(|info| {
         let what = info
             .payload()
@@ -28,16 +30,36 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" ({}:{})", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
-            "error: internal error: {what}{place}\n    hint: this is a bug in tally; the run \
-             wrote nothing. Please report it with the command and, if you can, the input"
-        );
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(format!("{what}{place}"));
+        }
     }));
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Debug builds only: lets the tests see the panic path end as an error.
+        #[cfg(debug_assertions)]
+        if std::env::var_os("TALLY_TEST_PANIC").is_some() {
+            panic!("a panic the tests asked for (TALLY_TEST_PANIC)");
+        }
+        dispatch(cli)
+    })) {
         Ok(code) => code,
-        Err(_) => ExitCode::from(run::EXIT_CANNOT_RUN),
+        Err(_) => {
+            let what = LAST_PANIC
+                .lock()
+                .ok()
+                .and_then(|mut l| l.take())
+                .unwrap_or_else(|| "a panic".into());
+            eprintln!(
+                "error: internal error: {what}\n    hint: this is a bug in tally; nothing was \
+                 written. Please report it with the command and, if you can, the input"
+            );
+            ExitCode::from(run::EXIT_CANNOT_RUN)
+        }
     }
 }
+
+/// The last panic's message and place, for the internal error.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {

@@ -28,34 +28,19 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
             path.display()
         );
     }
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
-        anyhow!(
-            "{}: cannot open as a spreadsheet ({})\n    hint: kind = \"excel\" reads xlsx, xlsm, \
-             xlsb, xls and ods files; for a CSV export use kind = \"csv\"",
-            path.display(),
-            e.to_string().chars().take(120).collect::<String>()
-        )
-    })?;
-    let names = book.sheet_names();
-    let sheet = match sheet {
-        Some(s) => {
-            if !names.iter().any(|n| n == s) {
-                bail!(
-                    "{}: no sheet named {s:?}; the workbook has {}",
-                    path.display(),
-                    names.join(", ")
-                );
-            }
-            s.to_string()
-        }
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| anyhow!("{}: the workbook has no sheets", path.display()))?,
+    // calamine can panic on a damaged file (an index out of bounds in a broken OLE
+    // container): that is this file's error, said as one.
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        open_sheet(path, bytes, sheet)
+    }));
+    let (sheet, range) = match opened {
+        Ok(result) => result?,
+        Err(_) => bail!(
+            "{}: cannot read as a spreadsheet: the file is damaged\n    hint: open it in its \
+             program and save it again, or export the sheet as CSV",
+            path.display()
+        ),
     };
-    let range = book
-        .worksheet_range(&sheet)
-        .with_context(|| format!("{}: cannot read sheet {sheet:?}", path.display()))?;
     let (row0, col0) = range.start().unwrap_or((0, 0));
     let rows: Vec<&[Data]> = range.rows().collect();
     let preview = || {
@@ -153,6 +138,43 @@ pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -
         undecodable_rows: 0,
         skipped: 0,
     })
+}
+
+/// The workbook's sheet (the named one, else the first) and its cells.
+fn open_sheet(
+    path: &Path,
+    bytes: Vec<u8>,
+    sheet: Option<&str>,
+) -> Result<(String, calamine::Range<Data>)> {
+    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+        anyhow!(
+            "{}: cannot open as a spreadsheet ({})\n    hint: kind = \"excel\" reads xlsx, xlsm, \
+             xlsb, xls and ods files; for a CSV export use kind = \"csv\"",
+            path.display(),
+            e.to_string().chars().take(120).collect::<String>()
+        )
+    })?;
+    let names = book.sheet_names();
+    let sheet = match sheet {
+        Some(s) => {
+            if !names.iter().any(|n| n == s) {
+                bail!(
+                    "{}: no sheet named {s:?}; the workbook has {}",
+                    path.display(),
+                    names.join(", ")
+                );
+            }
+            s.to_string()
+        }
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("{}: the workbook has no sheets", path.display()))?,
+    };
+    let range = book
+        .worksheet_range(&sheet)
+        .with_context(|| format!("{}: cannot read sheet {sheet:?}", path.display()))?;
+    Ok((sheet, range))
 }
 
 /// An encrypted Office file: an OLE compound file (the xls container) holding an

@@ -358,9 +358,11 @@ fn fetch(
 fn statement(source: &Source, odbc: &Odbc, dialect: Dialect) -> Result<(String, String)> {
     Ok(match &odbc.read {
         OdbcRead::Table(table) => {
-            // A column mapped twice (the SKU that is also the barcode) is selected once.
+            // A column mapped twice (the SKU that is also the barcode) is selected once;
+            // the columns a row filter reads come along.
             let mut columns: Vec<String> = Vec::new();
-            for c in source.layout.columns.values() {
+            let filtered = source.layout.skip_when.iter().map(|(h, _)| h);
+            for c in source.layout.columns.values().chain(filtered) {
                 let quoted = dialect.quote(c)?;
                 if !columns.contains(&quoted) {
                     columns.push(quoted);

@@ -365,3 +365,24 @@ fn a_non_number_hint_names_the_text_found() {
         "{err}"
     );
 }
+
+/// A panic anywhere ends as an internal error with exit 2, never Rust's 101, and leaves
+/// nothing behind (the debug build panics on request).
+#[test]
+fn a_panic_is_an_internal_error_with_exit_2() {
+    let ws = Workspace::csv_job(BOOK_CSV, COUNT_CSV);
+    let out = tally()
+        .env("TALLY_TEST_PANIC", "1")
+        .args(["run", ws.path("job.toml").to_str().unwrap(), "--out"])
+        .arg(ws.path("runs"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: internal error: a panic the tests asked for"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(ws.run_dirs().is_empty());
+}

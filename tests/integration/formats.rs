@@ -374,3 +374,55 @@ observed = "shopify"
         "−3 × 3.00 − 7 × 1.00"
     );
 }
+
+/// A wide export headed by location names: a bare `{location}` would take every column
+/// for a location, so the job lists them or excludes the others.
+#[test]
+fn location_columns_are_listed_or_excluded() {
+    let count = "Item,Title,Back Bay,SoHo\nA1,Socks,9,2\nA2,Cap,5,1\n";
+    let ws = Workspace::csv_job("SKU,Store,Qty,Cost\nA1,Back Bay,10,1\nA2,SoHo,1,1\n", count);
+    let with = |unpivot: &str| {
+        CSV_JOB.replace(
+            "[sources.count.columns]\nsku = \"Item\"\nlocation = \"Store\"\nqty = \"Counted\"",
+            &format!("unpivot = {unpivot}\n[sources.count.columns]\nsku = \"Item\""),
+        )
+    };
+    ws.write("job.toml", with("{ qty = \"{location}\" }"));
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("unpivot qty = \"{location}\" would take every column for a location"),
+        "{}",
+        o.stderr
+    );
+    for unpivot in [
+        "{ qty = \"{location}\", exclude = [\"Title\"] }",
+        "{ qty = \"{location}\", columns = [\"Back Bay\", \"SoHo\"] }",
+    ] {
+        ws.write("job.toml", with(unpivot));
+        let o = ws.run_job("job.toml");
+        assert_eq!(o.code, 1, "{unpivot}: {}", o.stderr);
+        let run = ws.run_dirs().pop().unwrap();
+        let mut lines: Vec<String> = discrepancies(&run)
+            .into_iter()
+            .map(|l| {
+                format!(
+                    "{} {} {} {}",
+                    l["item_key"], l["location"], l["kind"], l["qty_delta"]
+                )
+            })
+            .collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "A1 Back Bay qty_mismatch -1",
+                "A1 SoHo missing_in_book 2",
+                "A2 Back Bay missing_in_book 5",
+            ],
+            "{unpivot}"
+        );
+        std::fs::remove_dir_all(&run).unwrap();
+    }
+}
