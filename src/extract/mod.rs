@@ -167,6 +167,7 @@ fn extract_part(
     let t = std::time::Instant::now();
     let records = raw.frame.height() as u64;
     let canonical = layout::apply(raw, &source.layout, path)?;
+    trace("    layout", t);
     let skipped = canonical.skipped;
     let frame = typing::apply(canonical, &source.name, path, &source.layout)?;
     trace("  layout and typing", t);
