@@ -231,12 +231,13 @@ fn check_reads_the_headers_of_each_input() {
     );
 }
 
-/// The README's job-file example is a job file tally accepts as written: no key in it is
+/// The job-file page's example is a job file tally accepts as written: no key in it is
 /// unknown or misplaced (its paths name files this test does not have).
 #[test]
-fn the_readmes_job_example_has_no_misplaced_key() {
-    let readme = std::fs::read_to_string(std::path::Path::new(REPO).join("README.md")).unwrap();
-    let section = readme.split("## The job file").nth(1).expect("the section");
+fn the_job_file_docs_example_has_no_misplaced_key() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(REPO).join("docs/job-file.md")).unwrap();
+    let section = readme.split("# The job file").nth(1).expect("the section");
     let example = section
         .split("```toml\n")
         .nth(1)

@@ -1,4 +1,4 @@
-//! The auditors' page (docs/manifest.md) names every field a run writes: a new manifest
+//! The auditors' page (docs/run-directory.md) names every field a run writes: a new manifest
 //! field or discrepancy column fails here until it is documented.
 
 use crate::common::*;
@@ -25,7 +25,7 @@ fn keys(value: &serde_json::Value, out: &mut Vec<String>) {
 
 #[test]
 fn every_manifest_field_and_line_column_is_documented() {
-    let doc = std::fs::read_to_string(std::path::Path::new(REPO).join("docs/manifest.md")).unwrap();
+    let doc = std::fs::read_to_string(std::path::Path::new(REPO).join("docs/run-directory.md")).unwrap();
     let ws = Workspace::csv_job(BOOK_CSV, COUNT_CSV);
     let (o, dir) = run_into(
         &ws.path("job.toml"),
@@ -46,6 +46,6 @@ fn every_manifest_field_and_line_column_is_documented() {
         .collect();
     assert!(
         missing.is_empty(),
-        "docs/manifest.md does not name: {missing:?}"
+        "docs/run-directory.md does not name: {missing:?}"
     );
 }
