@@ -10,14 +10,12 @@ use std::path::Path;
 use anyhow::{Result, bail, ensure};
 use polars::prelude::*;
 
-use crate::classify::APPROVAL_REQUIRED;
-use crate::run::{read_manifest, recorded_discrepancies, write_whole};
+use crate::discrepancy::Approval;
+use crate::write::read::{read_manifest, recorded_discrepancies, stamp, write_whole};
 
-/// The `approval` of a held-back correction once approved (in memory, at apply time).
-pub const APPROVED: &str = "approved";
-
+/// One `approvals-<time>.json` of a run directory: who approved which lines, when.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Approval {
+pub struct ApprovalRecord {
     pub run_id: String,
     pub lines: Vec<u64>,
     pub by: String,
@@ -44,9 +42,9 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
     for line in lines {
         match numbers.iter().position(|n| n == Some(*line)) {
             None => problems.push(format!("line {line}: no such line in this run")),
-            Some(i) if approval.get(i) != Some(APPROVAL_REQUIRED) => problems.push(format!(
-                "line {line}: needs no approval (only corrections above the threshold do)"
-            )),
+            Some(i) if approval.get(i) != Some(Approval::Required.as_str()) => problems.push(
+                format!("line {line}: needs no approval (only corrections above the threshold do)"),
+            ),
             Some(_) if already.contains(line) => {
                 println!("  line {line}: approved before")
             }
@@ -60,13 +58,13 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
         return Ok(0);
     }
     let now = chrono::Utc::now();
-    let record = Approval {
+    let record = ApprovalRecord {
         run_id: manifest.run_id.clone(),
         lines: new.clone(),
         by: by.clone(),
         at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let path = run_dir.join(format!("approvals-{}.json", crate::run::stamp(now)));
+    let path = run_dir.join(format!("approvals-{}.json", stamp(now)));
     write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
     println!(
         "approved by {by}: line(s) {}; `tally apply {}` writes them back",
@@ -98,7 +96,7 @@ pub fn approved_lines(run_dir: &Path, run_id: &str) -> Result<BTreeSet<u64>> {
         let path = entry?.path();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         if name.is_some_and(|n| n.starts_with("approvals-") && n.ends_with(".json")) {
-            let a: Approval = serde_json::from_slice(&std::fs::read(&path)?)
+            let a: ApprovalRecord = serde_json::from_slice(&std::fs::read(&path)?)
                 .map_err(|e| anyhow::anyhow!("{}: not an approval record: {e}", path.display()))?;
             if a.run_id != run_id {
                 eprintln!(
@@ -128,10 +126,10 @@ pub fn mark_approved(discrepancies: DataFrame, approved: &BTreeSet<u64>) -> Resu
         .with_column(
             when(
                 col("approval")
-                    .eq(lit(APPROVAL_REQUIRED))
+                    .eq(lit(Approval::Required.as_str()))
                     .and(col("line").is_in(lit(list).implode(false), false)),
             )
-            .then(lit(APPROVED))
+            .then(lit(Approval::Approved.as_str()))
             .otherwise(col("approval"))
             .alias("approval"),
         )

@@ -96,6 +96,26 @@ impl Severity {
     }
 }
 
+/// Where a correction stands with approval (the lines' `approval` column; empty when
+/// it needs none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// Worth more than `[approval] above`: not written back until someone approves it.
+    Required,
+    /// Approved by someone other than the one who ran the job (`tally approve`).
+    Approved,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Required => "required",
+            Approval::Approved => "approved",
+        }
+    }
+}
+
 /// What should happen to a discrepancy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -33,9 +33,9 @@ pub fn explain_job(job_path: &Path, location: &str, sku: &str, state: Option<&Pa
 /// `tally explain RUN_DIR --line N`: the line as the run recorded it, then its item's
 /// story told from the inputs as they are now (said when they changed since the run).
 pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<u8> {
-    let manifest = crate::run::read_manifest(run_dir)?;
-    let job = crate::run::job_of(&manifest)?;
-    let lines = crate::run::recorded_discrepancies(run_dir, &manifest)?;
+    let manifest = crate::write::read::read_manifest(run_dir)?;
+    let job = crate::write::read::job_of(&manifest)?;
+    let lines = crate::write::read::recorded_discrepancies(run_dir, &manifest)?;
     let found = texts(
         &lines.lazy().filter(col("line").eq(lit(line))).collect()?,
         &manifest.precision,
@@ -81,7 +81,7 @@ pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<u
     // Files can be compared with the run's record; databases are read as they are now.
     for input in manifest.inputs.iter().filter(|i| i.path.is_file()) {
         let now = std::fs::read(&input.path)
-            .map(|bytes| crate::write::manifest::sha256_hex(&bytes))
+            .map(|bytes| crate::values::sha256_hex(&bytes))
             .unwrap_or_default();
         if now != input.sha256 {
             println!(
@@ -312,7 +312,7 @@ fn tell(
                 )?;
                 if let (Some(movements), Some(from), Some(to)) = (
                     refs.movements.as_ref(),
-                    crate::rules::cutoff::parse_time(&get(chain::ROW_AS_OF)),
+                    crate::values::parse_time(&get(chain::ROW_AS_OF)),
                     latest(book, observed)?,
                 ) {
                     for m in movements.between(location, item, from, to) {
@@ -412,7 +412,7 @@ fn latest(
     let mut latest = None;
     for f in [book, observed] {
         for t in f.column(chain::ROW_AS_OF)?.str()?.iter().flatten() {
-            if let Some(t) = crate::rules::cutoff::parse_time(t)
+            if let Some(t) = crate::values::parse_time(t)
                 && latest.is_none_or(|l| t > l)
             {
                 latest = Some(t);

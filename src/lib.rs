@@ -17,6 +17,7 @@ pub mod files;
 #[cfg(test)]
 mod generative_tests;
 pub mod guard;
+pub mod input;
 pub mod job;
 pub mod keys;
 pub mod matching;
@@ -35,4 +36,5 @@ pub mod sync;
 #[cfg(test)]
 mod testing;
 pub mod toml_doc;
+pub mod values;
 pub mod write;

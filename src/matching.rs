@@ -18,6 +18,27 @@ use crate::keys::{self, KEY, KEY_ROWS};
 use crate::progress::trace;
 use std::time::Instant;
 
+/// One pairing's tallies: each side's, and the pairs that agree.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PairingTally {
+    pub name: String,
+    pub book: SideTally,
+    pub observed: SideTally,
+    /// Pairs whose quantities (and costs) agree: zero differences, logged as a count.
+    pub equal: u64,
+    pub ties_out: bool,
+}
+
+impl PairingTally {
+    /// Adds another part of the same pairing (a bucket or a shard of it).
+    pub fn add(&mut self, part: &PairingTally) {
+        self.book.add(&part.book);
+        self.observed.add(&part.observed);
+        self.equal += part.equal;
+        self.ties_out = self.book.ties_out() && self.observed.ties_out();
+    }
+}
+
 /// Where one side's rows ended; `ties_out` checks that nothing was lost or doubled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SideTally {

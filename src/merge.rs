@@ -13,11 +13,11 @@ use anyhow::{Context, Result, bail, ensure};
 use polars::prelude::*;
 
 use crate::classify;
-use crate::extract::InputFile;
+use crate::input::InputFile;
 use crate::progress::Stage;
-use crate::run::read_manifest;
 use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
+use crate::write::read::read_manifest;
 
 pub fn merge_runs(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<u8> {
     let result = merge(run_dirs, out, state)?;
@@ -37,7 +37,7 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<R
     check_shards(run_dirs, &manifests)?;
 
     let first = &manifests[0];
-    let job = crate::run::job_of(first)?;
+    let job = crate::write::read::job_of(first)?;
 
     let mut frames = Vec::with_capacity(run_dirs.len());
     for dir in run_dirs {
@@ -141,7 +141,7 @@ fn shard_parts(run_dirs: &[PathBuf], manifests: &[Manifest]) -> Result<DataFrame
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         ensure!(
-            crate::write::manifest::sha256_hex(&bytes) == recorded.sha256,
+            crate::values::sha256_hex(&bytes) == recorded.sha256,
             "{} does not match its run's manifest (SHA-256 differs)",
             path.display()
         );

@@ -40,7 +40,7 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
         .and(
             col("approval")
                 .is_null()
-                .or(col("approval").eq(lit(crate::approve::APPROVED))),
+                .or(col("approval").eq(lit(crate::discrepancy::Approval::Approved.as_str()))),
         );
     let is_qty = [
         Kind::MissingInBook,

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use crate::extract::{self, Buckets, InputFile};
+use crate::extract::{self, Buckets};
 use crate::files::{FolderLock, Hold};
+use crate::input::InputFile;
 use crate::job::{self, Job, Role};
 use crate::progress::Stage;
 use crate::reference::{self, References};
@@ -17,6 +18,7 @@ use crate::shard::Shard;
 use crate::sync::STATE_LOCK;
 use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
+use crate::write::read::{job_of, read_manifest, recorded_discrepancies, stamp, write_whole};
 use crate::{chain, classify, matching, normalize, sync};
 
 /// Exit code when the job could not run (bad config or input); nothing was written.
@@ -95,7 +97,7 @@ pub fn hold(job: &Job, opts: &RunOptions) -> Result<Held> {
         job_path.display(),
         opts.shard.map(|s| s.to_string()).unwrap_or_default()
     );
-    let hash = crate::write::manifest::sha256_hex(seed.as_bytes());
+    let hash = crate::values::sha256_hex(seed.as_bytes());
     let name = format!(".tally-run-{}.lock", &hash[..16]);
     // Shards of one job run side by side and only read the baseline; any other run
     // moves it on.
@@ -247,39 +249,6 @@ fn apply_corrections(
     Ok(code)
 }
 
-/// The lines as the run decided them, from the run's own record. Every file the
-/// manifest hashed must still be as it was: an edited run never writes to a database.
-pub fn recorded_discrepancies(run_dir: &Path, manifest: &Manifest) -> Result<DataFrame> {
-    let mut changed = Vec::new();
-    let mut parquet = None;
-    for file in &manifest.files {
-        let path = run_dir.join(&file.path);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                if crate::write::manifest::sha256_hex(&bytes) != file.sha256 {
-                    changed.push(format!("{} (SHA-256 differs)", file.path));
-                } else if file.path == "discrepancies.parquet" {
-                    parquet = Some(bytes);
-                }
-            }
-            Err(e) => changed.push(format!("{} ({e})", file.path)),
-        }
-    }
-    anyhow::ensure!(
-        changed.is_empty(),
-        "{} does not match the run's manifest: {}; nothing done",
-        run_dir.display(),
-        changed.join(", ")
-    );
-    let bytes = parquet.with_context(|| {
-        format!(
-            "{}: the manifest lists no discrepancies.parquet",
-            run_dir.display()
-        )
-    })?;
-    Ok(ParquetReader::new(std::io::Cursor::new(bytes)).finish()?)
-}
-
 pub fn print_summary(result: &RunResult) {
     let m = &result.manifest;
     println!("run {} → {}", m.run_id, result.run_dir.display());
@@ -412,7 +381,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
     let stage = Stage::start("plan buckets");
     let work = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let t = std::time::Instant::now();
-    let buckets = Buckets::plan(job, opts.memory, &work)?;
+    let buckets = extract::plan_buckets(job, opts.memory, &work)?;
     crate::progress::trace(&format!("plan and split into {} buckets", buckets.count), t);
     stage.done(match buckets.count {
         1 => "inputs fit in memory: one pass".to_string(),
@@ -691,28 +660,6 @@ fn reconcile_bucket(
     })
 }
 
-/// A time for the name of a file added to a finished run (`applied-`, `approvals-`, …),
-/// with the process id: two processes in the same millisecond write two files.
-pub fn stamp(now: chrono::DateTime<chrono::Utc>) -> String {
-    format!(
-        "{}-{}",
-        now.format("%Y%m%dT%H%M%S%.3fZ"),
-        std::process::id()
-    )
-}
-
-/// Writes a file next to a finished run: whole or not at all (temp file, then rename).
-pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-    crate::files::write(&partial, bytes)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// The first line numbers of a list, for a terminal; the results file has them all.
 fn some_lines(lines: &[u64]) -> String {
     const SHOWN: usize = 20;
@@ -727,25 +674,4 @@ fn sorted(names: &[String]) -> Vec<String> {
     let mut names = names.to_vec();
     names.sort();
     names
-}
-
-/// The job a finished run ran, loaded again from the path its manifest records; it must
-/// still hash the same (corrections and reports depend on its settings).
-pub fn job_of(manifest: &Manifest) -> Result<Job> {
-    let job = job::load(&manifest.job.path).with_context(|| "loading the run's job file")?;
-    let now = crate::write::manifest::HashedFile::of(&job.path)?;
-    anyhow::ensure!(
-        now.sha256 == manifest.job.sha256,
-        "{} changed since the run (SHA-256 differs); run the job again",
-        job.path.display()
-    );
-    Ok(job)
-}
-
-/// For callers that only need the manifest of a finished run.
-pub fn read_manifest(run_dir: &Path) -> Result<Manifest> {
-    let path = run_dir.join("manifest.json");
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a tally manifest", path.display()))
 }

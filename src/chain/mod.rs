@@ -586,7 +586,7 @@ fn stamp_as_of(
     let mut bad = Vec::new();
     for i in 0..frame.height() {
         let time = match cells.get(i).map(str::trim).filter(|c| !c.is_empty()) {
-            Some(text) => match crate::rules::cutoff::parse_time(text) {
+            Some(text) => match crate::values::parse_time(text) {
                 Some(t) => Some(utc_text(t)),
                 None if strict => {
                     bad.push(format!(

@@ -6,10 +6,11 @@ use crate::classify;
 use crate::discrepancy::{Resolution, Severity};
 use crate::matching::reconcile;
 use crate::rules::alias::{Alias, CrossReference};
-use crate::rules::cutoff::{Movement, Movements, parse_time};
+use crate::rules::cutoff::{Movement, Movements};
 use crate::rules::units::Conversions;
 use crate::rules::{Decision, RuleSet};
 use crate::testing::{snapshot, text};
+use crate::values::parse_time;
 
 fn rules(chain: &[MatchStep]) -> RuleSet {
     RuleSet {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::columns::*;
-use crate::discrepancy::{Kind, Resolution, Severity};
+use crate::discrepancy::{Approval, Kind, Resolution, Severity};
 use crate::matching::Matched;
 use crate::rules::{DEFAULT_RULE, MatchStep, RuleSet, condition};
 use crate::sync;
@@ -427,22 +427,19 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
                 .gt(condition::dec(above, VALUE_SCALE))
                 .fill_null(lit(true));
             when(corrects.and(big))
-                .then(lit(APPROVAL_REQUIRED))
+                .then(lit(Approval::Required.as_str()))
                 .otherwise(lit(NULL).cast(DataType::String))
         }
     };
     Ok(lines.with_column(approval.alias("approval")))
 }
 
-/// The `approval` of a correction that needs a person's approval.
-pub const APPROVAL_REQUIRED: &str = "required";
-
 /// Lines a person must look at: their resolution says so, or their correction needs
 /// approval.
 pub fn needs_person() -> Expr {
     Resolution::ALL.iter().filter(|r| r.needs_person()).fold(
         col("approval")
-            .eq(lit(APPROVAL_REQUIRED))
+            .eq(lit(Approval::Required.as_str()))
             .fill_null(lit(false)),
         |any, r| any.or(col("resolution").eq(lit(r.as_str()))),
     )

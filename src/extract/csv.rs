@@ -13,8 +13,8 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use polars::prelude::*;
 
-use super::RawTable;
 use crate::columns::ROW;
+use crate::input::RawTable;
 use crate::job::{Encoding, Layout};
 
 pub fn read(
@@ -58,7 +58,7 @@ pub fn read(
     // A quoted field left open swallows the rest of the file into one cell: said with
     // its line. The quotes are counted first (fast); only an odd count is looked into.
     if memchr::memchr(b'"', &text).is_some() {
-        let mut records = super::split::Records::new(&text);
+        let mut records = super::records::Records::new(&text);
         for _ in records.by_ref() {}
         if records.consumed() < text.len()
             && let Some(line) = unclosed_quote(&text, delimiter)
@@ -327,7 +327,7 @@ fn undecodable(
     let body = memchr::memchr_iter(b'\n', text)
         .nth((first - 2) as usize)
         .map_or(text.len(), |i| i + 1);
-    Ok(super::split::Records::new(&text[body..])
+    Ok(super::records::Records::new(&text[body..])
         .filter(|(r, _)| memchr::memmem::find(r, "\u{FFFD}".as_bytes()).is_some())
         .count() as u64)
 }
@@ -354,7 +354,7 @@ pub(super) fn header_fields(text: &[u8], header_row: usize, delimiter: u8) -> Ve
     }
 }
 
-/// Whether a line after the header block is blank (see `split::is_blank`).
+/// Whether a line after the header block is blank (see `records::is_blank`).
 fn has_blank_line(text: &[u8], first: u64, delimiter: u8) -> bool {
     let mut start = 0usize;
     for (i, end) in memchr::memchr_iter(b'\n', text)
@@ -363,7 +363,7 @@ fn has_blank_line(text: &[u8], first: u64, delimiter: u8) -> bool {
     {
         if i as u64 + 1 >= first
             && start < text.len()
-            && super::split::is_blank(&text[start..end], delimiter)
+            && super::records::is_blank(&text[start..end], delimiter)
         {
             return true;
         }
@@ -382,9 +382,9 @@ fn without_blank_records(text: &[u8], first: u64, delimiter: u8) -> Option<(Vec<
     let mut kept = Vec::new();
     let mut line = first;
     let body = &text[body_start..];
-    let mut records = super::split::Records::new(body);
+    let mut records = super::records::Records::new(body);
     for (record, lines) in records.by_ref() {
-        if !super::split::is_blank(record, delimiter) {
+        if !super::records::is_blank(record, delimiter) {
             out.extend_from_slice(record);
             if !record.ends_with(b"\n") {
                 out.push(b'\n');
@@ -402,5 +402,5 @@ fn body_lines(text: &[u8], first: u64) -> Option<Vec<u64>> {
     let start = memchr::memchr_iter(b'\n', text)
         .nth(preamble - 1)
         .map_or(text.len(), |i| i + 1);
-    super::split::record_lines(&text[start..], first)
+    super::records::record_lines(&text[start..], first)
 }

@@ -12,8 +12,8 @@ use calamine::{Data, Reader, open_workbook_auto_from_rs};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use super::RawTable;
 use crate::columns::ROW;
+use crate::input::RawTable;
 use crate::job::Layout;
 
 pub fn read(path: &Path, bytes: Vec<u8>, sheet: Option<&str>, layout: &Layout) -> Result<RawTable> {

@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use polars::prelude::*;
 
-use super::RawTable;
 use crate::columns::{LOCATION, QTY, ROW, SKU, UNIT_COST};
+use crate::input::RawTable;
 use crate::job::Layout;
 
 /// How many leading rows the header hints look through.

@@ -11,61 +11,28 @@
 mod csv;
 mod excel;
 mod layout;
+mod records;
 mod split;
 pub mod typing;
 
 pub use split::{Buckets, SetAside};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use polars::prelude::*;
 
+pub use crate::input::{InputFile, RawTable, Snapshot};
 use crate::job::{Format, Source};
 use crate::progress::trace;
 
-/// What the manifest records about each input file.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct InputFile {
-    pub source: String,
-    pub path: PathBuf,
-    pub size: u64,
-    pub sha256: String,
-    /// Records in the file (data lines or sheet rows).
-    pub records: u64,
-    /// Snapshot rows the records became (more than records for wide exports).
-    pub rows: u64,
-    /// Records left out by the source's `skip_when` (not items: image rows, totals).
-    #[serde(default)]
-    pub skipped: u64,
-    /// Records with bytes the declared encoding does not define, in columns the job does
-    /// not read (in a read column they stop the run).
-    #[serde(default)]
-    pub undecodable_rows: u64,
-    pub extracted_at: DateTime<Utc>,
-}
-
-/// One source's rows, with the canonical columns.
-pub struct Snapshot {
-    pub source: String,
-    pub frame: DataFrame,
-    pub inputs: Vec<InputFile>,
-}
-
-/// A file's cells as text under its own headers, before mapping.
-pub struct RawTable {
-    /// String columns named by the file's headers, plus `_row` (UInt64).
-    pub frame: DataFrame,
-    /// Every header of the file, including columns the reader skipped.
-    pub headers: Vec<String>,
-    /// How a row number reads in messages: "line" (CSV) or "sheet \"X\" row" (spreadsheets).
-    pub row_label: String,
-    /// Records holding bytes the encoding does not define, in columns the job does not
-    /// read (in a mapped column they stop the run).
-    pub undecodable_rows: u64,
-    /// Records the source's `skip_when` left out (rows a system writes for other purposes).
-    pub skipped: u64,
+/// Plans the buckets of a run (split.rs): big CSV inputs split by location, other
+/// sources read once and parted.
+pub fn plan_buckets(job: &crate::job::Job, memory: u64, work: &Path) -> Result<Buckets> {
+    Buckets::plan(job, memory, work, &|source| {
+        extract(source, &Buckets::one(), 0)
+    })
 }
 
 /// Extracts the rows of `source` whose location is in `bucket` (all with one bucket).
@@ -195,7 +162,7 @@ fn read_mapped(source: &Source, path: &Path) -> Result<(RawTable, InputFile)> {
     let t = std::time::Instant::now();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let extracted_at = Utc::now();
-    let sha256 = crate::write::manifest::sha256_hex(&bytes);
+    let sha256 = crate::values::sha256_hex(&bytes);
     trace("  read and hash", t);
     let t = std::time::Instant::now();
     let size = bytes.len() as u64;

@@ -19,8 +19,9 @@ use chrono::Utc;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::InputFile;
+use super::records::{Records, is_blank};
 use crate::columns::{Field, LOCATION};
+use crate::input::{InputFile, Snapshot};
 use crate::job::{Encoding, Format, Job, Source};
 
 /// What a run holds in memory per byte of CSV input, measured on the benchmark's
@@ -73,6 +74,9 @@ impl SetAside {
     }
 }
 
+/// How a source that is not split is read whole (extract::extract, given by the caller).
+pub type ReadWhole<'a> = &'a dyn Fn(&Source) -> Result<Snapshot>;
+
 /// A source read once, its rows parted by bucket.
 struct WholeSource {
     parts: Vec<PathBuf>,
@@ -81,8 +85,13 @@ struct WholeSource {
 
 /// Reads a source whole (once, not once per bucket: a database query is costly) and
 /// writes its rows to one parquet file per bucket.
-fn part_whole(source: &Source, count: u32, dir: &Path) -> Result<WholeSource> {
-    let snapshot = super::extract(source, &Buckets::one(), 0)?;
+fn part_whole(
+    source: &Source,
+    count: u32,
+    dir: &Path,
+    read_whole: ReadWhole,
+) -> Result<WholeSource> {
+    let snapshot = read_whole(source)?;
     let frame = snapshot.frame;
     let buckets = buckets_of(&frame, count)?;
     let mut tagged = frame.clone();
@@ -143,7 +152,7 @@ impl Buckets {
 
     /// Decides how many buckets the job's inputs need to stay within `memory` bytes,
     /// and splits the CSV files that can be split when more than one is needed.
-    pub fn plan(job: &Job, memory: u64, work: &Path) -> Result<Buckets> {
+    pub fn plan(job: &Job, memory: u64, work: &Path, read_whole: ReadWhole) -> Result<Buckets> {
         let splittable: Vec<(&Source, &PathBuf)> = job
             .sources
             .iter()
@@ -199,7 +208,7 @@ impl Buckets {
             .iter()
             .filter(|s| job.uses(&s.name) && !can_split(s))
         {
-            let read = part_whole(source, count, dir.path())
+            let read = part_whole(source, count, dir.path(), read_whole)
                 .with_context(|| format!("source `{}`", source.name))?;
             whole.insert(source.name.clone(), read);
         }
@@ -231,13 +240,13 @@ impl Buckets {
 
     /// This bucket's rows of a source that was read once and parted (see `whole`);
     /// the inputs are reported with bucket 0 only.
-    pub fn whole_part(&self, source: &str, bucket: u32) -> Result<Option<super::Snapshot>> {
+    pub fn whole_part(&self, source: &str, bucket: u32) -> Result<Option<Snapshot>> {
         let Some(w) = self.whole.get(source) else {
             return Ok(None);
         };
         let path = &w.parts[bucket as usize];
         let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Ok(Some(super::Snapshot {
+        Ok(Some(Snapshot {
             source: source.to_string(),
             frame: ParquetReader::new(file).finish()?,
             inputs: if bucket == 0 {
@@ -484,64 +493,6 @@ fn split_file(source: &Source, path: &Path, count: u32, to: &Path) -> Result<Opt
     }))
 }
 
-/// The CSV records of a text, each with the number of lines it spans: a record ends at a
-/// line end outside quotes (or at the end of the text). A quoted field left open at the
-/// end is not yielded; `consumed` tells where the complete records end.
-pub struct Records<'a> {
-    text: &'a [u8],
-    start: usize,
-}
-
-impl<'a> Records<'a> {
-    pub fn new(text: &'a [u8]) -> Records<'a> {
-        Records { text, start: 0 }
-    }
-
-    pub fn consumed(&self) -> usize {
-        self.start
-    }
-}
-
-impl<'a> Iterator for Records<'a> {
-    type Item = (&'a [u8], u64);
-
-    fn next(&mut self) -> Option<(&'a [u8], u64)> {
-        let (mut scan, mut quotes, mut lines) = (self.start, 0usize, 0u64);
-        while scan < self.text.len() {
-            let end =
-                memchr::memchr(b'\n', &self.text[scan..]).map_or(self.text.len(), |i| scan + i + 1);
-            quotes += memchr::memchr_iter(b'"', &self.text[scan..end]).count();
-            lines += 1;
-            scan = end;
-            if quotes % 2 == 0 {
-                let record = &self.text[self.start..end];
-                self.start = end;
-                return Some((record, lines));
-            }
-        }
-        None
-    }
-}
-
-/// The line each record of a CSV body starts on, when a quoted field spans lines (then
-/// records and lines differ); `None` when every record is one line.
-pub fn record_lines(body: &[u8], first: u64) -> Option<Vec<u64>> {
-    let spans = Records::new(body).any(|(_, lines)| lines > 1);
-    if !spans {
-        return None;
-    }
-    let mut line = first;
-    Some(
-        Records::new(body)
-            .map(|(_, lines)| {
-                let this = line;
-                line += lines;
-                this
-            })
-            .collect(),
-    )
-}
-
 /// Text in an ASCII-compatible encoding, if every byte decodes (else the file is read
 /// whole, where bad bytes are reported or counted).
 fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
@@ -550,13 +501,6 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
     }
     let (text, errors) = encoding.0.decode_without_bom_handling(bytes);
     (!errors).then(|| text.into_owned())
-}
-
-/// A blank line: nothing but delimiters and spaces (spreadsheets saving as CSV leave
-/// them at the end). It is no record: not a row, not an invalid row.
-pub fn is_blank(line: &[u8], delimiter: u8) -> bool {
-    line.iter()
-        .all(|&b| b == delimiter || matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 fn trim_newline(record: &[u8]) -> &[u8] {

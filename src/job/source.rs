@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use toml::Spanned;
 
-use super::raw::RawPosted;
+use super::raw::{Blank, CorrectionFormat, RawPosted, WriteBackMode};
 use super::raw::{RawColumns, RawSource, RawUnpivot, Role, SourceKind};
-use super::{
-    Blank, CorrectionFormat, Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder,
-    Posted, Source, Unpivot, WriteBack, WriteBackMode,
+use super::types::{
+    Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Posted, Source, Unpivot,
+    WriteBack,
 };
 use crate::columns::Field;
 use crate::diag::Diagnostics;
@@ -507,7 +507,7 @@ pub(super) fn compile(
             }
         }
     }
-    let as_of = as_of.and_then(|a| match crate::rules::cutoff::parse_time(a.get_ref()) {
+    let as_of = as_of.and_then(|a| match crate::values::parse_time(a.get_ref()) {
         Some(t) => Some(t),
         None => {
             diags.hint(

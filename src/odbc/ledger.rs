@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 
 use super::sql::Dialect;
 use crate::columns::Field;
-use crate::extract::RawTable;
+use crate::input::RawTable;
 use crate::job::{Posted, Source, WriteBack};
 
 /// A condition on ledger rows aliased `alias`: the entry is tally's and not yet posted.

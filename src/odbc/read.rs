@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use super::sql::{Dialect, is_postgres};
 use super::{connect, snapshot};
 use crate::columns::ROW;
-use crate::extract::{InputFile, RawTable};
+use crate::input::{InputFile, RawTable};
 use crate::job::{Odbc, OdbcRead, Source};
 
 /// Longest text value fetched (bytes); drivers report absurd sizes for TEXT columns.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use crate::columns::{Field, GTIN, ITEM, SKU, UOM};
-use crate::reference::{Problems, Rows};
+use crate::reference::rows::{Problems, Rows};
 use crate::rules::SkuStep;
 use crate::rules::gtin;
 use crate::rules::normalize::normalize_into;

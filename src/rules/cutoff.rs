@@ -16,20 +16,10 @@ use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
 
 use crate::columns::{AS_OF, Field, LOCATION, MOVEMENT, QTY, SKU};
-use crate::reference::{Problems, Rows};
+use crate::reference::rows::{Problems, Rows};
 use crate::rules::SkuStep;
 use crate::rules::normalize::normalize_into;
-
-/// A time with its offset: RFC 3339 (`2026-11-26T21:00:00-05:00`), or the form
-/// databases print (`2026-11-26 21:00:00+00`, `...+05:30`). A time without an offset
-/// is refused: cut-offs must be unambiguous across time zones.
-pub fn parse_time(text: &str) -> Option<DateTime<FixedOffset>> {
-    let t = text.trim();
-    DateTime::parse_from_rfc3339(t)
-        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z"))
-        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%#z"))
-        .ok()
-}
+use crate::values::parse_time;
 
 /// One movement, for `tally explain`.
 #[derive(Debug, Clone)]
@@ -75,19 +65,17 @@ impl Movements {
                 continue;
             }
             let qty_text = qtys.get(i).unwrap_or("");
-            let qty =
-                match crate::extract::typing::parse_number(qty_text, decimal_comma, places, places)
-                {
-                    Ok(m) => Decimal::from_i128_with_scale(m, places),
-                    Err(e) => {
-                        problems.push(format!(
-                            "{}: {}",
-                            rows.cell(i, Field::Qty),
-                            e.message(qty_text)
-                        ));
-                        continue;
-                    }
-                };
+            let qty = match crate::values::parse_number(qty_text, decimal_comma, places, places) {
+                Ok(m) => Decimal::from_i128_with_scale(m, places),
+                Err(e) => {
+                    problems.push(format!(
+                        "{}: {}",
+                        rows.cell(i, Field::Qty),
+                        e.message(qty_text)
+                    ));
+                    continue;
+                }
+            };
             let time_text = times.get(i).unwrap_or("");
             let Some(at) = parse_time(time_text) else {
                 problems.push(format!(
@@ -168,6 +156,7 @@ impl Movements {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::parse_time;
 
     #[test]
     fn times_need_an_offset() {

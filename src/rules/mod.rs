@@ -53,6 +53,7 @@ pub mod alias;
 pub mod condition;
 pub mod cutoff;
 pub mod gtin;
+pub mod limits;
 pub mod normalize;
 pub mod raw;
 pub mod units;
@@ -80,7 +81,7 @@ pub struct RuleSet {
     /// Corrections worth more than this (|value_delta|) need a person's approval.
     pub approval_above: Option<Decimal>,
     /// Limits on what one run may write back.
-    pub guard: crate::guard::Limits,
+    pub guard: limits::Limits,
     pub sku_steps: Vec<SkuStep>,
     /// What identifies an item at a location: its item key (from the SKU) or its GTIN.
     pub key: raw::MatchKey,
@@ -135,7 +136,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
     let mut match_key = raw::MatchKey::ItemKey;
     let mut reasons: Option<Spanned<Vec<String>>> = None;
     let mut approval_above = None;
-    let mut guard = crate::guard::Limits::default();
+    let mut guard = limits::Limits::default();
     let mut units = BTreeMap::new();
     let mut precision = crate::precision::Precision::default();
 
@@ -238,7 +239,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                 }
                 "guard" => {
                     if let Some(g) = toml_doc::decode::<raw::RawGuard>(value, &mut diags, "[guard]") {
-                        guard = crate::guard::Limits::compile(g, &mut diags);
+                        guard = limits::Limits::compile(g, &mut diags);
                     }
                 }
                 "money" => {

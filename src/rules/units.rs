@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use rust_decimal::Decimal;
 
 use crate::columns::{FACTOR, Field, ITEM, UOM};
-use crate::reference::{Problems, Rows};
+use crate::reference::rows::{Problems, Rows};
 use crate::rules::SkuStep;
 use crate::rules::normalize::normalize_into;
 

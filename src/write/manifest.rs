@@ -8,12 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::WrittenFile;
 use crate::discrepancy::{Resolution, Severity};
-use crate::extract::InputFile;
-use crate::matching::SideTally;
+use crate::input::InputFile;
 use crate::rules::{Decision, RuleSet};
 use crate::shard::Shard;
 
@@ -80,10 +78,7 @@ pub struct HashedFile {
     pub sha256: String,
 }
 
-/// The SHA-256 of some bytes, as the manifest writes it (lowercase hex).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
+pub use crate::values::sha256_hex;
 
 impl HashedFile {
     pub fn of(path: &Path) -> Result<HashedFile> {
@@ -99,25 +94,7 @@ impl HashedFile {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PairingTally {
-    pub name: String,
-    pub book: SideTally,
-    pub observed: SideTally,
-    /// Pairs whose quantities (and costs) agree: zero differences, logged as a count.
-    pub equal: u64,
-    pub ties_out: bool,
-}
-
-impl PairingTally {
-    /// Adds another part of the same pairing (a bucket or a shard of it).
-    pub fn add(&mut self, part: &PairingTally) {
-        self.book.add(&part.book);
-        self.observed.add(&part.observed);
-        self.equal += part.equal;
-        self.ties_out = self.book.ties_out() && self.observed.ties_out();
-    }
-}
+pub use crate::matching::PairingTally;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Totals {

@@ -7,6 +7,7 @@
 pub mod corrections;
 pub mod manifest;
 pub mod publish;
+pub mod read;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};

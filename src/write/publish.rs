@@ -12,7 +12,7 @@ use super::manifest::{
     self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals,
 };
 use super::{RunDir, corrections};
-use crate::extract::InputFile;
+use crate::input::InputFile;
 use crate::job::Job;
 use crate::precision::Precision;
 use crate::progress::trace;

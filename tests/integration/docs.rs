@@ -25,7 +25,8 @@ fn keys(value: &serde_json::Value, out: &mut Vec<String>) {
 
 #[test]
 fn every_manifest_field_and_line_column_is_documented() {
-    let doc = std::fs::read_to_string(std::path::Path::new(REPO).join("docs/run-directory.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(std::path::Path::new(REPO).join("docs/run-directory.md")).unwrap();
     let ws = Workspace::csv_job(BOOK_CSV, COUNT_CSV);
     let (o, dir) = run_into(
         &ws.path("job.toml"),
