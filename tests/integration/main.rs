@@ -17,4 +17,5 @@ mod retail;
 mod rules;
 mod sample;
 mod shards;
+mod structure;
 mod sync;
