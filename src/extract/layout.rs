@@ -162,7 +162,10 @@ pub fn apply(raw: RawTable, layout: &Layout, path: &Path) -> Result<RawTable> {
             .skip_when
             .iter()
             .map(|(h, v)| {
-                let cell = col(h.as_str()).str().strip_chars(lit(NULL));
+                let cell = col(h.as_str())
+                    .cast(DataType::String)
+                    .str()
+                    .strip_chars(lit(NULL));
                 if v.is_empty() {
                     cell.clone().is_null().or(cell.eq(lit("")))
                 } else {

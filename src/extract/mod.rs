@@ -11,6 +11,7 @@
 mod csv;
 mod excel;
 mod layout;
+mod parquet;
 mod records;
 mod split;
 pub mod typing;
@@ -172,6 +173,7 @@ fn read_mapped(source: &Source, path: &Path) -> Result<(RawTable, InputFile)> {
             encoding,
         } => csv::read(path, bytes, *delimiter, *encoding, &source.layout, None)?,
         Format::Excel { sheet } => excel::read(path, bytes, sheet.as_deref(), &source.layout)?,
+        Format::Parquet => parquet::read(path, bytes, &source.layout)?,
         Format::Odbc(_) => unreachable!("odbc sources have no files"),
     };
     trace("  parse", t);

@@ -42,9 +42,10 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     let mapping = layout.for_headers(&headers);
     let height = frame.height();
     let rows = frame.column(ROW)?.u64()?.clone();
+    // Text cells; a typed column (Parquet) as the text of its values.
     let text = |name: &str| -> Result<StringChunked> {
         Ok(match frame.column(name) {
-            Ok(c) => c.str()?.clone(),
+            Ok(c) => as_text(c)?,
             Err(_) => StringChunked::full_null(name.into(), height),
         })
     };
@@ -129,23 +130,40 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     };
     let qty_text = text(QTY)?;
     let t = std::time::Instant::now();
-    let qty = parse_column(
-        &qty_text,
+    // Integers and decimals of a typed column convert exactly, never through text.
+    let qty = match exact_typed(
+        frame.column(QTY).ok(),
         precision.quantity.scale,
         QTY_SCALE as u32,
-        layout,
         layout.blank,
-        &mut |i, cell, why| bad(i, Field::Qty, cell, why),
-    );
+    ) {
+        Some(parsed) => parsed,
+        None => parse_column(
+            &qty_text,
+            precision.quantity.scale,
+            QTY_SCALE as u32,
+            layout,
+            layout.blank,
+            &mut |i, cell, why| bad(i, Field::Qty, cell, why),
+        ),
+    };
     let cost_text = text(UNIT_COST)?;
-    let cost = parse_column(
-        &cost_text,
+    let cost = match exact_typed(
+        frame.column(UNIT_COST).ok(),
         precision.money.cost_scale,
         COST_SCALE as u32,
-        layout,
         Blank::Invalid,
-        &mut |i, cell, why| bad(i, Field::UnitCost, cell, why),
-    );
+    ) {
+        Some(parsed) => parsed,
+        None => parse_column(
+            &cost_text,
+            precision.money.cost_scale,
+            COST_SCALE as u32,
+            layout,
+            Blank::Invalid,
+            &mut |i, cell, why| bad(i, Field::UnitCost, cell, why),
+        ),
+    };
     if !errors.is_empty() {
         let n = errors.len();
         let mut msg = errors
@@ -213,7 +231,8 @@ pub fn apply(raw: RawTable, source: &str, path: &Path, layout: &Layout) -> Resul
     for field in TEXT_FIELDS {
         let name = field.column();
         columns.push(match frame.column(name) {
-            Ok(c) => c.clone(),
+            Ok(c) if c.dtype() == &DataType::String => c.clone(),
+            Ok(c) => as_text(c)?.with_name(name.into()).into_series().into(),
             // A column the source does not have costs nothing: one null for all rows.
             Err(_) => Column::full_null(name.into(), height, &DataType::String),
         });
@@ -345,6 +364,79 @@ fn parse_column(
         valid,
         absent,
     }
+}
+
+/// A column's cells as text: strings as they are, a float as the shortest decimal that
+/// round-trips, other types as polars writes them (integers, decimals: exact).
+fn as_text(c: &Column) -> Result<StringChunked> {
+    Ok(match c.dtype() {
+        DataType::String => c.str()?.clone(),
+        DataType::Float32 | DataType::Float64 => {
+            let f = c.cast(&DataType::Float64)?;
+            f.f64()?
+                .iter()
+                .map(|v| v.map(|v| v.to_string()))
+                .collect::<StringChunked>()
+                .with_name(c.name().clone())
+        }
+        _ => c.cast(&DataType::String)?.str()?.clone(),
+    })
+}
+
+/// A typed column of integers or decimals as mantissas at `scale`, exactly (`None` for a
+/// text or float column, which the text parser reads). A value with more than `places`
+/// decimals (trailing zeros aside) or too large is left to the text parser, which words
+/// the error with its row.
+fn exact_typed(column: Option<&Column>, places: u32, scale: u32, blank: Blank) -> Option<Parsed> {
+    let c = column?;
+    let (mantissas, from): (Vec<Option<i128>>, u32) = match c.dtype() {
+        DataType::Decimal(_, s) => (c.decimal().ok()?.physical().iter().collect(), *s as u32),
+        d if d.is_integer() => (
+            c.cast(&DataType::Int128)
+                .ok()?
+                .i128()
+                .ok()?
+                .iter()
+                .collect(),
+            0,
+        ),
+        _ => return None,
+    };
+    let limit = 10i128.pow(crate::values::MAX_INTEGER_DIGITS);
+    let mut values = Vec::with_capacity(mantissas.len());
+    let mut valid = Vec::with_capacity(mantissas.len());
+    let mut absent = vec![false; mantissas.len()];
+    for (i, m) in mantissas.into_iter().enumerate() {
+        let Some(mut m) = m else {
+            match blank {
+                Blank::Absent => absent[i] = true,
+                Blank::Zero => {
+                    values.push(0);
+                    valid.push(true);
+                    continue;
+                }
+                Blank::Invalid => {}
+            }
+            values.push(0);
+            valid.push(false);
+            continue;
+        };
+        let mut s = from;
+        while s > places && m % 10 == 0 {
+            m /= 10;
+            s -= 1;
+        }
+        if s > places || (m / 10i128.pow(s)).abs() >= limit {
+            return None;
+        }
+        values.push(m * 10i128.pow(scale - s));
+        valid.push(true);
+    }
+    Some(Parsed {
+        values,
+        valid,
+        absent,
+    })
 }
 
 fn decimal_column(name: &str, parsed: Parsed, scale: usize) -> Result<Column> {

@@ -142,6 +142,8 @@ pub enum SourceKind {
     Csv,
     Excel,
     Odbc,
+    /// A Parquet file (an analyst's export): typed columns read as typed.
+    Parquet,
 }
 
 /// Formats in which corrections are written for a side, besides the generic CSV.

@@ -86,6 +86,11 @@ pub(super) fn compile(
                     .any(|e| lower.ends_with(e))
             }) {
                 SourceKind::Excel
+            } else if path
+                .as_ref()
+                .is_some_and(|p| p.get_ref().to_lowercase().ends_with(".parquet"))
+            {
+                SourceKind::Parquet
             } else {
                 SourceKind::Csv
             };
@@ -93,7 +98,7 @@ pub(super) fn compile(
                 diags.hint(
                     0..0,
                     format!("{ctx}: no `kind`"),
-                    "kind = \"csv\", \"excel\" or \"odbc\" (or name a preset, which implies it)",
+                    "kind = \"csv\", \"excel\", \"parquet\" or \"odbc\" (or name a preset, which implies it)",
                 );
             }
             Spanned::new(preset_span.clone(), guess)
@@ -340,6 +345,23 @@ pub(super) fn compile(
             Format::Excel {
                 sheet: sheet.map(Spanned::into_inner),
             }
+        }
+        SourceKind::Parquet => {
+            for (given, what) in [
+                (delimiter.as_ref().map(Spanned::span), "delimiter"),
+                (encoding.as_ref().map(Spanned::span), "encoding"),
+                (sheet.as_ref().map(Spanned::span), "sheet"),
+                (header_row.as_ref().map(Spanned::span), "header_row"),
+            ] {
+                if let Some(span) = given {
+                    diags.hint(
+                        span,
+                        format!("{ctx}: `{what}` does not apply to parquet sources"),
+                        "a Parquet file names and types its own columns; remove it",
+                    );
+                }
+            }
+            Format::Parquet
         }
     };
 

@@ -84,6 +84,7 @@ impl Encoding {
 pub enum Format {
     Csv { delimiter: u8, encoding: Encoding },
     Excel { sheet: Option<String> },
+    Parquet,
     Odbc(Odbc),
 }
 

@@ -426,3 +426,65 @@ fn location_columns_are_listed_or_excluded() {
         std::fs::remove_dir_all(&run).unwrap();
     }
 }
+
+/// A Parquet file read as typed: integer SKUs, a decimal(21,9) quantity and cost, a
+/// float read as the shortest decimal that round-trips.
+#[test]
+fn a_parquet_export_reads_typed_columns_exactly() {
+    use polars::prelude::*;
+    let ws = Workspace::csv_job(BOOK_CSV, "Item,Store,Counted\n101,S1,10\n102,S1,2.5\n");
+    let qty = Int128Chunked::from_vec("on_hand".into(), vec![12_000_000_000, 2_125_000_000])
+        .into_decimal(21, 9)
+        .unwrap()
+        .into_series();
+    let cost = Int128Chunked::from_vec("rate".into(), vec![361_864_861_000, 1_500_000_000])
+        .into_decimal(21, 9)
+        .unwrap()
+        .into_series();
+    let mut frame = DataFrame::new(
+        2,
+        vec![
+            Series::new("item".into(), [101i64, 102]).into(),
+            Series::new("store".into(), ["S1", "S1"]).into(),
+            qty.into(),
+            cost.into(),
+            Series::new("weight".into(), [0.1f64 + 0.2, 1.5]).into(),
+        ],
+    )
+    .unwrap();
+    let file = std::fs::File::create(ws.path("book.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut frame).unwrap();
+    ws.write(
+        "job.toml",
+        CSV_JOB
+            .replace("kind = \"csv\"\npath = \"book.csv\"", "kind = \"parquet\"\npath = \"book.parquet\"")
+            .replace(
+                "sku = \"SKU\"\nlocation = \"Store\"\nqty = \"Qty\"\nunit_cost = \"Cost\"",
+                "sku = \"item\"\nlocation = \"store\"\nqty = \"on_hand\"\nunit_cost = \"rate\"\ndescription = \"weight\"",
+            ),
+    );
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let lines = discrepancies(&ws.only_run_dir());
+    let got: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}→{} @{} = {} ({})",
+                l["item_key"],
+                l["book_qty"],
+                l["observed_qty"],
+                l["unit_cost"],
+                l["value_delta"],
+                l["description"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "101 12→10 @361.864861 = -723.7297 (0.30000000000000004)",
+            "102 2.125→2.5 @1.5000 = 0.5625 (1.5)",
+        ]
+    );
+}
