@@ -23,28 +23,8 @@ pub enum Command {
     Run {
         /// The job file (TOML).
         job: PathBuf,
-        /// Where the run directory goes (default: the job's `output`).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Reconcile only this location (repeatable).
-        #[arg(long = "location", value_name = "L")]
-        locations: Vec<String>,
-        /// Handle only the locations a stable hash puts in shard I of N (0-based);
-        /// combine the shard runs with `tally merge`.
-        #[arg(long, value_name = "I/N")]
-        shard: Option<crate::shard::Shard>,
-        /// Memory the run may use (e.g. 6GiB, 512MiB); inputs that need more are
-        /// reconciled one bucket of locations at a time.
-        #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
-        memory: u64,
-        /// Write the decided corrections back to the sources that have `write_back`
-        /// (without it, a run is a dry run: `tally apply RUN_DIR` can apply it later).
-        #[arg(long)]
-        apply: bool,
-        /// The state folder holding the baseline for three-way sync (default: the
-        /// job's `state`); read before the run, replaced after a whole run.
-        #[arg(long, value_name = "DIR")]
-        state: Option<PathBuf>,
+        #[command(flatten)]
+        options: crate::run::RunOptions,
     },
     /// Apply a reviewed run's corrections to the sources that have `write_back`.
     Apply {
@@ -106,36 +86,14 @@ pub enum Command {
     },
 }
 
-/// A size such as `6GiB`, `512MiB`, `6G` or a plain number of bytes.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("expected a size such as 6GiB or 512MiB, got {text:?}"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(format!("unknown unit in {text:?} (use KiB, MiB, GiB)")),
-    };
-    match number.checked_mul(factor) {
-        Some(0) | None => Err(format!("{text:?} is not a usable memory size")),
-        Some(n) => Ok(n),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn sizes() {
-        assert_eq!(super::parse_size("6GiB"), Ok(6 << 30));
-        assert_eq!(super::parse_size("512M"), Ok(512 << 20));
-        assert_eq!(super::parse_size("1000"), Ok(1000));
-        assert!(super::parse_size("0").is_err());
-        assert!(super::parse_size("6 furlongs").is_err());
+        assert_eq!(crate::values::parse_size("6GiB"), Ok(6 << 30));
+        assert_eq!(crate::values::parse_size("512M"), Ok(512 << 20));
+        assert_eq!(crate::values::parse_size("1000"), Ok(1000));
+        assert!(crate::values::parse_size("0").is_err());
+        assert!(crate::values::parse_size("6 furlongs").is_err());
     }
 }

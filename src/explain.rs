@@ -219,14 +219,7 @@ fn tell(
 ) -> Result<()> {
     writeln!(out, "item {item} at {location}, pairing {}", pairing.name)?;
     for (side, frame) in [("book", book), ("observed", observed)] {
-        let rows = texts(
-            &frame
-                .clone()
-                .lazy()
-                .filter(col(ITEM_KEY).eq(lit(item)))
-                .collect()?,
-            &job.rules.precision,
-        )?;
+        let rows = item_texts(frame, item, &job.rules.precision)?;
         if rows.is_empty() {
             writeln!(out, "\n  {side}: no row")?;
             continue;
@@ -329,14 +322,7 @@ fn tell(
             }
         }
     }
-    let item_lines = texts(
-        &lines
-            .clone()
-            .lazy()
-            .filter(col(ITEM_KEY).eq(lit(item)))
-            .collect()?,
-        &job.rules.precision,
-    )?;
+    let item_lines = item_texts(lines, item, &job.rules.precision)?;
     if item_lines.is_empty() {
         writeln!(out, "\n  no line: the sides agree")?;
     }
@@ -347,16 +333,8 @@ fn tell(
             out,
             "\n  discrepancy: {}{}{}",
             get("kind"),
-            if get("side").is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", get("side"))
-            },
-            if get("match_step").is_empty() {
-                String::new()
-            } else {
-                format!(", matched by {}", get("match_step"))
-            }
+            unless_empty(&get("side"), |s| format!(" ({s})")),
+            unless_empty(&get("match_step"), |s| format!(", matched by {s}")),
         )?;
         writeln!(
             out,
@@ -381,16 +359,8 @@ fn tell(
             get("rule"),
             get("resolution").replace('_', " "),
             get("severity"),
-            if get("reason").is_empty() {
-                String::new()
-            } else {
-                format!(", reason {}", get("reason"))
-            },
-            if get("approval").is_empty() {
-                String::new()
-            } else {
-                format!(", approval {}", get("approval"))
-            }
+            unless_empty(&get("reason"), |r| format!(", reason {r}")),
+            unless_empty(&get("approval"), |a| format!(", approval {a}")),
         )?;
         if !get("detail").is_empty() {
             writeln!(out, "    {}", get("detail"))?;
@@ -420,6 +390,29 @@ fn latest(
         }
     }
     Ok(latest)
+}
+
+/// The rows of one item key, as text.
+fn item_texts(
+    frame: &DataFrame,
+    item: &str,
+    precision: &crate::precision::Precision,
+) -> Result<Vec<std::collections::BTreeMap<String, String>>> {
+    let rows = frame
+        .clone()
+        .lazy()
+        .filter(col(ITEM_KEY).eq(lit(item)))
+        .collect()?;
+    texts(&rows, precision)
+}
+
+/// `show(text)`, or nothing for an empty text.
+fn unless_empty(text: &str, show: impl Fn(&str) -> String) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        show(text)
+    }
 }
 
 /// Every cell of a (small) frame as text, row by row (decimals as `precision` shows them).

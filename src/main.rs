@@ -9,7 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 use tally::cli::{Cli, Command};
-use tally::run::{self, RunOptions};
+use tally::run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -63,25 +63,7 @@ static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None
 
 fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Run {
-            job,
-            out,
-            locations,
-            shard,
-            memory,
-            apply,
-            state,
-        } => run::run_job(
-            &job,
-            &RunOptions {
-                out,
-                locations,
-                shard,
-                memory,
-                apply,
-                state,
-            },
-        ),
+        Command::Run { job, options } => run::run_job(&job, &options),
         Command::Apply { run_dir, force } => run::apply_run(&run_dir, force),
         Command::Approve { run_dir, lines, by } => {
             tally::approve::approve_run(&run_dir, &lines, by)

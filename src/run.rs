@@ -26,15 +26,30 @@ pub const EXIT_CANNOT_RUN: u8 = 2;
 /// Exit code when write-back failed; the target's transaction was rolled back.
 pub const EXIT_WRITE_BACK_FAILED: u8 = 3;
 
+/// `tally run`'s options (the command line's, through clap).
+#[derive(Debug, clap::Args)]
 pub struct RunOptions {
+    /// Where the run directory goes (default: the job's `output`).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Reconcile only this location (repeatable).
+    #[arg(long = "location", value_name = "L")]
     pub locations: Vec<String>,
+    /// Handle only the locations a stable hash puts in shard I of N (0-based);
+    /// combine the shard runs with `tally merge`.
+    #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
-    /// Memory the run may use, in bytes; larger inputs are reconciled in buckets.
+    /// Memory the run may use (e.g. 6GiB, 512MiB); inputs that need more are
+    /// reconciled one bucket of locations at a time.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = crate::values::parse_size)]
     pub memory: u64,
-    /// Write corrections back to the sources that have `write_back`.
+    /// Write the decided corrections back to the sources that have `write_back`
+    /// (without it, a run is a dry run: `tally apply RUN_DIR` can apply it later).
+    #[arg(long)]
     pub apply: bool,
-    /// The state folder (default: the job's `state`).
+    /// The state folder holding the baseline for three-way sync (default: the
+    /// job's `state`); read before the run, replaced after a whole run.
+    #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
 }
 

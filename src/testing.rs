@@ -52,3 +52,28 @@ pub fn text(df: &DataFrame, col: &str) -> Vec<String> {
         .map(|v| v.unwrap_or("").to_string())
         .collect()
 }
+
+/// A rules set for unit tests: no rules, the default chain, and undecided lines to a
+/// person (high, review); tests change what they test with `..rule_set()`.
+pub fn rule_set() -> crate::rules::RuleSet {
+    use crate::discrepancy::{Resolution, Severity};
+    crate::rules::RuleSet {
+        path: std::path::PathBuf::from("rules.toml"),
+        reasons: vec![],
+        approval_above: None,
+        guard: Default::default(),
+        key: Default::default(),
+        sku_steps: vec![],
+        chain: vec![
+            crate::rules::MatchStep::Alias,
+            crate::rules::MatchStep::Gtin,
+        ],
+        units: Default::default(),
+        precision: Default::default(),
+        rules: vec![],
+        default: crate::rules::Decision {
+            severity: Severity::High,
+            resolution: Resolution::Review,
+        },
+    }
+}

@@ -16,6 +16,28 @@ pub fn parse_time(text: &str) -> Option<DateTime<FixedOffset>> {
         .ok()
 }
 
+/// A size such as `6GiB`, `512MiB`, `6G` or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 6GiB or 512MiB, got {text:?}"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("unknown unit in {text:?} (use KiB, MiB, GiB)")),
+    };
+    match number.checked_mul(factor) {
+        Some(0) | None => Err(format!("{text:?} is not a usable memory size")),
+        Some(n) => Ok(n),
+    }
+}
+
 /// The SHA-256 of some bytes, as the manifest writes it (lowercase hex).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))

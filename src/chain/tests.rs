@@ -1,36 +1,24 @@
 //! The chain's steps on frames: each rule kind, and the properties across them.
-use std::path::PathBuf;
 
 use super::*;
 use crate::classify;
-use crate::discrepancy::{Resolution, Severity};
+use crate::discrepancy::Resolution;
 use crate::matching::reconcile;
+use crate::rules::RuleSet;
 use crate::rules::alias::{Alias, CrossReference};
 use crate::rules::cutoff::{Movement, Movements};
 use crate::rules::units::Conversions;
-use crate::rules::{Decision, RuleSet};
 use crate::testing::{snapshot, text};
 use crate::values::parse_time;
 
 fn rules(chain: &[MatchStep]) -> RuleSet {
     RuleSet {
-        path: PathBuf::from("rules.toml"),
-        reasons: vec![],
-        approval_above: None,
-        guard: Default::default(),
-        key: Default::default(),
-        sku_steps: vec![],
         chain: chain.to_vec(),
         units: [("each", "count"), ("case", "count"), ("kg", "mass")]
             .into_iter()
             .map(|(u, d)| (u.to_string(), d.to_string()))
             .collect(),
-        precision: Default::default(),
-        rules: vec![],
-        default: Decision {
-            severity: Severity::High,
-            resolution: Resolution::Review,
-        },
+        ..crate::testing::rule_set()
     }
 }
 

@@ -1,7 +1,5 @@
 //! Policies over the rules' decisions: value bands and reasons, newer_wins, approval.
 
-use std::path::PathBuf;
-
 use rust_decimal::Decimal;
 
 use super::*;
@@ -28,20 +26,11 @@ fn policy(name: &str, resolution: Resolution, band: (Option<i64>, Option<i64>)) 
 
 fn decided(rules: Vec<Rule>, approval_above: Option<i64>, times: [&str; 2]) -> DataFrame {
     let rs = RuleSet {
-        path: PathBuf::from("rules.toml"),
         reasons: vec!["miscount".into()],
         approval_above: approval_above.map(Decimal::from),
-        guard: Default::default(),
-        key: Default::default(),
-        sku_steps: vec![],
         chain: vec![],
-        units: Default::default(),
-        precision: Default::default(),
         rules,
-        default: Decision {
-            severity: Severity::High,
-            resolution: Resolution::Review,
-        },
+        ..crate::testing::rule_set()
     };
     let stamp = |mut f: DataFrame, t: &str| {
         let n = f.height();

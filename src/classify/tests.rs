@@ -1,7 +1,5 @@
 //! Lines and rules: kinds, deltas and the first rule that matches.
 
-use std::path::PathBuf;
-
 use rust_decimal::Decimal;
 
 use super::*;
@@ -34,20 +32,8 @@ fn rule(
 
 fn rules(rules: Vec<Rule>) -> RuleSet {
     RuleSet {
-        path: PathBuf::from("rules.toml"),
-        reasons: vec![],
-        approval_above: None,
-        guard: Default::default(),
-        key: Default::default(),
-        sku_steps: vec![],
-        chain: vec![MatchStep::Alias, MatchStep::Gtin],
-        units: Default::default(),
-        precision: Default::default(),
         rules,
-        default: Decision {
-            severity: Severity::High,
-            resolution: Resolution::Review,
-        },
+        ..crate::testing::rule_set()
     }
 }
 

@@ -73,6 +73,22 @@ const SHOPIFY_IDENTITY: [&str; 12] = [
     "Bin name",
 ];
 
+/// What a preset leaves at tally's defaults (each entry gives the rest).
+const BASE: Preset = Preset {
+    name: "",
+    system: "",
+    columns: &[],
+    absent: &[],
+    unpivot: None,
+    unpivot_exclude: &[],
+    skip_when: &[],
+    blank_absent: false,
+    header_marker: None,
+    sku_pattern: None,
+    erpnext_corrections: false,
+    signature: &[],
+};
+
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "shopify-inventory",
@@ -86,14 +102,8 @@ pub const PRESETS: &[Preset] = &[
             opt(Field::Description, &["Title"]),
         ],
         absent: &["Not stocked"],
-        unpivot: None,
-        unpivot_exclude: &[],
-        skip_when: &[],
-        blank_absent: false,
-        header_marker: None,
-        sku_pattern: None,
-        erpnext_corrections: false,
         signature: &["Handle", "SKU", "Location"],
+        ..BASE
     },
     Preset {
         name: "shopify-inventory-by-location",
@@ -106,12 +116,8 @@ pub const PRESETS: &[Preset] = &[
         absent: &["Not stocked"],
         unpivot: Some(("{location}", None)),
         unpivot_exclude: &SHOPIFY_IDENTITY,
-        skip_when: &[],
-        blank_absent: false,
-        header_marker: None,
-        sku_pattern: None,
-        erpnext_corrections: false,
         signature: &["Handle", "Option1 Name", "SKU", "HS Code"],
+        ..BASE
     },
     Preset {
         name: "shopify-products",
@@ -124,15 +130,9 @@ pub const PRESETS: &[Preset] = &[
             opt(Field::Description, &["Title"]),
             opt(Field::UnitCost, &["Cost per item"]),
         ],
-        absent: &[],
-        unpivot: None,
-        unpivot_exclude: &[],
         skip_when: &[("Variant SKU", ""), ("Variant Inventory Qty", "")],
-        blank_absent: false,
-        header_marker: None,
-        sku_pattern: None,
-        erpnext_corrections: false,
         signature: &["Handle", "Variant SKU", "Variant Inventory Qty"],
+        ..BASE
     },
     Preset {
         name: "square-items",
@@ -147,15 +147,10 @@ pub const PRESETS: &[Preset] = &[
             ),
             opt(Field::Gtin, &["GTIN"]),
         ],
-        absent: &[],
         unpivot: Some(("Current Quantity {location}", None)),
-        unpivot_exclude: &[],
-        skip_when: &[],
         blank_absent: true,
-        header_marker: None,
-        sku_pattern: None,
-        erpnext_corrections: false,
         signature: &["Token", "Item Name", "Variation Name", "SKU"],
+        ..BASE
     },
     Preset {
         name: "lightspeed-x",
@@ -166,15 +161,10 @@ pub const PRESETS: &[Preset] = &[
             opt(Field::Description, &["name"]),
             opt(Field::UnitCost, &["supply_price"]),
         ],
-        absent: &[],
         unpivot: Some(("inventory_{location}", None)),
-        unpivot_exclude: &[],
-        skip_when: &[],
         blank_absent: true,
-        header_marker: None,
-        sku_pattern: None,
-        erpnext_corrections: false,
         signature: &["handle", "sku", "supply_price"],
+        ..BASE
     },
     Preset {
         name: "lightspeed-r",
@@ -185,18 +175,13 @@ pub const PRESETS: &[Preset] = &[
             opt(Field::Gtin, &["UPC"]),
             opt(Field::Description, &["Description"]),
         ],
-        absent: &[],
         unpivot: Some((
             "{location} - Quantity on Hand",
             Some("{location} - Unit Cost"),
         )),
-        unpivot_exclude: &[],
-        skip_when: &[],
         blank_absent: true,
-        header_marker: None,
-        sku_pattern: None,
-        erpnext_corrections: false,
         signature: &["System ID", "Custom SKU", "Manufact. SKU"],
+        ..BASE
     },
     Preset {
         name: "erpnext-bin",
@@ -208,15 +193,9 @@ pub const PRESETS: &[Preset] = &[
             req(Field::Qty, &["actual_qty", "Actual Qty"]),
             opt(Field::UnitCost, &["valuation_rate", "Valuation Rate"]),
         ],
-        absent: &[],
-        unpivot: None,
-        unpivot_exclude: &[],
-        skip_when: &[],
-        blank_absent: false,
-        header_marker: None,
-        sku_pattern: None,
         erpnext_corrections: true,
         signature: &["item_code", "warehouse", "actual_qty"],
+        ..BASE
     },
     Preset {
         name: "erpnext-stock-reconciliation",
@@ -235,15 +214,10 @@ pub const PRESETS: &[Preset] = &[
                 &["valuation_rate", "Valuation Rate (Items)", "Valuation Rate"],
             ),
         ],
-        absent: &[],
-        unpivot: None,
-        unpivot_exclude: &[],
-        skip_when: &[],
-        blank_absent: false,
         header_marker: Some(("Column Name:", "Start entering data below this line")),
-        sku_pattern: None,
         erpnext_corrections: true,
         signature: &["Column Name:", "item_code", "warehouse", "qty"],
+        ..BASE
     },
     Preset {
         name: "odoo-quants",
@@ -255,15 +229,9 @@ pub const PRESETS: &[Preset] = &[
             req(Field::Qty, &["On Hand Quantity", "Quantity", "quantity"]),
             opt(Field::Uom, &["Unit of Measure", "product_uom_id"]),
         ],
-        absent: &[],
-        unpivot: None,
-        unpivot_exclude: &[],
-        skip_when: &[],
-        blank_absent: false,
-        header_marker: None,
         sku_pattern: Some(r"^\s*\[([^\]]+)\]"),
-        erpnext_corrections: false,
         signature: &["Location", "Product", "On Hand Quantity"],
+        ..BASE
     },
     Preset {
         name: "odoo-inventory-import",
@@ -274,15 +242,9 @@ pub const PRESETS: &[Preset] = &[
             req(Field::Sku, &["Product", "product_id"]),
             req(Field::Qty, &["Counted Quantity", "inventory_quantity"]),
         ],
-        absent: &[],
-        unpivot: None,
-        unpivot_exclude: &[],
-        skip_when: &[],
-        blank_absent: false,
-        header_marker: None,
         sku_pattern: Some(r"^\s*\[([^\]]+)\]"),
-        erpnext_corrections: false,
         signature: &["Location", "Product", "Counted Quantity"],
+        ..BASE
     },
     Preset {
         name: "woocommerce-products",
@@ -321,15 +283,10 @@ pub const PRESETS: &[Preset] = &[
                 &["GTIN, UPC, EAN, or ISBN", "GTIN, UPC, EAN oder ISBN"],
             ),
         ],
-        absent: &[],
-        unpivot: None,
-        unpivot_exclude: &[],
         skip_when: &[("Type", "variable")],
         blank_absent: true,
-        header_marker: None,
-        sku_pattern: None,
-        erpnext_corrections: false,
         signature: &["ID", "Type", "Published"],
+        ..BASE
     },
 ];
 

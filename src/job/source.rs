@@ -161,21 +161,19 @@ pub(super) fn compile(
             }
         }
         SourceKind::Odbc => {
-            for (given, what) in [
-                (path.as_ref().map(Spanned::span), "path"),
-                (delimiter.as_ref().map(Spanned::span), "delimiter"),
-                (encoding.as_ref().map(Spanned::span), "encoding"),
-                (sheet.as_ref().map(Spanned::span), "sheet"),
-                (header_row.as_ref().map(Spanned::span), "header_row"),
-            ] {
-                if let Some(span) = given {
-                    diags.hint(
-                        span,
-                        format!("{ctx}: `{what}` does not apply to odbc sources"),
-                        "an odbc source has connection, and table or query",
-                    );
-                }
-            }
+            refuse(
+                diags,
+                &ctx,
+                "odbc",
+                "an odbc source has connection, and table or query",
+                [
+                    (path.as_ref().map(Spanned::span), "path"),
+                    (delimiter.as_ref().map(Spanned::span), "delimiter"),
+                    (encoding.as_ref().map(Spanned::span), "encoding"),
+                    (sheet.as_ref().map(Spanned::span), "sheet"),
+                    (header_row.as_ref().map(Spanned::span), "header_row"),
+                ],
+            );
             let connection = match connection {
                 Some(c) => c.into_inner(),
                 None => {
@@ -347,20 +345,18 @@ pub(super) fn compile(
             }
         }
         SourceKind::Parquet => {
-            for (given, what) in [
-                (delimiter.as_ref().map(Spanned::span), "delimiter"),
-                (encoding.as_ref().map(Spanned::span), "encoding"),
-                (sheet.as_ref().map(Spanned::span), "sheet"),
-                (header_row.as_ref().map(Spanned::span), "header_row"),
-            ] {
-                if let Some(span) = given {
-                    diags.hint(
-                        span,
-                        format!("{ctx}: `{what}` does not apply to parquet sources"),
-                        "a Parquet file names and types its own columns; remove it",
-                    );
-                }
-            }
+            refuse(
+                diags,
+                &ctx,
+                "parquet",
+                "a Parquet file names and types its own columns; remove it",
+                [
+                    (delimiter.as_ref().map(Spanned::span), "delimiter"),
+                    (encoding.as_ref().map(Spanned::span), "encoding"),
+                    (sheet.as_ref().map(Spanned::span), "sheet"),
+                    (header_row.as_ref().map(Spanned::span), "header_row"),
+                ],
+            );
             Format::Parquet
         }
     };
@@ -626,6 +622,25 @@ pub(super) fn compile(
         },
         corrections: corrections.unwrap_or(CorrectionFormat::Generic),
     })
+}
+
+/// Options given to a source of a kind they do not apply to: one hint each.
+fn refuse<const N: usize>(
+    diags: &mut Diagnostics,
+    ctx: &str,
+    kind: &str,
+    hint: &str,
+    given: [(Option<std::ops::Range<usize>>, &str); N],
+) {
+    for (span, what) in given {
+        if let Some(span) = span {
+            diags.hint(
+                span,
+                format!("{ctx}: `{what}` does not apply to {kind} sources"),
+                hint,
+            );
+        }
+    }
 }
 
 fn resolve_files(
