@@ -7,11 +7,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{Result, bail, ensure};
+use anyhow::Result;
 use polars::prelude::*;
 
 use crate::discrepancy::Approval;
-use crate::write::read::{read_manifest, recorded_discrepancies, stamp, write_whole};
 
 /// One `approvals-<time>.json` of a run directory: who approved which lines, when.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -20,61 +19,6 @@ pub struct ApprovalRecord {
     pub lines: Vec<u64>,
     pub by: String,
     pub at: String,
-}
-
-pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<u8> {
-    let manifest = read_manifest(run_dir)?;
-    let discrepancies = recorded_discrepancies(run_dir, &manifest)?;
-    let by = match by.or_else(|| std::env::var("USER").ok()) {
-        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
-        _ => bail!("say who approves: --by NAME"),
-    };
-    ensure!(
-        by != manifest.run_by,
-        "{by} ran this job (run {}) and cannot approve its corrections: another person must",
-        manifest.run_id
-    );
-    let numbers = discrepancies.column("line")?.u64()?.clone();
-    let approval = discrepancies.column("approval")?.str()?.clone();
-    let already = approved_lines(run_dir, &manifest.run_id)?;
-    let mut problems = Vec::new();
-    let mut new = Vec::new();
-    for line in lines {
-        match numbers.iter().position(|n| n == Some(*line)) {
-            None => problems.push(format!("line {line}: no such line in this run")),
-            Some(i) if approval.get(i) != Some(Approval::Required.as_str()) => problems.push(
-                format!("line {line}: needs no approval (only corrections above the threshold do)"),
-            ),
-            Some(_) if already.contains(line) => {
-                println!("  line {line}: approved before")
-            }
-            Some(_) => new.push(*line),
-        }
-    }
-    if !problems.is_empty() {
-        bail!("nothing approved:\n  {}", problems.join("\n  "));
-    }
-    if new.is_empty() {
-        return Ok(0);
-    }
-    let now = chrono::Utc::now();
-    let record = ApprovalRecord {
-        run_id: manifest.run_id.clone(),
-        lines: new.clone(),
-        by: by.clone(),
-        at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    };
-    let path = run_dir.join(format!("approvals-{}.json", stamp(now)));
-    write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
-    println!(
-        "approved by {by}: line(s) {}; `tally apply {}` writes them back",
-        new.iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        run_dir.display()
-    );
-    Ok(0)
 }
 
 /// Who is acting: the name given, else $USER (or $LOGNAME), else "unknown".

@@ -26,13 +26,13 @@ use crate::{classify, matching, normalize, sync};
 const KEY_BEFORE: &str = "_key_before";
 
 /// `tally explain JOB --location L --sku S`.
-pub fn explain_job(job_path: &Path, location: &str, sku: &str, state: Option<&Path>) -> Result<u8> {
+pub fn explain_job(job_path: &Path, location: &str, sku: &str, state: Option<&Path>) -> Result<()> {
     explain_item(&job::load(job_path)?, location, sku, state, true)
 }
 
 /// `tally explain RUN_DIR --line N`: the line as the run recorded it, then its item's
 /// story told from the inputs as they are now (said when they changed since the run).
-pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<u8> {
+pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<()> {
     let manifest = crate::write::read::read_manifest(run_dir)?;
     let job = crate::write::read::job_of(&manifest)?;
     let lines = crate::write::read::recorded_discrepancies(run_dir, &manifest)?;
@@ -91,7 +91,7 @@ pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<u
         }
     }
     if item.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     // The baseline the run compared with was replaced when the run stored its own, so
     // the story compares with none unless one is named; the recorded change is above.
@@ -111,7 +111,7 @@ fn explain_item(
     sku: &str,
     state: Option<&Path>,
     job_state: bool,
-) -> Result<u8> {
+) -> Result<()> {
     let refs = reference::load(job)?;
     let own = job.state.clone().filter(|_| job_state);
     let baseline = match state.map(Path::to_path_buf).or(own) {
@@ -201,7 +201,7 @@ fn explain_item(
         bail!("no row of any source names {sku:?} (item key {key:?}) at location {location:?}");
     }
     print!("{out}");
-    Ok(0)
+    Ok(())
 }
 
 /// One item's story in one pairing.

@@ -8,6 +8,7 @@ pub mod approve;
 pub mod chain;
 pub mod classify;
 pub mod cli;
+pub mod cmd;
 pub mod columns;
 pub mod diag;
 pub mod discrepancy;

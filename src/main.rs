@@ -9,7 +9,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 use tally::cli::{Cli, Command};
-use tally::run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -53,7 +52,7 @@ fn main() -> ExitCode {
                 "error: internal error: {what}\n    hint: this is a bug in tally; nothing was \
                  written. Please report it with the command and, if you can, the input"
             );
-            ExitCode::from(run::EXIT_CANNOT_RUN)
+            ExitCode::from(2)
         }
     }
 }
@@ -62,18 +61,17 @@ fn main() -> ExitCode {
 static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 fn dispatch(cli: Cli) -> ExitCode {
+    use tally::cmd::{self, Outcome};
     let result = match cli.command {
-        Command::Run { job, options } => run::run_job(&job, &options),
-        Command::Apply { run_dir, force } => run::apply_run(&run_dir, force),
-        Command::Approve { run_dir, lines, by } => {
-            tally::approve::approve_run(&run_dir, &lines, by)
-        }
+        Command::Run { job, options } => cmd::run::run_job(&job, &options),
+        Command::Apply { run_dir, force } => cmd::apply::apply_run(&run_dir, force),
+        Command::Approve { run_dir, lines, by } => cmd::approve::approve_run(&run_dir, &lines, by),
         Command::Merge {
             run_dirs,
             out,
             state,
-        } => tally::merge::merge_runs(&run_dirs, &out, state.as_deref()),
-        Command::Check { job } => run::check_job(&job),
+        } => cmd::merge::merge_runs(&run_dirs, &out, state.as_deref()),
+        Command::Check { job } => cmd::check::check_job(&job),
         Command::Explain {
             job,
             location,
@@ -81,22 +79,25 @@ fn dispatch(cli: Cli) -> ExitCode {
             line,
             state,
         } => match (line, location, sku) {
-            (Some(line), _, _) => tally::explain::explain_line(&job, line, state.as_deref()),
+            (Some(line), _, _) => cmd::explain::explain_line(&job, line, state.as_deref()),
             (None, Some(location), Some(sku)) => {
-                tally::explain::explain_job(&job, &location, &sku, state.as_deref())
+                cmd::explain::explain_item(&job, &location, &sku, state.as_deref())
             }
             _ => unreachable!("clap requires --location and --sku without --line"),
         },
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
+    // The one place outcomes become exit codes (README: Exit codes).
+    ExitCode::from(match result {
+        Ok(Outcome::Done) => 0,
+        Ok(Outcome::NeedsPerson) => 1,
+        Ok(Outcome::CannotRun) => 2,
         Err(err) => {
             eprintln!("error: {err:#}");
             if err.is::<tally::odbc::apply::WriteBackFailed>() {
-                ExitCode::from(run::EXIT_WRITE_BACK_FAILED)
+                3
             } else {
-                ExitCode::from(run::EXIT_CANNOT_RUN)
+                2
             }
         }
-    }
+    })
 }

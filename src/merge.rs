@@ -19,12 +19,6 @@ use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
 use crate::write::read::read_manifest;
 
-pub fn merge_runs(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<u8> {
-    let result = merge(run_dirs, out, state)?;
-    crate::run::print_summary(&result);
-    Ok(result.manifest.exit_code as u8)
-}
-
 /// Merges shard runs into one run directory in `out`; with a state folder (given, else
 /// the job's) the shards' parts of the baseline become the merged run's baseline.
 pub fn merge(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<RunResult> {

@@ -3,7 +3,7 @@
 //! reports, manifest). Nothing is written unless every stage before succeeded.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -11,20 +11,14 @@ use polars::prelude::*;
 use crate::extract::{self, Buckets};
 use crate::files::{FolderLock, Hold};
 use crate::input::InputFile;
-use crate::job::{self, Job, Role};
+use crate::job::{Job, Role};
 use crate::progress::Stage;
 use crate::reference::{self, References};
 use crate::shard::Shard;
 use crate::sync::STATE_LOCK;
-use crate::write::manifest::{Manifest, PairingTally};
+use crate::write::manifest::PairingTally;
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
-use crate::write::read::{job_of, read_manifest, recorded_discrepancies, stamp, write_whole};
 use crate::{chain, classify, matching, normalize, sync};
-
-/// Exit code when the job could not run (bad config or input); nothing was written.
-pub const EXIT_CANNOT_RUN: u8 = 2;
-/// Exit code when write-back failed; the target's transaction was rolled back.
-pub const EXIT_WRITE_BACK_FAILED: u8 = 3;
 
 /// `tally run`'s options (the command line's, through clap).
 #[derive(Debug, clap::Args)]
@@ -57,41 +51,6 @@ impl RunOptions {
     fn state_dir(&self, job: &Job) -> Option<PathBuf> {
         self.state.clone().or_else(|| job.state.clone())
     }
-}
-
-/// `tally run`: returns the exit code (0 or 1); errors mean exit 2.
-pub fn run_job(job_path: &Path, opts: &RunOptions) -> Result<u8> {
-    let job = job::load(job_path)?;
-    // Every folder the run writes is checked and held before the first byte is read.
-    let held = hold(&job, opts)?;
-    let result = run(&job, opts, &held)?;
-    print_summary(&result);
-    let code = result.manifest.exit_code as u8;
-    if opts.apply {
-        let applied = apply_corrections(&job, &result.run_dir, &result.manifest, &held, false)?;
-        return Ok(code.max(applied));
-    }
-    Ok(code)
-}
-
-/// `tally apply RUN_DIR`: the run's corrections into the databases, once.
-pub fn apply_run(run_dir: &Path, force: bool) -> Result<u8> {
-    let manifest = read_manifest(run_dir)?;
-    let job = job_of(&manifest)?;
-    // The state folder is held only while the baseline moves on (at the end), waiting
-    // for whoever holds it: two applies of one run both end as an apply ends.
-    let held = Held {
-        out: None,
-        state: None,
-    };
-    let applied = apply_corrections(&job, run_dir, &manifest, &held, force)?;
-    // Once forced, the guard's hold is no longer what the run waits for.
-    let run_code = if force && manifest.guard.held && manifest.discrepancies.needs_person == 0 {
-        0
-    } else {
-        manifest.exit_code as u8
-    };
-    Ok(run_code.max(applied))
 }
 
 /// The folders a run writes, held for as long as it runs (files.rs).
@@ -130,212 +89,6 @@ pub fn hold(job: &Job, opts: &RunOptions) -> Result<Held> {
         out: Some(out),
         state,
     })
-}
-
-/// Applies, records what happened in the run directory (`applied-<time>.json`) and
-/// prints it; 1 when some rows were stale (a person must look), else 0.
-fn apply_corrections(
-    job: &Job,
-    run_dir: &Path,
-    manifest: &Manifest,
-    // The state folder if this process holds it already (`tally run --apply`).
-    held: &Held,
-    force: bool,
-) -> Result<u8> {
-    if manifest.guard.held {
-        if !force {
-            println!("  write-back held by the guard, nothing written:");
-            for reason in &manifest.guard.reasons {
-                println!("    {reason}");
-            }
-            println!(
-                "  once a person has checked the run: tally apply {} --force",
-                run_dir.display()
-            );
-            return Ok(1);
-        }
-        // Who overrode the guard, when and against what, stays with the run.
-        let now = chrono::Utc::now();
-        let record = serde_json::json!({
-            "run_id": manifest.run_id,
-            "forced_by": crate::approve::who(None),
-            "forced_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "guard": manifest.guard,
-        });
-        let path = run_dir.join(format!("forced-{}.json", stamp(now)));
-        write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
-        println!(
-            "  guard overridden (--force), recorded in {}",
-            path.display()
-        );
-    }
-    // What the apply will write into the run directory must be writable before the
-    // databases are touched: a failure after the commit would be exit 2 with data written.
-    for dir in [run_dir.to_path_buf(), run_dir.join("reports")] {
-        let probe = dir.join(format!(".tally-probe-{}", std::process::id()));
-        crate::files::write(&probe, b"")
-            .with_context(|| format!("cannot write in {}: nothing applied", dir.display()))?;
-        let _ = std::fs::remove_file(&probe);
-    }
-    let stage = Stage::start("write back");
-    let discrepancies = recorded_discrepancies(run_dir, manifest)?;
-    // Corrections that waited for approval and have it go back with the rest.
-    let approved = crate::approve::approved_lines(run_dir, &manifest.run_id)?;
-    let corrections = crate::resolve::corrections(&crate::approve::mark_approved(
-        discrepancies.clone(),
-        &approved,
-    )?)?;
-    // When the run read each source: ledger entries posted since make its lines stale.
-    let extracted_at = |source: &str| {
-        manifest
-            .inputs
-            .iter()
-            .filter(|i| i.source == source)
-            .map(|i| i.extracted_at)
-            .min()
-            .unwrap_or(manifest.started_at)
-    };
-    let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id, &extracted_at)?;
-    let now = chrono::Utc::now();
-    let stamp = stamp(now);
-    let path = run_dir.join(format!("applied-{stamp}.json"));
-    write_whole(&path, &serde_json::to_vec_pretty(&results)?)?;
-    let page = crate::report::write_back_page(
-        manifest,
-        &results,
-        &discrepancies,
-        &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    )?;
-    let report = run_dir.join(format!("reports/write-back-{stamp}.html"));
-    write_whole(&report, page.as_bytes())?;
-    stage.done(format!("{} target(s)", results.len()));
-    let mut code = 0;
-    for r in &results {
-        println!(
-            "  write-back {} ({} {}): {} applied, {} already applied, {} stale, {} without a row",
-            r.source,
-            r.mode,
-            r.table,
-            r.applied,
-            r.already_applied,
-            r.stale.len(),
-            r.no_row.len()
-        );
-        if !r.stale.is_empty() {
-            println!(
-                "    stale lines (changed since extraction, left alone): {}",
-                some_lines(&r.stale)
-            );
-            code = 1;
-        }
-        if !r.no_row.is_empty() {
-            println!(
-                "    lines without a row to update (for a person): {}",
-                some_lines(&r.no_row)
-            );
-            code = 1;
-        }
-    }
-    println!("  write-back results: {}", path.display());
-    println!("  write-back report: {}", report.display());
-    if let Some(dir) = &manifest.state {
-        let written: Vec<u64> = results.iter().flat_map(|r| r.written.clone()).collect();
-        let newly = results.iter().map(|r| r.applied).sum();
-        let dir = Path::new(dir);
-        let _waited = match &held.state {
-            None if dir.is_dir() => Some(FolderLock::wait(dir, STATE_LOCK, "state folder")?),
-            _ => None,
-        };
-        match sync::after_apply(dir, &manifest.run_id, &corrections, &written, newly)? {
-            sync::AfterApply::Moved(n) => println!(
-                "  baseline in {}: {n} corrected value(s) recorded",
-                dir.display()
-            ),
-            sync::AfterApply::NotThisRun => println!(
-                "  baseline in {} is not this run's (a later run replaced it): left as it is",
-                dir.display()
-            ),
-            sync::AfterApply::Missing => println!(
-                "  no baseline in {}: the next run there starts without one",
-                dir.display()
-            ),
-        }
-    }
-    Ok(code)
-}
-
-pub fn print_summary(result: &RunResult) {
-    let m = &result.manifest;
-    println!("run {} → {}", m.run_id, result.run_dir.display());
-    println!(
-        "  {} discrepancy lines ({} need a person), {} corrections; net {} units, {} at cost",
-        m.discrepancies.lines,
-        m.discrepancies.needs_person,
-        m.corrections.total,
-        m.discrepancies.qty_delta_sum,
-        m.discrepancies.value_delta_sum
-    );
-    for (kind, n) in &m.discrepancies.by_kind {
-        println!("    {kind:<20} {n}");
-    }
-    println!(
-        "  reports: {}",
-        result.run_dir.join("reports/summary.html").display()
-    );
-    if m.guard.held {
-        println!("  write-back held by the guard (tally apply RUN_DIR --force once checked):");
-        for reason in &m.guard.reasons {
-            println!("    {reason}");
-        }
-    }
-    println!("  outcome: {}", m.outcome.as_str().replace('_', " "));
-}
-
-/// `tally check`: validates job, rules and the inputs' headers; 0 when all is well.
-pub fn check_job(job_path: &Path) -> Result<u8> {
-    let job = job::load(job_path)?;
-    let mut problems = Vec::new();
-    for source in &job.sources {
-        problems.extend(extract::check_headers(source));
-    }
-    // The rules' tables are read and checked as a run reads them.
-    if problems.is_empty()
-        && job.sources.iter().any(|s| s.role != Role::Snapshot)
-        && let Err(e) = reference::load(&job)
-    {
-        problems.push(format!("{e:#}"));
-    }
-    // A file that looks like a known export, read by a job that names no preset.
-    for source in job.sources.iter().filter(|s| s.layout.preset.is_none()) {
-        if let Some(p) = source
-            .files
-            .first()
-            .and_then(|f| extract::file_headers(source, f))
-            .and_then(|h| crate::job::preset::looks_like(&h))
-        {
-            println!(
-                "note: source `{}` looks like {}: preset = \"{}\" reads it (docs/presets.md)",
-                source.name,
-                p.system.split(':').next().unwrap_or(p.system),
-                p.name
-            );
-        }
-    }
-    if problems.is_empty() {
-        println!(
-            "{}: ok ({} sources, {} pairings, {} rules)",
-            job_path.display(),
-            job.sources.len(),
-            job.pairings.len(),
-            job.rules.rules.len()
-        );
-        Ok(0)
-    } else {
-        for p in &problems {
-            eprintln!("{p}");
-        }
-        Ok(EXIT_CANNOT_RUN)
-    }
 }
 
 /// Reconciles and writes the run directory (and, for a whole run, the baseline) into
@@ -673,16 +426,6 @@ fn reconcile_bucket(
         inputs,
         state,
     })
-}
-
-/// The first line numbers of a list, for a terminal; the results file has them all.
-fn some_lines(lines: &[u64]) -> String {
-    const SHOWN: usize = 20;
-    let shown: Vec<String> = lines.iter().take(SHOWN).map(u64::to_string).collect();
-    match lines.len().saturating_sub(SHOWN) {
-        0 => shown.join(", "),
-        more => format!("{} and {more} more", shown.join(", ")),
-    }
 }
 
 fn sorted(names: &[String]) -> Vec<String> {
