@@ -14,13 +14,13 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use polars::prelude::*;
 
-use crate::chain::{self, Ground};
+use crate::chain;
 use crate::columns::*;
 use crate::extract::{self, Buckets};
 use crate::job::{self, Job};
 use crate::reference::{self, References};
 use crate::rules::normalize::{normalize_into, trace};
-use crate::{classify, matching, normalize, sync};
+use crate::{classify, normalize, sync};
 
 /// The item key the rows had before the match chain re-keyed any of them.
 const KEY_BEFORE: &str = "_key_before";
@@ -141,11 +141,17 @@ fn explain_item(
             }
             Ok(frame.expect("validated: a side names a source"))
         };
-        let (book, observed) = chain::prepare(
+        let run = crate::run::reconcile_pairing(
+            job,
+            &refs,
+            &pairing.name,
             side(&pairing.book)?,
             side(&pairing.observed)?,
-            &Ground::of(job, &refs),
+            baseline.as_ref(),
+            false,
+            true,
         )?;
+        let (book, observed) = run.sides.expect("asked for the sides");
         // The items the question names: by raw SKU or item key, before or after the chain.
         // A barcode is found in any of its forms (8, 12, 13 or 14 digits, zeros dropped).
         let code = crate::rules::gtin::normalize(sku).ok();
@@ -186,11 +192,7 @@ fn explain_item(
             continue;
         }
         found = true;
-        let m = matching::reconcile(book.clone(), observed.clone())?;
-        let lines = classify::finish(classify::decide(
-            classify::lines(&m, &pairing.name, baseline.as_ref())?,
-            &job.rules,
-        )?)?;
+        let lines = classify::finish(run.lines.lazy())?;
         for item in &items {
             tell(
                 &mut out, job, &refs, pairing, item, location, &book, &observed, &lines,

@@ -38,4 +38,5 @@ pub mod sync;
 mod testing;
 pub mod toml_doc;
 pub mod values;
+pub mod workers;
 pub mod write;

@@ -163,7 +163,7 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
             buckets.count.into(),
         )
     });
-    let parts = in_buckets(&buckets, |bucket| {
+    let parts = crate::workers::in_buckets(&buckets, |bucket| {
         let part = reconcile_bucket(
             job,
             opts,
@@ -214,6 +214,8 @@ pub fn reconcile(job: &Job, opts: &RunOptions) -> Result<Reconciliation> {
                 Some(sum) => {
                     sum.records += i.records;
                     sum.rows += i.rows;
+                    sum.skipped += i.skipped;
+                    sum.undecodable_rows += i.undecodable_rows;
                 }
                 None => inputs.push(i),
             }
@@ -254,52 +256,6 @@ fn load_references(job: &Job) -> Result<References> {
             .unwrap_or_default()
     ));
     Ok(refs)
-}
-
-/// Runs `work` for every bucket, `buckets.workers` at a time; results in bucket order,
-/// or the first bucket's error.
-fn in_buckets<T: Send>(
-    buckets: &Buckets,
-    work: impl Fn(u32) -> Result<T> + Sync,
-) -> Result<Vec<T>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-    if buckets.workers <= 1 {
-        return (0..buckets.count).map(&work).collect();
-    }
-    let next = AtomicU32::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<T>>>> =
-        Mutex::new((0..buckets.count).map(|_| None).collect());
-    std::thread::scope(|scope| -> Result<()> {
-        for _ in 0..buckets.workers {
-            std::thread::Builder::new()
-                .name("tally-bucket".into())
-                .stack_size(16 << 20)
-                .spawn_scoped(scope, || {
-                    while !failed.load(Ordering::Relaxed) {
-                        let bucket = next.fetch_add(1, Ordering::Relaxed);
-                        if bucket >= buckets.count {
-                            break;
-                        }
-                        let result = work(bucket);
-                        failed.fetch_or(result.is_err(), Ordering::Relaxed);
-                        results.lock().expect("no worker panics holding it")[bucket as usize] =
-                            Some(result);
-                    }
-                })?;
-        }
-        Ok(())
-    })?;
-    let mut out = Vec::with_capacity(buckets.count as usize);
-    for result in results.into_inner().expect("workers are done") {
-        match result {
-            Some(r) => out.push(r?),
-            // Not started because an earlier bucket failed; its error comes first.
-            None => continue,
-        }
-    }
-    Ok(out)
 }
 
 /// What every bucket reads: the rules' tables and the baseline.
@@ -363,14 +319,20 @@ fn reconcile_bucket(
             }
             normalize::keep_locations(frame, &pairing.locations)
         };
-        let t = std::time::Instant::now();
-        let (book, observed) = chain::prepare(
+        let PairingRun {
+            mut matched,
+            lines: decided,
+            ..
+        } = reconcile_pairing(
+            job,
+            references,
+            &pairing.name,
             side(&pairing.book)?,
             side(&pairing.observed)?,
-            &chain::Ground::of(job, references),
+            shared.baseline,
+            shared.keep_state,
+            false,
         )?;
-        crate::progress::trace("match chain, units and cut-off", t);
-        let mut matched = matching::reconcile_keeping(book, observed, shared.keep_state)?;
         if let Some((book, observed)) = matched.state.take() {
             let part = concat(
                 [
@@ -389,10 +351,6 @@ fn reconcile_bucket(
         }
         matched.book.sources = sorted(&pairing.book);
         matched.observed.sources = sorted(&pairing.observed);
-        let t = std::time::Instant::now();
-        let undecided = classify::lines(&matched, &pairing.name, shared.baseline)?;
-        let decided = classify::decide(undecided, &job.rules)?.collect()?;
-        crate::progress::trace("classify and decide", t);
         if let Some(stage) = stage {
             stage.done_rows(
                 matched.book.rows + matched.observed.rows,
@@ -425,6 +383,45 @@ fn reconcile_bucket(
         tallies,
         inputs,
         state,
+    })
+}
+
+/// One pairing's reconciliation, from its sides' keyed rows to its decided lines.
+pub struct PairingRun {
+    /// Each side after the match chain (units, cut-off), when asked for (`tally explain`).
+    pub sides: Option<(DataFrame, DataFrame)>,
+    pub matched: matching::Matched,
+    /// Decided, not yet numbered (numbers are given across pairings).
+    pub lines: DataFrame,
+}
+
+/// The pipeline for one pairing: the match chain (aliases, GTINs, units, cut-off),
+/// matching, the lines and their decisions. `tally run` calls it for each pairing of each
+/// bucket; `tally explain` for the one location it tells.
+#[allow(clippy::too_many_arguments)]
+pub fn reconcile_pairing(
+    job: &Job,
+    references: &References,
+    pairing: &str,
+    book: DataFrame,
+    observed: DataFrame,
+    baseline: Option<&sync::Baseline>,
+    keep_state: bool,
+    keep_sides: bool,
+) -> Result<PairingRun> {
+    let t = std::time::Instant::now();
+    let (book, observed) = chain::prepare(book, observed, &chain::Ground::of(job, references))?;
+    crate::progress::trace("match chain, units and cut-off", t);
+    let sides = keep_sides.then(|| (book.clone(), observed.clone()));
+    let matched = matching::reconcile_keeping(book, observed, keep_state)?;
+    let t = std::time::Instant::now();
+    let undecided = classify::lines(&matched, pairing, baseline)?;
+    let lines = classify::decide(undecided, &job.rules)?.collect()?;
+    crate::progress::trace("classify and decide", t);
+    Ok(PairingRun {
+        sides,
+        matched,
+        lines,
     })
 }
 

@@ -234,3 +234,33 @@ fn blank_lines_are_no_records() {
     assert_negative_count_names_its_line(&ws, &one);
     assert_negative_count_names_its_line(&ws, &bucketed);
 }
+
+/// Rows a row filter leaves out are counted the same in buckets as in one pass.
+#[test]
+fn skipped_rows_are_counted_across_buckets() {
+    let ws = many_stores();
+    let mut count = std::fs::read_to_string(ws.path("count.csv")).unwrap();
+    for store in 0..40 {
+        count.push_str(&format!("TOTAL,S{store:02},0\n"));
+    }
+    ws.write("count.csv", count);
+    let job = std::fs::read_to_string(ws.path("job.toml"))
+        .unwrap()
+        .replace(
+            "[sources.count.columns]",
+            "skip_when = { \"Item\" = \"TOTAL\" }\n\n[sources.count.columns]",
+        );
+    ws.write("job.toml", job);
+    let (one, bucketed) = one_pass_and_bucketed(&ws.path("job.toml"), &ws, "16KiB");
+    let skipped = |dir: &Path| -> u64 {
+        manifest(dir)["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["source"] == "count")
+            .map(|i| i["skipped"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(skipped(&one), 40);
+    assert_eq!(skipped(&bucketed), 40);
+}
