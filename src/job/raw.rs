@@ -147,7 +147,7 @@ pub enum SourceKind {
 }
 
 /// Formats in which corrections are written for a side, besides the generic CSV.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CorrectionFormat {
     /// Only the generic CSV.

@@ -37,20 +37,28 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
                 Side::Observed => &pairing.observed,
             };
             let sources: Vec<_> = sources.iter().map(|s| job.source(s)).collect();
-            if sources
-                .iter()
-                .any(|s| s.corrections == CorrectionFormat::Erpnext)
-            {
-                // ERPNext knows warehouses by name: give back the names the source used.
-                let mut names = BTreeMap::new();
-                for s in &sources {
-                    for (name, code) in &s.layout.location_names {
-                        names.entry(code.clone()).or_insert_with(|| name.clone());
+            // Each format the side's sources ask for, once: one arm per format.
+            let formats: std::collections::BTreeSet<CorrectionFormat> =
+                sources.iter().map(|s| s.corrections).collect();
+            for format in formats {
+                let (rel, frame) = match format {
+                    // The generic CSV above is every side's.
+                    CorrectionFormat::Generic => continue,
+                    CorrectionFormat::Erpnext => {
+                        // ERPNext knows warehouses by name: give back the source's names.
+                        let mut names = BTreeMap::new();
+                        for s in &sources {
+                            for (name, code) in &s.layout.location_names {
+                                names.entry(code.clone()).or_insert_with(|| name.clone());
+                            }
+                        }
+                        (
+                            format!("{stem}.erpnext.csv"),
+                            erpnext_stock_reconciliation(&part, &names)?,
+                        )
                     }
-                }
-                let erpnext = erpnext_stock_reconciliation(&part, &names)?;
-                let rel = format!("{stem}.erpnext.csv");
-                dir.write_csv(&rel, &erpnext, &job.rules.precision)?;
+                };
+                dir.write_csv(&rel, &frame, &job.rules.precision)?;
                 files.push(rel);
             }
         }
