@@ -14,10 +14,10 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use polars::prelude::*;
 
-use crate::chain;
 use crate::columns::*;
 use crate::extract::{self, Buckets};
 use crate::job::{self, Job};
+use crate::prepare;
 use crate::reference::{self, References};
 use crate::rules::normalize::{normalize_into, trace};
 use crate::{classify, normalize, sync};
@@ -239,11 +239,11 @@ fn tell(
                 out,
                 "    raw: sku {:?}, qty {}, unit cost {}, uom {}, gtin {}, as of {}",
                 get(SKU),
-                or_dash(&get(chain::STATED_QTY)),
+                or_dash(&get(prepare::STATED_QTY)),
                 or_dash(&get(UNIT_COST)),
                 or_dash(&get(UOM)),
                 or_dash(&get(GTIN)),
-                or_dash(&get(chain::ROW_AS_OF)),
+                or_dash(&get(prepare::ROW_AS_OF)),
             )?;
             let mut story = format!("{:?}", get(SKU));
             for (step, value) in trace(&get(SKU), &job.rules.sku_steps) {
@@ -254,7 +254,7 @@ fn tell(
                 "    sku steps: {story}; item key {:?}",
                 get(KEY_BEFORE)
             )?;
-            match get(chain::VIA).as_str() {
+            match get(prepare::VIA).as_str() {
                 "alias" => {
                     let gtin14 = crate::rules::gtin::normalize(&get(GTIN)).ok();
                     let alias = refs
@@ -282,32 +282,32 @@ fn tell(
                 )?,
                 _ => {}
             }
-            if !get(chain::FACTOR_COL).is_empty() {
+            if !get(prepare::FACTOR_COL).is_empty() {
                 writeln!(
                     out,
                     "    unit: {} {} × {} = {} in the base unit",
-                    get(chain::STATED_QTY),
+                    get(prepare::STATED_QTY),
                     get(UOM),
-                    get(chain::FACTOR_COL),
+                    get(prepare::FACTOR_COL),
                     get(QTY)
                 )?;
             }
             if !get(INVALID).is_empty() {
                 writeln!(out, "    not compared: {}", get(INVALID))?;
             }
-            if !get(chain::FLAG_DETAIL).is_empty() {
-                writeln!(out, "    finding: {}", get(chain::FLAG_DETAIL))?;
+            if !get(prepare::FLAG_DETAIL).is_empty() {
+                writeln!(out, "    finding: {}", get(prepare::FLAG_DETAIL))?;
             }
-            if !get(chain::MOVED).is_empty() {
+            if !get(prepare::MOVED).is_empty() {
                 writeln!(
                     out,
                     "    movements after its as-of time: net {} → compared as {}",
-                    get(chain::MOVED),
+                    get(prepare::MOVED),
                     get(QTY)
                 )?;
                 if let (Some(movements), Some(from), Some(to)) = (
                     refs.movements.as_ref(),
-                    crate::values::parse_time(&get(chain::ROW_AS_OF)),
+                    crate::values::parse_time(&get(prepare::ROW_AS_OF)),
                     latest(book, observed)?,
                 ) {
                     for m in movements.between(location, item, from, to) {
@@ -383,7 +383,7 @@ fn latest(
 ) -> Result<Option<chrono::DateTime<chrono::FixedOffset>>> {
     let mut latest = None;
     for f in [book, observed] {
-        for t in f.column(chain::ROW_AS_OF)?.str()?.iter().flatten() {
+        for t in f.column(prepare::ROW_AS_OF)?.str()?.iter().flatten() {
             if let Some(t) = crate::values::parse_time(t)
                 && latest.is_none_or(|l| t > l)
             {

@@ -5,7 +5,6 @@
 //! can be tested on a `df!` frame without files.
 
 pub mod approve;
-pub mod chain;
 pub mod classify;
 pub mod cli;
 pub mod cmd;
@@ -26,6 +25,7 @@ pub mod merge;
 pub mod normalize;
 pub mod odbc;
 pub mod precision;
+pub mod prepare;
 pub mod progress;
 pub mod reference;
 pub mod report;

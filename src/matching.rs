@@ -11,10 +11,10 @@
 use anyhow::{Result, ensure};
 use polars::prelude::*;
 
-use crate::chain;
 use crate::columns::*;
 use crate::discrepancy::{Kind, Side};
 use crate::keys::{self, KEY, KEY_ROWS};
+use crate::prepare;
 use crate::progress::trace;
 use std::time::Instant;
 
@@ -132,8 +132,8 @@ pub fn reconcile_keeping(
     observed: DataFrame,
     keep_state: bool,
 ) -> Result<Matched> {
-    let mut book = chain::with_defaults(book)?;
-    let mut observed = chain::with_defaults(observed)?;
+    let mut book = prepare::with_defaults(book)?;
+    let mut observed = prepare::with_defaults(observed)?;
     let t = Instant::now();
     let space = keys::encode(&mut book, &mut observed)?;
     trace("encode keys", t);
@@ -277,7 +277,7 @@ fn slim_columns(slim: &DataFrame, side: Side) -> Result<SlimColumns> {
 /// Per clean row, whether movements rolled it forward; empty when none moved (the
 /// usual case, which then costs nothing).
 fn moved_rows(rows: &DataFrame, idx: &[IdxSize]) -> Result<Vec<bool>> {
-    let moved = rows.column(chain::MOVED)?;
+    let moved = rows.column(prepare::MOVED)?;
     if moved.null_count() == moved.len() {
         return Ok(Vec::new());
     }
@@ -309,12 +309,12 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> La
         col(CATEGORY).alias(format!("{p}_category")),
         col(QTY).alias(format!("{p}_qty")),
         col(UNIT_COST).alias(format!("{p}_unit_cost")),
-        col(chain::STATED_QTY).alias(format!("{p}_stated_qty")),
+        col(prepare::STATED_QTY).alias(format!("{p}_stated_qty")),
         col(UOM).alias(format!("{p}_uom")),
-        col(chain::FACTOR_COL).alias(format!("{p}_factor")),
-        col(chain::MOVED).alias(format!("{p}_moved")),
-        col(chain::ROW_AS_OF).alias(format!("{p}_as_of")),
-        col(chain::VIA).alias(format!("{p}_via")),
+        col(prepare::FACTOR_COL).alias(format!("{p}_factor")),
+        col(prepare::MOVED).alias(format!("{p}_moved")),
+        col(prepare::ROW_AS_OF).alias(format!("{p}_as_of")),
+        col(prepare::VIA).alias(format!("{p}_via")),
         col(SOURCE).alias(format!("{p}_source")),
         col(FILE).alias(format!("{p}_file")),
         col(ROW).alias(format!("{p}_row")),
@@ -336,7 +336,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
     let clean = absent()
         .not()
         .and(col(INVALID).is_null())
-        .and(col(chain::REJECT).is_null())
+        .and(col(prepare::REJECT).is_null())
         .and(col(KEY).is_not_null())
         .and(col(KEY_ROWS).lt_eq(lit(1u32)))
         .and(col(QTY).is_not_null());
@@ -359,8 +359,8 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
         .lazy()
         .filter(clean.clone().not().and(absent().not()))
         .with_column(
-            when(col(chain::REJECT).is_not_null())
-                .then(col(chain::REJECT))
+            when(col(prepare::REJECT).is_not_null())
+                .then(col(prepare::REJECT))
                 .when(col(INVALID).is_not_null())
                 .then(lit(Kind::InvalidRow.as_str()))
                 .when(col(KEY_ROWS).gt(lit(1u32)))
@@ -389,10 +389,10 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
     let flagged = tagged
         .clone()
         .lazy()
-        .filter(col(chain::FLAG).is_not_null())
+        .filter(col(prepare::FLAG).is_not_null())
         .with_columns([
-            col(chain::FLAG).alias("kind"),
-            col(chain::FLAG_DETAIL).alias("detail"),
+            col(prepare::FLAG).alias("kind"),
+            col(prepare::FLAG_DETAIL).alias("detail"),
         ]);
     let negative = tagged
         .clone()
@@ -424,7 +424,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
     // A bad barcode is a bucket of its own when the barcode is the match key (the row
     // was rejected), else a flag on a row that is still matched.
     let rejected_gtin = tagged
-        .column(chain::REJECT)?
+        .column(prepare::REJECT)?
         .str()?
         .iter()
         .filter(|k| *k == Some(Kind::InvalidGtin.as_str()))

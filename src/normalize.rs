@@ -6,9 +6,9 @@
 use anyhow::Result;
 use polars::prelude::*;
 
-use crate::chain::REJECT;
 use crate::columns::{GTIN, INVALID, ITEM_KEY, LOCATION, SKU};
 use crate::discrepancy::Kind;
+use crate::prepare::REJECT;
 use crate::rules::normalize::item_keys;
 use crate::rules::raw::MatchKey;
 use crate::rules::{RuleSet, SkuStep, gtin};

@@ -18,7 +18,7 @@ use crate::shard::Shard;
 use crate::sync::STATE_LOCK;
 use crate::write::manifest::PairingTally;
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
-use crate::{chain, classify, matching, normalize, sync};
+use crate::{classify, matching, normalize, prepare, sync};
 
 /// `tally run`'s options (the command line's, through clap).
 #[derive(Debug, clap::Args)]
@@ -410,7 +410,7 @@ pub fn reconcile_pairing(
     keep_sides: bool,
 ) -> Result<PairingRun> {
     let t = std::time::Instant::now();
-    let (book, observed) = chain::prepare(book, observed, &chain::Ground::of(job, references))?;
+    let (book, observed) = prepare::prepare(book, observed, &prepare::Ground::of(job, references))?;
     crate::progress::trace("match chain, units and cut-off", t);
     let sides = keep_sides.then(|| (book.clone(), observed.clone()));
     let matched = matching::reconcile_keeping(book, observed, keep_state)?;

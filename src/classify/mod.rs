@@ -330,7 +330,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
     if !rules.units.is_empty() {
         let packed = |side: &str| {
             col(format!("{side}_factor"))
-                .neq(lit("1").cast(crate::chain::factor_type()))
+                .neq(lit("1").cast(crate::prepare::factor_type()))
                 .fill_null(lit(false))
         };
         let to_book = is(Resolution::CorrectBook).and(packed("book"));

@@ -35,7 +35,7 @@ fn decided(rules: Vec<Rule>, approval_above: Option<i64>, times: [&str; 2]) -> D
     let stamp = |mut f: DataFrame, t: &str| {
         let n = f.height();
         f.with_column(Column::new(
-            crate::chain::ROW_AS_OF.into(),
+            crate::prepare::ROW_AS_OF.into(),
             vec![Some(t); n],
         ))
         .unwrap();

@@ -97,7 +97,7 @@ impl Texts {
 /// One side's columns as the steps work on them. Text is borrowed from the frame's
 /// columns and owned only where a step changes it, and each distinct GTIN is checked
 /// once: a side of millions of rows is not copied into strings.
-struct Side<'a> {
+struct SideRows<'a> {
     location: Vec<Option<&'a str>>,
     item_key: Vec<Option<Cow<'a, str>>>,
     /// The row's valid GTIN-14, as an index into `gtins`.
@@ -112,8 +112,8 @@ struct Side<'a> {
     changed_uom: bool,
 }
 
-impl<'a> Side<'a> {
-    fn read(frame: &DataFrame, texts: &'a Texts) -> Result<Side<'a>> {
+impl<'a> SideRows<'a> {
+    fn read(frame: &DataFrame, texts: &'a Texts) -> Result<SideRows<'a>> {
         let absent = frame.column(ABSENT)?.bool()?;
         let invalid = frame.column(INVALID)?.str()?;
         let eligible = absent
@@ -156,7 +156,7 @@ impl<'a> Side<'a> {
         let borrowed = |c: &'a StringChunked| -> Vec<Option<Cow<'a, str>>> {
             c.iter().map(|v| v.map(Cow::Borrowed)).collect()
         };
-        Ok(Side {
+        Ok(SideRows {
             location: texts.location.iter().collect(),
             item_key: borrowed(&texts.item_key),
             gtin14,
@@ -251,8 +251,8 @@ pub fn prepare(
     } else {
         let t = std::time::Instant::now();
         let (book_texts, observed_texts) = (Texts::of(&book)?, Texts::of(&observed)?);
-        let mut b = Side::read(&book, &book_texts)?;
-        let mut o = Side::read(&observed, &observed_texts)?;
+        let mut b = SideRows::read(&book, &book_texts)?;
+        let mut o = SideRows::read(&observed, &observed_texts)?;
         crate::progress::trace("  chain: read sides", t);
         let t = std::time::Instant::now();
         for step in &rules.chain {
@@ -297,11 +297,11 @@ pub fn prepare(
 /// Alias: a row without a partner whose code or barcode the cross-reference knows
 /// takes the internal item's key (and the pack's unit), on either side.
 fn alias_step<'a>(
-    book: &mut Side<'a>,
-    observed: &mut Side<'a>,
+    book: &mut SideRows<'a>,
+    observed: &mut SideRows<'a>,
     xref: &'a crate::rules::alias::CrossReference,
 ) {
-    let apply = |side: &mut Side<'a>, unmatched: Vec<bool>| {
+    let apply = |side: &mut SideRows<'a>, unmatched: Vec<bool>| {
         for (i, open) in unmatched.into_iter().enumerate() {
             if !open {
                 continue;
@@ -331,7 +331,7 @@ fn alias_step<'a>(
 /// GTIN: an observed row without a partner takes the key of the book row without a
 /// partner that has the same valid GTIN at the same location (only when exactly one
 /// book row does: a GTIN shared by two book items decides nothing).
-fn gtin_step<'a>(book: &Side<'a>, observed: &mut Side<'a>) {
+fn gtin_step<'a>(book: &SideRows<'a>, observed: &mut SideRows<'a>) {
     let open_book = book.unmatched(&observed.keys());
     let open_observed = observed.unmatched(&book.keys());
     // (location, GTIN) → the one book row that has it (None: more than one item).
@@ -363,7 +363,7 @@ fn gtin_step<'a>(book: &Side<'a>, observed: &mut Side<'a>) {
 /// Writes a side's steps back into its frame: keys, flags, units and factors.
 fn write_back(
     mut frame: DataFrame,
-    side: Side,
+    side: SideRows,
     rules: &RuleSet,
     refs: &References,
 ) -> Result<DataFrame> {
@@ -534,7 +534,7 @@ fn text<'s>(values: &'s [Option<Cow<'_, str>>]) -> Vec<Option<&'s str>> {
     values.iter().map(|t| t.as_deref()).collect()
 }
 
-fn reject_packs(mut frame: DataFrame, side: &Side) -> Result<DataFrame> {
+fn reject_packs(mut frame: DataFrame, side: &SideRows) -> Result<DataFrame> {
     let mut reject: Vec<Option<String>> = side.reject.clone();
     let mut invalid = owned_text(&frame, INVALID)?;
     let original = frame.column(UOM)?.str()?.clone();
