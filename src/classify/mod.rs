@@ -5,11 +5,13 @@
 //! A side that lacks the item counts as zero. Values are at the book's unit cost where
 //! it has one, else the observed side's (scale 4, rounded half-even).
 
+mod policies;
+
 use anyhow::Result;
 use polars::prelude::*;
 
 use crate::columns::*;
-use crate::discrepancy::{Approval, Kind, Resolution, Severity};
+use crate::discrepancy::{Approval, Kind, Resolution};
 use crate::matching::Matched;
 use crate::rules::{DEFAULT_RULE, MatchStep, RuleSet, condition};
 use crate::sync;
@@ -251,187 +253,25 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
         resolution.alias("resolution"),
         reason.alias("reason"),
     ]);
-    let res = || col("resolution");
-    let is = |r: Resolution| col("resolution").eq(lit(r.as_str()));
     // Policies that need more than a rule's own decision are worked out only when a
     // rule uses them.
     let uses = |r: Resolution| {
         rules.rules.iter().any(|x| x.decision.resolution == r) || rules.default.resolution == r
     };
-    // Newer wins: the side with the later as-of time is right (times are UTC text of
-    // one width, so they compare as text); unknown or equal times go to a person.
     if uses(Resolution::NewerWins) {
-        let (book_t, observed_t) = (col("book_as_of"), col("observed_as_of"));
-        lines = lines.with_column(
-            when(is(Resolution::NewerWins))
-                .then(
-                    when(book_t.clone().gt(observed_t.clone()).fill_null(lit(false)))
-                        .then(lit(Resolution::CorrectObserved.as_str()))
-                        .when(observed_t.gt(book_t).fill_null(lit(false)))
-                        .then(lit(Resolution::CorrectBook.as_str()))
-                        .otherwise(lit(Resolution::Review.as_str())),
-                )
-                .otherwise(res())
-                .alias("resolution"),
-        );
+        lines = policies::newer_wins(lines)?;
     }
-    // Propagate: follow a one-sided change since the baseline, but never invent a
-    // quantity. The changed side is the source of the correction only when it holds
-    // exactly one row now (a duplicated, vanished or invalid row reads as absent, and
-    // absent is no quantity to copy) and the baseline was in sync (both sides held the
-    // same quantity then; from a baseline that already disagreed, a person decides).
     if uses(Resolution::Propagate) {
-        let change = |c: &str| col("change").eq(lit(c)).fill_null(lit(false));
-        let agreed = col("baseline_book_qty")
-            .eq(col("baseline_observed_qty"))
-            .fill_null(lit(false));
-        let present = |c: &str| col(c).is_not_null();
-        lines = lines.with_column(
-            when(is(Resolution::Propagate))
-                .then(
-                    when(
-                        change(sync::BOOK_ONLY)
-                            .and(agreed.clone())
-                            .and(present("book_qty")),
-                    )
-                    .then(lit(Resolution::CorrectObserved.as_str()))
-                    .when(
-                        change(sync::OBSERVED_ONLY)
-                            .and(agreed)
-                            .and(present("observed_qty")),
-                    )
-                    .then(lit(Resolution::CorrectBook.as_str()))
-                    .otherwise(lit(Resolution::Review.as_str())),
-                )
-                .otherwise(res())
-                .alias("resolution"),
-        );
+        lines = policies::propagate(lines)?;
     }
-    // A change on both sides since the baseline is a conflict, whatever the rules say:
-    // a person decides, seeing the baseline and both new values (sync::annotate).
-    let conflict = col("change").eq(lit(sync::BOTH)).fill_null(lit(false));
-    lines = lines.with_columns([
-        when(conflict.clone())
-            .then(lit(sync::CONFLICT_RULE))
-            .otherwise(col("rule"))
-            .alias("rule"),
-        when(conflict.clone())
-            .then(lit(Severity::High.as_str()))
-            .otherwise(col("severity"))
-            .alias("severity"),
-        when(conflict)
-            .then(lit(Resolution::Review.as_str()))
-            .otherwise(res())
-            .alias("resolution"),
-    ]);
-    // A correction is written in base units. A target row counted in packs (a case of
-    // 12) would need its count divided, which may not come out whole: a person decides.
-    // (Conversions need declared units: without [units] no row was converted.)
+    lines = policies::conflicts(lines)?;
+    // Conversions need declared units: without [units] no row was converted.
     if !rules.units.is_empty() {
-        let packed = |side: &str| {
-            col(format!("{side}_factor"))
-                .neq(lit("1").cast(crate::prepare::factor_type()))
-                .fill_null(lit(false))
-        };
-        let to_book = is(Resolution::CorrectBook).and(packed("book"));
-        let to_observed = is(Resolution::CorrectObserved).and(packed("observed"));
-        let pack_detail = |side: &str| {
-            concat_str(
-                [
-                    lit(format!("the {side} counts this item in ")),
-                    col(format!("{side}_uom")),
-                    lit(" (× "),
-                    crate::precision::exact_expr(col(format!("{side}_factor"))),
-                    lit("): a person decides the count to write"),
-                ],
-                "",
-                false,
-            )
-        };
-        lines = lines.with_columns([
-            when(to_book.clone())
-                .then(pack_detail("book"))
-                .when(to_observed.clone())
-                .then(pack_detail("observed"))
-                .otherwise(col("detail"))
-                .alias("detail"),
-            when(to_book.or(to_observed))
-                .then(lit(Resolution::Review.as_str()))
-                .otherwise(res())
-                .alias("resolution"),
-        ]);
+        lines = policies::packs(lines)?;
     }
-    // A side is never the source of a correction when it has rows for the item that
-    // were not compared (duplicated, in an unknown unit, invalid): it reads as absent,
-    // and absent is no quantity to write (a repeated POS row would zero the ERP's).
-    let withheld = |side: &str| -> Result<Expr> {
-        let finding = [Kind::DuplicateKey, Kind::UnknownUnit, Kind::InvalidRow]
-            .iter()
-            .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
-        Ok(finding
-            .and(col("side").eq(lit(side)))
-            .fill_null(lit(false))
-            .any(true)
-            .over([col("pairing"), col(LOCATION), col(ITEM_KEY)])?)
-    };
-    let from_withheld = col("kind")
-        .eq(lit(Kind::MissingInObserved.as_str()))
-        .and(withheld("observed")?)
-        .or(col("kind")
-            .eq(lit(Kind::MissingInBook.as_str()))
-            .and(withheld("book")?));
-    let corrects = is(Resolution::CorrectBook).or(is(Resolution::CorrectObserved));
-    let lines = lines.with_columns([
-        when(from_withheld.clone().and(corrects.clone()))
-            .then(lit(
-                "the other side has rows for this item that were not compared (see its \
-                 findings): a person decides",
-            ))
-            .otherwise(col("detail"))
-            .alias("detail"),
-        when(from_withheld.and(corrects))
-            .then(lit(Resolution::Review.as_str()))
-            .otherwise(res())
-            .alias("resolution"),
-    ]);
-    // Explained lines are decided by their movements, never by a rule.
-    let explained = col("kind").eq(lit(Kind::Explained.as_str()));
-    let lines = lines.with_columns([
-        when(explained.clone())
-            .then(lit(NULL).cast(DataType::String))
-            .otherwise(col("reason"))
-            .alias("reason"),
-        when(explained.clone())
-            .then(lit(EXPLAINED_RULE))
-            .otherwise(col("rule"))
-            .alias("rule"),
-        when(explained.clone())
-            .then(lit(Severity::Info.as_str()))
-            .otherwise(col("severity"))
-            .alias("severity"),
-        when(explained)
-            .then(lit(Resolution::Ignore.as_str()))
-            .otherwise(res())
-            .alias("resolution"),
-    ]);
-    // A correction worth more than the threshold (or of unknown worth) waits for a
-    // person's approval; it is not written back until then.
-    let approval = match rules.approval_above {
-        None => lit(NULL).cast(DataType::String),
-        Some(above) => {
-            let corrects = col("resolution")
-                .eq(lit(Resolution::CorrectBook.as_str()))
-                .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())));
-            let big = col("value_delta")
-                .abs()
-                .gt(condition::dec(above, VALUE_SCALE))
-                .fill_null(lit(true));
-            when(corrects.and(big))
-                .then(lit(Approval::Required.as_str()))
-                .otherwise(lit(NULL).cast(DataType::String))
-        }
-    };
-    Ok(lines.with_column(approval.alias("approval")))
+    let lines = policies::withheld_sides(lines)?;
+    let lines = policies::explained(lines)?;
+    policies::approval(lines, rules)
 }
 
 /// Lines a person must look at: their resolution says so, or their correction needs

@@ -3,6 +3,7 @@
 use rust_decimal::Decimal;
 
 use super::*;
+use crate::discrepancy::Severity;
 use crate::matching::reconcile;
 use crate::rules::{Condition, Decision, Rule};
 use crate::testing::{snapshot, text};
