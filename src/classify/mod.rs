@@ -285,8 +285,7 @@ pub fn needs_person() -> Expr {
     )
 }
 
-/// The rule recorded on lines that movements explain.
-pub const EXPLAINED_RULE: &str = "(movements)";
+pub use policies::EXPLAINED_RULE;
 
 /// Orders the lines (pairing, location, item key, kind) and numbers them gaplessly.
 pub fn finish(lines: LazyFrame) -> Result<DataFrame> {

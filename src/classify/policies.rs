@@ -6,11 +6,13 @@
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::{EXPLAINED_RULE, condition};
 use crate::columns::*;
 use crate::discrepancy::{Approval, Kind, Resolution, Severity};
-use crate::rules::RuleSet;
+use crate::rules::{RuleSet, condition};
 use crate::sync;
+
+/// The rule recorded on lines that movements explain.
+pub const EXPLAINED_RULE: &str = "(movements)";
 
 fn res() -> Expr {
     col("resolution")

@@ -83,6 +83,21 @@ fn imports(src: &Path, file: &Path) -> BTreeSet<PathBuf> {
             }
         }
     }
+    // A child module used by its bare name (`mod policies;` … `policies::step(..)`).
+    let mod_re = regex::Regex::new(r"(?m)^\s*(?:pub(?:\([a-z]+\))? )?mod ([a-z_0-9]+);").unwrap();
+    for m in mod_re.captures_iter(text) {
+        let child = &m[1];
+        if regex::Regex::new(&format!(r"\b{child}::"))
+            .unwrap()
+            .is_match(text)
+        {
+            let mut p = here.clone();
+            p.push(child.to_string());
+            if let Some(f) = file_of(src, &p) {
+                out.insert(f);
+            }
+        }
+    }
     out.remove(file);
     out
 }
