@@ -4,6 +4,7 @@
 //! `load` turns the TOML (see `raw`) into these validated types, reporting every problem
 //! at once (see `diag`). Paths in a job file are relative to the job file.
 
+mod odbc_source;
 pub mod preset;
 pub mod raw;
 mod source;

@@ -7,12 +7,10 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use toml::Spanned;
 
-use super::raw::{Blank, CorrectionFormat, RawPosted, WriteBackMode};
+use super::odbc_source::is_column_name;
+use super::raw::{Blank, CorrectionFormat};
 use super::raw::{RawColumns, RawSource, RawUnpivot, Role, SourceKind};
-use super::types::{
-    Encoding, Format, Layout, Odbc, OdbcRead, Pattern, Placeholder, Posted, Source, Unpivot,
-    WriteBack,
-};
+use super::types::{Encoding, Format, Layout, Pattern, Placeholder, Source, Unpivot};
 use crate::columns::Field;
 use crate::diag::Diagnostics;
 
@@ -174,156 +172,20 @@ pub(super) fn compile(
                     (header_row.as_ref().map(Spanned::span), "header_row"),
                 ],
             );
-            let connection = match connection {
-                Some(c) => c.into_inner(),
-                None => {
-                    diags.hint(
-                        kind.span(),
-                        format!("{ctx}: an odbc source needs `connection`"),
-                        "e.g. connection = \"Driver={PostgreSQL Unicode};Server=erp;Database=stock;Uid=tally;Pwd=${ERP_PASSWORD}\"",
-                    );
-                    String::new()
-                }
-            };
-            let read = match (table, query) {
-                (Some(t), None) => {
-                    if !crate::odbc::sql::valid_name(t.get_ref()) {
-                        diags.hint(
-                            t.span(),
-                            format!("{ctx}: {:?} is not a table name", t.get_ref()),
-                            "letters, digits and _ (optionally schema.table); for anything else write a query",
-                        );
-                    }
-                    OdbcRead::Table(t.into_inner())
-                }
-                (None, Some(q)) => OdbcRead::Query(q.into_inner()),
-                (Some(t), Some(_)) => {
-                    diags.at(
-                        t.span(),
-                        format!("{ctx}: give `table` or `query`, not both"),
-                    );
-                    OdbcRead::Table(t.into_inner())
-                }
-                (None, None) => {
-                    diags.hint(
-                        kind.span(),
-                        format!("{ctx}: an odbc source needs `table` or `query`"),
-                        "e.g. table = \"stock_levels\"",
-                    );
-                    OdbcRead::Query(String::new())
-                }
-            };
-            let write_back = write_back.and_then(|w| {
-                let span = w.span();
-                let w = w.into_inner();
-                let table = match (w.mode, w.table, &read) {
-                    (_, Some(t), _) => t,
-                    (WriteBackMode::Update, None, OdbcRead::Table(t)) => t.clone(),
-                    (mode, None, _) => {
-                        diags.hint(
-                            span,
-                            format!("{ctx}: write_back needs a `table`"),
-                            match mode {
-                                WriteBackMode::Update => "the table holding on-hand (a query source has none to default to)",
-                                WriteBackMode::Ledger => "the adjustments table to insert into",
-                            },
-                        );
-                        return None;
-                    }
-                };
-                if !crate::odbc::sql::valid_name(&table) {
-                    diags.hint(
-                        span,
-                        format!("{ctx}: write_back table {table:?} is not a table name"),
-                        "letters, digits and _ (optionally schema.table)",
-                    );
-                    return None;
-                }
-                let posted = match (w.mode, w.posted) {
-                    (WriteBackMode::Update, Some(p)) => {
-                        diags.hint(
-                            p.span(),
-                            format!("{ctx}: `posted` applies to ledger write-back only"),
-                            "an update writes the on-hand row itself; remove it",
-                        );
-                        None
-                    }
-                    (WriteBackMode::Update, None) => None,
-                    (WriteBackMode::Ledger, None) => {
-                        diags.hint(
-                            span,
-                            format!(
-                                "{ctx}: a ledger write-back needs `posted`: how the ERP shows \
-                                 that it has posted an entry"
-                            ),
-                            "posted = \"removed\" (entries disappear once posted) or \
-                             posted = { column = \"status\", values = [\"posted\", \"cancelled\"] }; \
-                             until then an entry is outstanding and is netted into the book, \
-                             so no run posts it twice",
-                        );
-                        return None;
-                    }
-                    (WriteBackMode::Ledger, Some(p)) => {
-                        let pspan = p.span();
-                        match p.into_inner() {
-                            RawPosted::Word(w) if w == "removed" => Some(Posted::Removed),
-                            RawPosted::Word(w) => {
-                                diags.hint(
-                                    pspan,
-                                    format!("{ctx}: posted = {w:?} is not known"),
-                                    "posted = \"removed\", or { column = \"status\", values = [\"posted\"] }",
-                                );
-                                return None;
-                            }
-                            RawPosted::Status { column, values } => {
-                                if !is_column_name(&column) {
-                                    diags.hint(
-                                        pspan,
-                                        format!("{ctx}: posted column {column:?} is not a column name"),
-                                        "letters, digits, _ and spaces",
-                                    );
-                                    return None;
-                                }
-                                if values.is_empty() {
-                                    diags.hint(
-                                        pspan,
-                                        format!("{ctx}: posted needs at least one value"),
-                                        "the status values that mean the ERP is done with an entry",
-                                    );
-                                    return None;
-                                }
-                                Some(Posted::Status { column, values })
-                            }
-                        }
-                    }
-                };
-                Some(WriteBack {
-                    mode: w.mode,
+            super::odbc_source::compile(
+                super::odbc_source::RawOdbc {
+                    connection,
                     table,
-                    reason: w.reason.unwrap_or_else(|| "TALLY".into()),
-                    posted,
-                })
-            });
-            let parallel = match parallel {
-                None => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
-                Some(p) if (1..=16).contains(p.get_ref()) => *p.get_ref() as usize,
-                Some(p) => {
-                    diags.hint(
-                        p.span(),
-                        format!("{ctx}: parallel = {} is out of range", p.get_ref()),
-                        "1 to 16 connections (1 reads the table in one)",
-                    );
-                    1
-                }
-            };
-            Format::Odbc(Odbc {
-                connection,
-                job_dir: dir.to_path_buf(),
-                read,
-                params,
-                write_back,
-                parallel,
-            })
+                    query,
+                    params,
+                    write_back,
+                    parallel,
+                },
+                kind.span(),
+                dir,
+                &ctx,
+                diags,
+            )
         }
         SourceKind::Excel => {
             if let Some(d) = &delimiter {
@@ -838,11 +700,6 @@ fn compile_columns(
 /// One column may be both the SKU and the barcode (item codes that are EANs).
 fn sku_as_barcode(field: Field, mapped: &BTreeMap<Field, String>, header: &str) -> bool {
     field == Field::Gtin && mapped.get(&Field::Sku).map(String::as_str) == Some(header)
-}
-
-/// A name tally may put into SQL as a column: a validated name without a schema part.
-fn is_column_name(name: &str) -> bool {
-    crate::odbc::sql::valid_name(name) && !name.contains('.')
 }
 
 /// The columns a table of rules data needs; snapshot-only columns are refused.
