@@ -38,6 +38,20 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A binary double as the decimal a person sees. Spreadsheets store numbers as binary doubles and show at most 15 significant digits;
+/// read them back the same way so that 0.1 + 0.2 from a formula is 0.3, not noise.
+pub fn float_text(f: f64) -> String {
+    let shortest = f.to_string();
+    let digits = shortest.bytes().filter(u8::is_ascii_digit).count();
+    if digits <= 15 {
+        return shortest;
+    }
+    match Decimal::from_scientific(&format!("{f:.14e}")) {
+        Ok(d) => d.normalize().to_string(),
+        Err(_) => shortest,
+    }
+}
+
 /// The SHA-256 of some bytes, as the manifest writes it (lowercase hex).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))

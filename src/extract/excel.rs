@@ -10,7 +10,6 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use calamine::{Data, Reader, open_workbook_auto_from_rs};
 use polars::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::columns::ROW;
 use crate::input::RawTable;
@@ -194,7 +193,7 @@ fn cell_text(cell: &Data) -> Option<String> {
         Data::Empty => None,
         Data::String(s) => Some(s.clone()),
         Data::Int(i) => Some(i.to_string()),
-        Data::Float(f) => Some(float_text(*f)),
+        Data::Float(f) => Some(crate::values::float_text(*f)),
         Data::Bool(b) => Some(b.to_string()),
         Data::DateTime(dt) => Some(match dt.as_datetime() {
             Some(d) => d.format("%Y-%m-%dT%H:%M:%S").to_string(),
@@ -202,20 +201,6 @@ fn cell_text(cell: &Data) -> Option<String> {
         }),
         Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
         Data::Error(e) => Some(format!("#{e:?}")),
-    }
-}
-
-/// Spreadsheets store numbers as binary doubles and show at most 15 significant digits;
-/// read them back the same way so that 0.1 + 0.2 from a formula is 0.3, not noise.
-fn float_text(f: f64) -> String {
-    let shortest = f.to_string();
-    let digits = shortest.bytes().filter(u8::is_ascii_digit).count();
-    if digits <= 15 {
-        return shortest;
-    }
-    match Decimal::from_scientific(&format!("{f:.14e}")) {
-        Ok(d) => d.normalize().to_string(),
-        Err(_) => shortest,
     }
 }
 
@@ -238,9 +223,9 @@ mod tests {
 
     #[test]
     fn numbers_read_as_typed() {
-        assert_eq!(float_text(12345.0), "12345");
-        assert_eq!(float_text(12.5), "12.5");
-        assert_eq!(float_text(0.1 + 0.2), "0.3");
+        assert_eq!(crate::values::float_text(12345.0), "12345");
+        assert_eq!(crate::values::float_text(12.5), "12.5");
+        assert_eq!(crate::values::float_text(0.1 + 0.2), "0.3");
         assert_eq!(col_name(0), "A");
         assert_eq!(col_name(27), "AB");
     }

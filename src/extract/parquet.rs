@@ -1,7 +1,7 @@
 //! Parquet files (an analyst's export, another tool's output): the file names and types
 //! its own columns. Numbers stay typed (typing.rs converts integers and decimals exactly,
-//! without going through text; a float is read as the shortest decimal that round-trips,
-//! as for spreadsheets); every other column is read as text.
+//! without going through text; a float is read as a spreadsheet shows it, the shortest
+//! decimal that round-trips at 15 significant digits); every other column is read as text.
 
 use std::io::Cursor;
 use std::path::Path;

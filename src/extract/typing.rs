@@ -366,8 +366,8 @@ fn parse_column(
     }
 }
 
-/// A column's cells as text: strings as they are, a float as the shortest decimal that
-/// round-trips, other types as polars writes them (integers, decimals: exact).
+/// A column's cells as text: strings as they are, a float as a spreadsheet shows it
+/// (values::float_text), other types as polars writes them (integers, decimals: exact).
 fn as_text(c: &Column) -> Result<StringChunked> {
     Ok(match c.dtype() {
         DataType::String => c.str()?.clone(),
@@ -375,7 +375,7 @@ fn as_text(c: &Column) -> Result<StringChunked> {
             let f = c.cast(&DataType::Float64)?;
             f.f64()?
                 .iter()
-                .map(|v| v.map(|v| v.to_string()))
+                .map(|v| v.map(crate::values::float_text))
                 .collect::<StringChunked>()
                 .with_name(c.name().clone())
         }

@@ -328,6 +328,18 @@ mod tests {
                 p.name
             );
             assert!(!p.signature.is_empty(), "{}", p.name);
+            // What job/source.rs takes for granted of a preset.
+            if let Some((qty, cost)) = p.unpivot {
+                assert!(qty.contains("{location}"), "{}", p.name);
+                assert!(cost.is_none_or(|c| c.contains("{location}")), "{}", p.name);
+            }
+            if let Some(re) = p.sku_pattern {
+                assert!(
+                    regex::Regex::new(re).unwrap().captures_len() >= 2,
+                    "{}",
+                    p.name
+                );
+            }
         }
     }
 
