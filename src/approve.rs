@@ -11,6 +11,7 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::discrepancy::Approval;
+use crate::schema::line;
 
 /// One `approvals-<time>.json` of a run directory: who approved which lines, when.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -69,13 +70,13 @@ pub fn mark_approved(discrepancies: DataFrame, approved: &BTreeSet<u64>) -> Resu
         .lazy()
         .with_column(
             when(
-                col("approval")
+                col(line::APPROVAL)
                     .eq(lit(Approval::Required.as_str()))
-                    .and(col("line").is_in(lit(list).implode(false), false)),
+                    .and(col(line::LINE).is_in(lit(list).implode(false), false)),
             )
             .then(lit(Approval::Approved.as_str()))
-            .otherwise(col("approval"))
-            .alias("approval"),
+            .otherwise(col(line::APPROVAL))
+            .alias(line::APPROVAL),
         )
         .collect()?)
 }

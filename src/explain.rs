@@ -20,6 +20,7 @@ use crate::job::{self, Job};
 use crate::prepare;
 use crate::reference::{self, References};
 use crate::rules::normalize::{normalize_into, trace};
+use crate::schema::line;
 use crate::{classify, normalize, sync};
 
 /// The item key the rows had before the match chain re-keyed any of them.
@@ -37,7 +38,10 @@ pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<(
     let job = crate::write::read::job_of(&manifest)?;
     let lines = crate::write::read::recorded_discrepancies(run_dir, &manifest)?;
     let found = texts(
-        &lines.lazy().filter(col("line").eq(lit(line))).collect()?,
+        &lines
+            .lazy()
+            .filter(col(line::LINE).eq(lit(line)))
+            .collect()?,
         &manifest.precision,
     )?;
     let Some(recorded) = found.first() else {
@@ -50,33 +54,33 @@ pub fn explain_line(run_dir: &Path, line: u64, state: Option<&Path>) -> Result<(
     let (location, item) = (get(LOCATION), get(ITEM_KEY));
     let what = if item.is_empty() {
         // A row the run could not key names its place in the file instead.
-        let side = get("side");
+        let side = get(line::SIDE);
         format!(
             "{} at {location} ({}:{})",
-            get("kind"),
+            get(line::KIND),
             get(&format!("{side}_file")),
             get(&format!("{side}_row"))
         )
     } else {
-        format!("{} of item {item} at {location}", get("kind"))
+        format!("{} of item {item} at {location}", get(line::KIND))
     };
     println!(
         "line {line} of run {} (pairing {}): {what}",
         manifest.run_id,
-        get("pairing")
+        get(line::PAIRING)
     );
     println!(
         "  as recorded: rule {} → {} ({}){}",
-        get("rule"),
-        get("resolution"),
-        get("severity"),
-        match get("change").as_str() {
+        get(line::RULE),
+        get(line::RESOLUTION),
+        get(line::SEVERITY),
+        match get(line::CHANGE).as_str() {
             "" => String::new(),
             change => format!(", changed since the baseline: {change}"),
         }
     );
-    if !get("detail").is_empty() {
-        println!("  {}", get("detail"));
+    if !get(line::DETAIL).is_empty() {
+        println!("  {}", get(line::DETAIL));
     }
     // Files can be compared with the run's record; databases are read as they are now.
     for input in manifest.inputs.iter().filter(|i| i.path.is_file()) {
@@ -334,38 +338,38 @@ fn tell(
         writeln!(
             out,
             "\n  discrepancy: {}{}{}",
-            get("kind"),
-            unless_empty(&get("side"), |s| format!(" ({s})")),
-            unless_empty(&get("match_step"), |s| format!(", matched by {s}")),
+            get(line::KIND),
+            unless_empty(&get(line::SIDE), |s| format!(" ({s})")),
+            unless_empty(&get(line::MATCH_STEP), |s| format!(", matched by {s}")),
         )?;
         writeln!(
             out,
             "    book {}, observed {}, Δ qty {}, Δ value {}",
-            or_dash(&get("book_qty")),
-            or_dash(&get("observed_qty")),
-            or_dash(&get("qty_delta")),
-            or_dash(&get("value_delta"))
+            or_dash(&get(line::BOOK_QTY)),
+            or_dash(&get(line::OBSERVED_QTY)),
+            or_dash(&get(line::QTY_DELTA)),
+            or_dash(&get(line::VALUE_DELTA))
         )?;
-        if !get("change").is_empty() {
+        if !get(line::CHANGE).is_empty() {
             writeln!(
                 out,
                 "    since the baseline: {} (then book {}, observed {})",
-                get("change"),
-                or_dash(&get("baseline_book_qty")),
-                or_dash(&get("baseline_observed_qty"))
+                get(line::CHANGE),
+                or_dash(&get(line::BASELINE_BOOK_QTY)),
+                or_dash(&get(line::BASELINE_OBSERVED_QTY))
             )?;
         }
         writeln!(
             out,
             "    rule {} → {} ({}){}{}",
-            get("rule"),
-            get("resolution").replace('_', " "),
-            get("severity"),
-            unless_empty(&get("reason"), |r| format!(", reason {r}")),
-            unless_empty(&get("approval"), |a| format!(", approval {a}")),
+            get(line::RULE),
+            get(line::RESOLUTION).replace('_', " "),
+            get(line::SEVERITY),
+            unless_empty(&get(line::REASON), |r| format!(", reason {r}")),
+            unless_empty(&get(line::APPROVAL), |a| format!(", approval {a}")),
         )?;
-        if !get("detail").is_empty() {
-            writeln!(out, "    {}", get("detail"))?;
+        if !get(line::DETAIL).is_empty() {
+            writeln!(out, "    {}", get(line::DETAIL))?;
         }
     }
     writeln!(out)?;

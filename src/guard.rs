@@ -20,6 +20,8 @@ use crate::input::InputFile;
 use crate::job::{Format, Job, Role};
 use crate::matching::PairingTally;
 pub use crate::rules::limits::Limits;
+use crate::schema::correction;
+use crate::schema::line;
 
 /// What the guard found, as the manifest records it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -78,20 +80,20 @@ pub fn assess(
         }
     }
     let on_written = written_sides.iter().fold(lit(false), |e, (p, side)| {
-        e.or(col("pairing")
+        e.or(col(correction::PAIRING)
             .eq(lit(p.as_str()))
-            .and(col("target").eq(lit(*side))))
+            .and(col(correction::TARGET).eq(lit(*side))))
     });
     let written = corrections.clone().lazy().filter(on_written).collect()?;
 
     let per_side = written
         .clone()
         .lazy()
-        .group_by_stable([col("pairing"), col("target")])
+        .group_by_stable([col(correction::PAIRING), col(correction::TARGET)])
         .agg([len().alias("n")])
         .collect()?;
-    let pairings = per_side.column("pairing")?.str()?.clone();
-    let targets = per_side.column("target")?.str()?.clone();
+    let pairings = per_side.column(correction::PAIRING)?.str()?.clone();
+    let targets = per_side.column(correction::TARGET)?.str()?.clone();
     let ns = per_side.column("n")?.cast(&DataType::UInt64)?;
     for ((pairing, target), n) in pairings.iter().zip(targets.iter()).zip(ns.u64()?.iter()) {
         let (Some(pairing), Some(target), Some(n)) = (pairing, target, n) else {
@@ -124,9 +126,9 @@ pub fn assess(
     }
 
     let zero = Decimal::ZERO;
-    let zeroed = decimals(&written, "new_qty")?
+    let zeroed = decimals(&written, correction::NEW_QTY)?
         .iter()
-        .zip(decimals(&written, "current_qty")?)
+        .zip(decimals(&written, correction::CURRENT_QTY)?)
         .filter(|(new, current)| **new == Some(zero) && *current != Some(zero))
         .count() as u64;
     if zeroed > limits.max_zeroed {
@@ -138,9 +140,9 @@ pub fn assess(
 
     // Σ|value| moved per location, over the lines of the written corrections.
     let lines = Series::new(
-        "line".into(),
+        line::LINE.into(),
         written
-            .column("line")?
+            .column(line::LINE)?
             .as_materialized_series()
             .cast(&DataType::UInt64)?,
     );
@@ -148,14 +150,18 @@ pub fn assess(
         .clone()
         .lazy()
         .filter(
-            col("line")
+            col(line::LINE)
                 .cast(DataType::UInt64)
                 .is_in(lit(lines).implode(false), false),
         )
-        .select([col(crate::columns::LOCATION), col("value_delta")])
+        .select([col(crate::columns::LOCATION), col(line::VALUE_DELTA)])
         .collect()?;
     let locations = moved.column(crate::columns::LOCATION)?.str()?.clone();
-    let values = moved.column("value_delta")?.decimal()?.physical().clone();
+    let values = moved
+        .column(line::VALUE_DELTA)?
+        .decimal()?
+        .physical()
+        .clone();
     // Exact sums of exact values (at VALUE_SCALE), shown at the money scale.
     let mut per_location: BTreeMap<String, i128> = BTreeMap::new();
     for (loc, value) in locations.iter().zip(values.iter()) {

@@ -32,6 +32,7 @@ pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod run;
+pub mod schema;
 pub mod shard;
 pub mod sync;
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::discrepancy::{Kind, Side};
 use crate::keys::{self, KEY, KEY_ROWS};
 use crate::prepare;
 use crate::progress::trace;
+use crate::schema::line;
 use std::time::Instant;
 
 /// One pairing's tallies: each side's, and the pairs that agree.
@@ -366,12 +367,12 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
                 .when(col(KEY_ROWS).gt(lit(1u32)))
                 .then(lit(Kind::DuplicateKey.as_str()))
                 .otherwise(lit(Kind::InvalidRow.as_str()))
-                .alias("kind"),
+                .alias(line::KIND),
         )
         .with_column(
             when(col(INVALID).is_not_null())
                 .then(col(INVALID))
-                .when(col("kind").eq(lit(Kind::DuplicateKey.as_str())))
+                .when(col(line::KIND).eq(lit(Kind::DuplicateKey.as_str())))
                 .then(concat_str(
                     [
                         lit("the key appears "),
@@ -382,7 +383,7 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
                     false,
                 ))
                 .otherwise(lit("no quantity"))
-                .alias("detail"),
+                .alias(line::DETAIL),
         );
     // Flags (an invalid GTIN, a negative quantity) are findings too, but their rows stay
     // in their bucket: matched and compared like any other.
@@ -391,31 +392,31 @@ fn split(frame: DataFrame, side: Side) -> Result<(DataFrame, DataFrame, DataFram
         .lazy()
         .filter(col(prepare::FLAG).is_not_null())
         .with_columns([
-            col(prepare::FLAG).alias("kind"),
-            col(prepare::FLAG_DETAIL).alias("detail"),
+            col(prepare::FLAG).alias(line::KIND),
+            col(prepare::FLAG_DETAIL).alias(line::DETAIL),
         ]);
     let negative = tagged
         .clone()
         .lazy()
         .filter(clean.clone().and(col(QTY).lt(zero)))
         .with_columns([
-            lit(Kind::NegativeQty.as_str()).alias("kind"),
-            lit("negative on-hand quantity (compared all the same)").alias("detail"),
+            lit(Kind::NegativeQty.as_str()).alias(line::KIND),
+            lit("negative on-hand quantity (compared all the same)").alias(line::DETAIL),
         ]);
     let findings = concat(
         [
-            side_view(findings, side, &["kind", "detail"], false),
-            side_view(flagged, side, &["kind", "detail"], false),
-            side_view(negative, side, &["kind", "detail"], false),
+            side_view(findings, side, &[line::KIND, line::DETAIL], false),
+            side_view(flagged, side, &[line::KIND, line::DETAIL], false),
+            side_view(negative, side, &[line::KIND, line::DETAIL], false),
         ],
         UnionArgs::default(),
     )?
-    .with_column(lit(side.as_str()).alias("side"))
+    .with_column(lit(side.as_str()).alias(line::SIDE))
     .collect()?;
 
     let count = |kind: Kind| -> Result<u64> {
         Ok(findings
-            .column("kind")?
+            .column(line::KIND)?
             .str()?
             .iter()
             .filter(|k| *k == Some(kind.as_str()))

@@ -15,6 +15,7 @@ use polars::prelude::*;
 use crate::classify;
 use crate::input::InputFile;
 use crate::progress::Stage;
+use crate::schema::line;
 use crate::write::manifest::{Manifest, PairingTally};
 use crate::write::publish::{self, Reconciliation, RunMeta, RunResult};
 use crate::write::read::read_manifest;
@@ -42,7 +43,7 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<R
             ParquetReader::new(file)
                 .finish()?
                 .lazy()
-                .drop(cols(["line"])),
+                .drop(cols([line::LINE])),
         );
     }
     let discrepancies = classify::finish(concat(frames, UnionArgs::default())?)?;

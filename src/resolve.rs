@@ -9,38 +9,21 @@ use polars::prelude::*;
 
 use crate::columns::*;
 use crate::discrepancy::{Kind, Resolution};
-
-pub const COLUMNS: [&str; 16] = [
-    "correction",
-    "line",
-    "pairing",
-    "target",
-    LOCATION,
-    ITEM_KEY,
-    SKU,
-    "kind",
-    "current_qty",
-    "new_qty",
-    "qty_change",
-    "current_unit_cost",
-    "new_unit_cost",
-    "rule",
-    "reason",
-    "target_source",
-];
+use crate::schema::correction;
+use crate::schema::line;
 
 /// One correction per line whose resolution targets a side, numbered per target
 /// gaplessly in line order.
 pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
-    let to_book = col("resolution").eq(lit(Resolution::CorrectBook.as_str()));
+    let to_book = col(line::RESOLUTION).eq(lit(Resolution::CorrectBook.as_str()));
     // A correction that waits for approval is not one yet.
     let targets = to_book
         .clone()
-        .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())))
+        .or(col(line::RESOLUTION).eq(lit(Resolution::CorrectObserved.as_str())))
         .and(
-            col("approval")
+            col(line::APPROVAL)
                 .is_null()
-                .or(col("approval").eq(lit(crate::discrepancy::Approval::Approved.as_str()))),
+                .or(col(line::APPROVAL).eq(lit(crate::discrepancy::Approval::Approved.as_str()))),
         );
     let is_qty = [
         Kind::MissingInBook,
@@ -48,8 +31,8 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
         Kind::QtyMismatch,
     ]
     .iter()
-    .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
-    let is_cost = col("kind").eq(lit(Kind::CostMismatch.as_str()));
+    .fold(lit(false), |a, k| a.or(col(line::KIND).eq(lit(k.as_str()))));
+    let is_cost = col(line::KIND).eq(lit(Kind::CostMismatch.as_str()));
     let zero = lit("0").cast(qty_type());
     let pick = |book: &str, observed: &str| {
         when(to_book.clone())
@@ -70,52 +53,62 @@ pub fn corrections(discrepancies: &DataFrame) -> Result<DataFrame> {
             when(to_book.clone())
                 .then(lit("book"))
                 .otherwise(lit("observed"))
-                .alias("target"),
+                .alias(correction::TARGET),
             // A side that lacks the item is written under the normalised key.
-            coalesce(&[pick("book_sku", "observed_sku"), col(ITEM_KEY)]).alias(SKU),
+            coalesce(&[pick(line::BOOK_SKU, line::OBSERVED_SKU), col(ITEM_KEY)]).alias(SKU),
             // What the target holds as it stated it (before units and movements): the
             // value the writer checks the row against.
             coalesce(&[
-                pick("book_stated_qty", "observed_stated_qty"),
-                pick("book_qty", "observed_qty"),
+                pick(line::BOOK_STATED_QTY, line::OBSERVED_STATED_QTY),
+                pick(line::BOOK_QTY, line::OBSERVED_QTY),
             ])
-            .alias("current_qty"),
+            .alias(correction::CURRENT_QTY),
             when(is_qty)
-                .then(pick_other("book_qty", "observed_qty").fill_null(zero))
-                .otherwise(pick("book_qty", "observed_qty"))
-                .alias("new_qty"),
-            pick("book_unit_cost", "observed_unit_cost").alias("current_unit_cost"),
+                .then(pick_other(line::BOOK_QTY, line::OBSERVED_QTY).fill_null(zero))
+                .otherwise(pick(line::BOOK_QTY, line::OBSERVED_QTY))
+                .alias(correction::NEW_QTY),
+            pick(line::BOOK_UNIT_COST, line::OBSERVED_UNIT_COST)
+                .alias(correction::CURRENT_UNIT_COST),
             // A row the target lacks is created with the other side's cost.
-            when(is_cost.or(pick("book_row", "observed_row").is_null()))
-                .then(pick_other("book_unit_cost", "observed_unit_cost"))
-                .otherwise(pick("book_unit_cost", "observed_unit_cost"))
-                .alias("new_unit_cost"),
-            pick("book_source", "observed_source").alias("target_source"),
+            when(is_cost.or(pick(line::BOOK_ROW, line::OBSERVED_ROW).is_null()))
+                .then(pick_other(line::BOOK_UNIT_COST, line::OBSERVED_UNIT_COST))
+                .otherwise(pick(line::BOOK_UNIT_COST, line::OBSERVED_UNIT_COST))
+                .alias(correction::NEW_UNIT_COST),
+            pick(line::BOOK_SOURCE, line::OBSERVED_SOURCE).alias(correction::TARGET_SOURCE),
         ])
         .with_column(
-            (col("new_qty") - col("current_qty").fill_null(lit("0").cast(qty_type())))
-                .cast(qty_type())
-                .alias("qty_change"),
+            (col(correction::NEW_QTY)
+                - col(correction::CURRENT_QTY).fill_null(lit("0").cast(qty_type())))
+            .cast(qty_type())
+            .alias(correction::QTY_CHANGE),
         )
         // A correction that changes nothing (0 → 0, the cost as it was) is none.
         .filter(
-            col("new_qty")
-                .eq_missing(col("current_qty"))
-                .and(col("new_unit_cost").eq_missing(col("current_unit_cost")))
+            col(correction::NEW_QTY)
+                .eq_missing(col(correction::CURRENT_QTY))
+                .and(col(correction::NEW_UNIT_COST).eq_missing(col(correction::CURRENT_UNIT_COST)))
                 .not(),
         )
-        .sort_by_exprs([col("target"), col("line")], SortMultipleOptions::default())
+        .sort_by_exprs(
+            [col(correction::TARGET), col(line::LINE)],
+            SortMultipleOptions::default(),
+        )
         .with_row_index("_i", None)
         .with_column(
             (col("_i").cast(DataType::UInt64)
                 - col("_i")
                     .min()
-                    .over([col("target")])?
+                    .over([col(correction::TARGET)])?
                     .cast(DataType::UInt64)
                 + lit(1u64))
-            .alias("correction"),
+            .alias(correction::CORRECTION),
         )
-        .select(COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+        .select(
+            correction::COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
         .collect()?;
     Ok(frame)
 }

@@ -20,6 +20,8 @@ use polars::prelude::*;
 
 use crate::columns::*;
 use crate::discrepancy::Kind;
+use crate::schema::correction;
+use crate::schema::line;
 
 /// The baseline's file in the state folder, and what is recorded about it.
 pub const BASELINE: &str = "baseline.parquet";
@@ -54,8 +56,8 @@ pub struct Baseline {
 /// One side's state: the clean rows' (location, item_key, qty) under a pairing.
 pub fn side_state(frame: LazyFrame, pairing: &str, side: &str) -> LazyFrame {
     frame.select([
-        lit(pairing).alias("pairing"),
-        lit(side).alias("side"),
+        lit(pairing).alias(line::PAIRING),
+        lit(side).alias(line::SIDE),
         col(LOCATION),
         col(ITEM_KEY),
         col(QTY),
@@ -79,7 +81,7 @@ pub fn load(dir: &Path) -> Result<Option<Baseline>> {
             .with_context(|| format!("cannot read {}", info_path.display()))?,
     )
     .with_context(|| format!("{}: not a tally baseline record", info_path.display()))?;
-    for c in ["pairing", "side", LOCATION, ITEM_KEY, QTY] {
+    for c in [line::PAIRING, line::SIDE, LOCATION, ITEM_KEY, QTY] {
         anyhow::ensure!(
             frame.column(c).is_ok(),
             "{}: not a tally baseline (no column {c})",
@@ -225,19 +227,26 @@ pub fn after_apply(
         return Ok(AfterApply::NotThisRun);
     }
     let qty = baseline.frame.column(QTY)?.dtype().clone();
-    let lines = Series::new("line".into(), written);
+    let lines = Series::new(line::LINE.into(), written);
     let now = corrections
         .clone()
         .lazy()
-        .filter(col("line").is_in(lit(lines).implode(false), false))
+        .filter(col(line::LINE).is_in(lit(lines).implode(false), false))
         .select([
-            col("pairing"),
-            col("target").alias("side"),
+            col(line::PAIRING),
+            col(correction::TARGET).alias(line::SIDE),
             col(LOCATION),
             col(ITEM_KEY),
-            col("new_qty").cast(qty).alias(QTY),
+            col(correction::NEW_QTY).cast(qty).alias(QTY),
         ]);
-    let on = || [col("pairing"), col("side"), col(LOCATION), col(ITEM_KEY)];
+    let on = || {
+        [
+            col(line::PAIRING),
+            col(line::SIDE),
+            col(LOCATION),
+            col(ITEM_KEY),
+        ]
+    };
     // The rows the corrections replace are dropped (a left join and a marker: polars'
     // anti join is a feature this build leaves out), the new values added.
     let replaced = now.clone().select(
@@ -263,9 +272,11 @@ pub fn after_apply(
 pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
     let Some(baseline) = baseline else {
         return lines.with_columns([
-            lit(NULL).cast(qty_type()).alias("baseline_book_qty"),
-            lit(NULL).cast(qty_type()).alias("baseline_observed_qty"),
-            lit(NULL).cast(DataType::String).alias("change"),
+            lit(NULL).cast(qty_type()).alias(line::BASELINE_BOOK_QTY),
+            lit(NULL)
+                .cast(qty_type())
+                .alias(line::BASELINE_OBSERVED_QTY),
+            lit(NULL).cast(DataType::String).alias(line::CHANGE),
         ]);
     };
     let side = |name: &str| {
@@ -273,9 +284,9 @@ pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
             .frame
             .clone()
             .lazy()
-            .filter(col("side").eq(lit(name)))
+            .filter(col(line::SIDE).eq(lit(name)))
             .select([
-                col("pairing"),
+                col(line::PAIRING),
                 col(LOCATION),
                 col(ITEM_KEY),
                 col(QTY)
@@ -284,7 +295,7 @@ pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
                 lit(true).alias(format!("_in_baseline_{name}")),
             ])
     };
-    let on = || [col("pairing"), col(LOCATION), col(ITEM_KEY)];
+    let on = || [col(line::PAIRING), col(LOCATION), col(ITEM_KEY)];
     let joined = lines
         .join(side("book"), on(), on(), JoinArgs::new(JoinType::Left))
         .join(side("observed"), on(), on(), JoinArgs::new(JoinType::Left));
@@ -297,9 +308,9 @@ pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
         Kind::Explained,
     ]
     .iter()
-    .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
-    let book = changed("book_qty", "baseline_book_qty");
-    let observed = changed("observed_qty", "baseline_observed_qty");
+    .fold(lit(false), |a, k| a.or(col(line::KIND).eq(lit(k.as_str()))));
+    let book = changed(line::BOOK_QTY, line::BASELINE_BOOK_QTY);
+    let observed = changed(line::OBSERVED_QTY, line::BASELINE_OBSERVED_QTY);
     joined
         .with_column(
             when(qty_line.not())
@@ -311,15 +322,15 @@ pub fn annotate(lines: LazyFrame, baseline: Option<&Baseline>) -> LazyFrame {
                 .when(observed)
                 .then(lit(OBSERVED_ONLY))
                 .otherwise(lit(NONE))
-                .alias("change"),
+                .alias(line::CHANGE),
         )
         .drop(cols(["_in_baseline_book", "_in_baseline_observed"]))
         // A conflict's line shows the baseline and both new values.
         .with_column(
-            when(col("change").eq(lit(BOTH)).fill_null(lit(false)))
+            when(col(line::CHANGE).eq(lit(BOTH)).fill_null(lit(false)))
                 .then(conflict_detail())
-                .otherwise(col("detail"))
-                .alias("detail"),
+                .otherwise(col(line::DETAIL))
+                .alias(line::DETAIL),
         )
 }
 
@@ -329,13 +340,13 @@ fn conflict_detail() -> Expr {
     concat_str(
         [
             lit("changed on both sides since the baseline: book "),
-            show("baseline_book_qty"),
+            show(line::BASELINE_BOOK_QTY),
             lit(" → "),
-            show("book_qty"),
+            show(line::BOOK_QTY),
             lit(", observed "),
-            show("baseline_observed_qty"),
+            show(line::BASELINE_OBSERVED_QTY),
             lit(" → "),
-            show("observed_qty"),
+            show(line::OBSERVED_QTY),
         ],
         "",
         false,

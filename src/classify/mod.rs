@@ -3,7 +3,7 @@
 //!
 //! Deltas are observed − book: positive means the shelf holds more than the book says.
 //! A side that lacks the item counts as zero. Values are at the book's unit cost where
-//! it has one, else the observed side's (scale 4, rounded half-even).
+//! it has one, else the observed side's, exact (rounded only where shown or summed).
 
 mod policies;
 
@@ -14,67 +14,20 @@ use crate::columns::*;
 use crate::discrepancy::{Approval, Kind, Resolution};
 use crate::matching::Matched;
 use crate::rules::{DEFAULT_RULE, MatchStep, RuleSet, condition};
+use crate::schema::line;
 use crate::sync;
 
-/// The columns of a discrepancy line, in the order they are written.
-pub const COLUMNS: [&str; 44] = [
-    "line",
-    "pairing",
-    "kind",
-    "side",
-    LOCATION,
-    ITEM_KEY,
-    "match_step",
-    "book_sku",
-    "observed_sku",
-    DESCRIPTION,
-    CATEGORY,
-    "book_qty",
-    "observed_qty",
-    "qty_delta",
-    "book_unit_cost",
-    "observed_unit_cost",
-    UNIT_COST,
-    "cost_delta",
-    "value_delta",
-    "rule",
-    "severity",
-    "resolution",
-    "reason",
-    "approval",
-    "change",
-    "baseline_book_qty",
-    "baseline_observed_qty",
-    "detail",
-    "book_stated_qty",
-    "book_uom",
-    "book_factor",
-    "book_moved",
-    "book_as_of",
-    "observed_stated_qty",
-    "observed_uom",
-    "observed_factor",
-    "observed_moved",
-    "observed_as_of",
-    "book_source",
-    "book_file",
-    "book_row",
-    "observed_source",
-    "observed_file",
-    "observed_row",
-];
-
 fn kind_is(kinds: &[Kind]) -> Expr {
-    kinds
-        .iter()
-        .fold(lit(false), |acc, k| acc.or(col("kind").eq(lit(k.as_str()))))
+    kinds.iter().fold(lit(false), |acc, k| {
+        acc.or(col(line::KIND).eq(lit(k.as_str())))
+    })
 }
 
 /// Lines from the join come from both sides and carry no finding detail.
 fn no_finding() -> [Expr; 2] {
     [
-        lit(NULL).cast(DataType::String).alias("side"),
-        lit(NULL).cast(DataType::String).alias("detail"),
+        lit(NULL).cast(DataType::String).alias(line::SIDE),
+        lit(NULL).cast(DataType::String).alias(line::DETAIL),
     ]
 }
 
@@ -86,8 +39,8 @@ pub fn lines(
     baseline: Option<&sync::Baseline>,
 ) -> Result<LazyFrame> {
     let joined = matched.joined.clone().lazy();
-    let book_in = col("book_row").is_not_null();
-    let obs_in = col("observed_row").is_not_null();
+    let book_in = col(line::BOOK_ROW).is_not_null();
+    let obs_in = col(line::OBSERVED_ROW).is_not_null();
 
     let qty_lines = joined
         .clone()
@@ -96,27 +49,27 @@ pub fn lines(
                 .then(lit(Kind::MissingInBook.as_str()))
                 .when(obs_in.clone().not())
                 .then(lit(Kind::MissingInObserved.as_str()))
-                .when(col("book_qty").neq(col("observed_qty")))
+                .when(col(line::BOOK_QTY).neq(col(line::OBSERVED_QTY)))
                 .then(lit(Kind::QtyMismatch.as_str()))
                 // Equal once rolled forward, but not as stated: the movements explain it.
                 .when(
-                    col("book_moved")
+                    col(line::BOOK_MOVED)
                         .is_not_null()
-                        .or(col("observed_moved").is_not_null()),
+                        .or(col(line::OBSERVED_MOVED).is_not_null()),
                 )
                 .then(lit(Kind::Explained.as_str()))
                 .otherwise(lit(NULL).cast(DataType::String))
-                .alias("kind"),
+                .alias(line::KIND),
         )
-        .filter(col("kind").is_not_null())
+        .filter(col(line::KIND).is_not_null())
         .with_columns(no_finding());
     let cost_lines = joined
         .filter(
             book_in
                 .and(obs_in)
-                .and(col("book_unit_cost").neq(col("observed_unit_cost"))),
+                .and(col(line::BOOK_UNIT_COST).neq(col(line::OBSERVED_UNIT_COST))),
         )
-        .with_column(lit(Kind::CostMismatch.as_str()).alias("kind"))
+        .with_column(lit(Kind::CostMismatch.as_str()).alias(line::KIND))
         .with_columns(no_finding());
 
     let all = concat(
@@ -134,51 +87,55 @@ pub fn lines(
         Kind::QtyMismatch,
         Kind::Explained,
     ]);
-    let cost_kind = col("kind").eq(lit(Kind::CostMismatch.as_str()));
+    let cost_kind = col(line::KIND).eq(lit(Kind::CostMismatch.as_str()));
     let null_of = |t: DataType| lit(NULL).cast(t);
     // How the pair came together: the step that re-keyed a row, else equal raw SKUs
     // (exact) or equal item keys (normalized). Findings and one-sided lines have none.
-    let match_step = when(col("book_row").is_null().or(col("observed_row").is_null()))
-        .then(lit(NULL).cast(DataType::String))
-        .otherwise(coalesce(&[
-            col("book_via"),
-            col("observed_via"),
-            when(col("book_sku").eq(col("observed_sku")))
-                .then(lit(MatchStep::Exact.as_str()))
-                .otherwise(lit(MatchStep::Normalized.as_str())),
-        ]));
+    let match_step = when(
+        col(line::BOOK_ROW)
+            .is_null()
+            .or(col(line::OBSERVED_ROW).is_null()),
+    )
+    .then(lit(NULL).cast(DataType::String))
+    .otherwise(coalesce(&[
+        col(line::BOOK_VIA),
+        col(line::OBSERVED_VIA),
+        when(col(line::BOOK_SKU).eq(col(line::OBSERVED_SKU)))
+            .then(lit(MatchStep::Exact.as_str()))
+            .otherwise(lit(MatchStep::Normalized.as_str())),
+    ]));
     let all = all
         .with_columns([
-            lit(pairing).alias("pairing"),
-            match_step.alias("match_step"),
+            lit(pairing).alias(line::PAIRING),
+            match_step.alias(line::MATCH_STEP),
             coalesce(&[col("book_description"), col("observed_description")]).alias(DESCRIPTION),
             coalesce(&[col("book_category"), col("observed_category")]).alias(CATEGORY),
             when(qty_kinds.clone())
                 .then(
-                    col("observed_qty").fill_null(zero_qty.clone())
-                        - col("book_qty").fill_null(zero_qty),
+                    col(line::OBSERVED_QTY).fill_null(zero_qty.clone())
+                        - col(line::BOOK_QTY).fill_null(zero_qty),
                 )
                 .otherwise(null_of(qty_type()))
                 .cast(qty_type())
-                .alias("qty_delta"),
-            coalesce(&[col("book_unit_cost"), col("observed_unit_cost")]).alias(UNIT_COST),
+                .alias(line::QTY_DELTA),
+            coalesce(&[col(line::BOOK_UNIT_COST), col(line::OBSERVED_UNIT_COST)]).alias(UNIT_COST),
             when(cost_kind.clone())
-                .then(col("observed_unit_cost") - col("book_unit_cost"))
+                .then(col(line::OBSERVED_UNIT_COST) - col(line::BOOK_UNIT_COST))
                 .otherwise(null_of(cost_type()))
                 .cast(cost_type())
-                .alias("cost_delta"),
+                .alias(line::COST_DELTA),
         ])
         .with_column(
             // A quantity difference is valued at cost; a cost difference over the book
             // quantity. Exact: polars multiplies at the wider operand's scale, so both
             // operands go to the value scale first (precision.rs rounds where shown).
             when(qty_kinds)
-                .then(exact_product(col("qty_delta"), col(UNIT_COST)))
+                .then(exact_product(col(line::QTY_DELTA), col(UNIT_COST)))
                 .when(cost_kind)
-                .then(exact_product(col("cost_delta"), col("book_qty")))
+                .then(exact_product(col(line::COST_DELTA), col(line::BOOK_QTY)))
                 .otherwise(null_of(value_type()))
                 .cast(value_type())
-                .alias("value_delta"),
+                .alias(line::VALUE_DELTA),
         );
     Ok(sync::annotate(all, baseline))
 }
@@ -215,7 +172,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
         // A value band needs a value: lines without one are outside every band.
         if let Some(from) = rule.value_from {
             cond = cond.and(
-                col("value_delta")
+                col(line::VALUE_DELTA)
                     .abs()
                     .gt_eq(condition::dec(from, VALUE_SCALE))
                     .fill_null(lit(false)),
@@ -223,7 +180,7 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
         }
         if let Some(below) = rule.value_below {
             cond = cond.and(
-                col("value_delta")
+                col(line::VALUE_DELTA)
                     .abs()
                     .lt(condition::dec(below, VALUE_SCALE))
                     .fill_null(lit(false)),
@@ -248,10 +205,10 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
     // The rules' decision first, as columns: the policies below read and adjust it
     // (rather than repeat the rules' expression in each of them).
     let mut lines = lines.with_columns([
-        name.alias("rule"),
-        severity.alias("severity"),
-        resolution.alias("resolution"),
-        reason.alias("reason"),
+        name.alias(line::RULE),
+        severity.alias(line::SEVERITY),
+        resolution.alias(line::RESOLUTION),
+        reason.alias(line::REASON),
     ]);
     // Policies that need more than a rule's own decision are worked out only when a
     // rule uses them.
@@ -278,10 +235,10 @@ pub fn decide(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
 /// approval.
 pub fn needs_person() -> Expr {
     Resolution::ALL.iter().filter(|r| r.needs_person()).fold(
-        col("approval")
+        col(line::APPROVAL)
             .eq(lit(Approval::Required.as_str()))
             .fill_null(lit(false)),
-        |any, r| any.or(col("resolution").eq(lit(r.as_str()))),
+        |any, r| any.or(col(line::RESOLUTION).eq(lit(r.as_str()))),
     )
 }
 
@@ -289,9 +246,9 @@ pub use policies::EXPLAINED_RULE;
 
 /// Orders the lines (pairing, location, item key, kind) and numbers them gaplessly.
 pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
-    let select: Vec<Expr> = COLUMNS
+    let select: Vec<Expr> = line::COLUMNS
         .iter()
-        .filter(|c| **c != "line")
+        .filter(|c| **c != line::LINE)
         .map(|c| col(*c))
         .collect();
     let lines = lines.select(select).collect()?;
@@ -299,15 +256,15 @@ pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
     // are not carried through the sort: they come back as null columns that hold no
     // values, which keeps wide lines cheap where they are empty.
     const SORT_KEYS: [&str; 9] = [
-        "pairing",
+        line::PAIRING,
         LOCATION,
         ITEM_KEY,
-        "kind",
-        "side",
-        "book_file",
-        "book_row",
-        "observed_file",
-        "observed_row",
+        line::KIND,
+        line::SIDE,
+        line::BOOK_FILE,
+        line::BOOK_ROW,
+        line::OBSERVED_FILE,
+        line::OBSERVED_ROW,
     ];
     let (empty, full): (Vec<&Column>, Vec<&Column>) = lines.columns().iter().partition(|c| {
         !c.is_empty() && c.null_count() == c.len() && !SORT_KEYS.contains(&c.name().as_str())
@@ -326,14 +283,14 @@ pub fn finish(lines: LazyFrame) -> Result<DataFrame> {
                 .with_maintain_order(true)
                 .with_nulls_last(true),
         )
-        .with_row_index("line", Some(1))
-        .with_column(col("line").cast(DataType::UInt64))
+        .with_row_index(line::LINE, Some(1))
+        .with_column(col(line::LINE).cast(DataType::UInt64))
         .collect()?;
     let height = sorted.height();
     for (name, dtype) in empty {
         sorted.with_column(Column::full_null(name, height, &dtype))?;
     }
-    Ok(sorted.select(COLUMNS)?)
+    Ok(sorted.select(line::COLUMNS)?)
 }
 
 #[cfg(test)]

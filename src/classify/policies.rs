@@ -9,17 +9,18 @@ use polars::prelude::*;
 use crate::columns::*;
 use crate::discrepancy::{Approval, Kind, Resolution, Severity};
 use crate::rules::{RuleSet, condition};
+use crate::schema::line;
 use crate::sync;
 
 /// The rule recorded on lines that movements explain.
 pub const EXPLAINED_RULE: &str = "(movements)";
 
 fn res() -> Expr {
-    col("resolution")
+    col(line::RESOLUTION)
 }
 
 fn is(r: Resolution) -> Expr {
-    col("resolution").eq(lit(r.as_str()))
+    col(line::RESOLUTION).eq(lit(r.as_str()))
 }
 
 pub fn newer_wins(lines: LazyFrame) -> Result<LazyFrame> {
@@ -27,7 +28,7 @@ pub fn newer_wins(lines: LazyFrame) -> Result<LazyFrame> {
     // Newer wins: the side with the later as-of time is right (times are UTC text of
     // one width, so they compare as text); unknown or equal times go to a person.
     {
-        let (book_t, observed_t) = (col("book_as_of"), col("observed_as_of"));
+        let (book_t, observed_t) = (col(line::BOOK_AS_OF), col(line::OBSERVED_AS_OF));
         lines = lines.with_column(
             when(is(Resolution::NewerWins))
                 .then(
@@ -38,7 +39,7 @@ pub fn newer_wins(lines: LazyFrame) -> Result<LazyFrame> {
                         .otherwise(lit(Resolution::Review.as_str())),
                 )
                 .otherwise(res())
-                .alias("resolution"),
+                .alias(line::RESOLUTION),
         );
     }
     Ok(lines)
@@ -52,9 +53,9 @@ pub fn propagate(lines: LazyFrame) -> Result<LazyFrame> {
     // absent is no quantity to copy) and the baseline was in sync (both sides held the
     // same quantity then; from a baseline that already disagreed, a person decides).
     {
-        let change = |c: &str| col("change").eq(lit(c)).fill_null(lit(false));
-        let agreed = col("baseline_book_qty")
-            .eq(col("baseline_observed_qty"))
+        let change = |c: &str| col(line::CHANGE).eq(lit(c)).fill_null(lit(false));
+        let agreed = col(line::BASELINE_BOOK_QTY)
+            .eq(col(line::BASELINE_OBSERVED_QTY))
             .fill_null(lit(false));
         let present = |c: &str| col(c).is_not_null();
         lines = lines.with_column(
@@ -63,19 +64,19 @@ pub fn propagate(lines: LazyFrame) -> Result<LazyFrame> {
                     when(
                         change(sync::BOOK_ONLY)
                             .and(agreed.clone())
-                            .and(present("book_qty")),
+                            .and(present(line::BOOK_QTY)),
                     )
                     .then(lit(Resolution::CorrectObserved.as_str()))
                     .when(
                         change(sync::OBSERVED_ONLY)
                             .and(agreed)
-                            .and(present("observed_qty")),
+                            .and(present(line::OBSERVED_QTY)),
                     )
                     .then(lit(Resolution::CorrectBook.as_str()))
                     .otherwise(lit(Resolution::Review.as_str())),
                 )
                 .otherwise(res())
-                .alias("resolution"),
+                .alias(line::RESOLUTION),
         );
     }
     Ok(lines)
@@ -85,20 +86,20 @@ pub fn conflicts(lines: LazyFrame) -> Result<LazyFrame> {
     let mut lines = lines;
     // A change on both sides since the baseline is a conflict, whatever the rules say:
     // a person decides, seeing the baseline and both new values (sync::annotate).
-    let conflict = col("change").eq(lit(sync::BOTH)).fill_null(lit(false));
+    let conflict = col(line::CHANGE).eq(lit(sync::BOTH)).fill_null(lit(false));
     lines = lines.with_columns([
         when(conflict.clone())
             .then(lit(sync::CONFLICT_RULE))
-            .otherwise(col("rule"))
-            .alias("rule"),
+            .otherwise(col(line::RULE))
+            .alias(line::RULE),
         when(conflict.clone())
             .then(lit(Severity::High.as_str()))
-            .otherwise(col("severity"))
-            .alias("severity"),
+            .otherwise(col(line::SEVERITY))
+            .alias(line::SEVERITY),
         when(conflict)
             .then(lit(Resolution::Review.as_str()))
             .otherwise(res())
-            .alias("resolution"),
+            .alias(line::RESOLUTION),
     ]);
     Ok(lines)
 }
@@ -134,12 +135,12 @@ pub fn packs(lines: LazyFrame) -> Result<LazyFrame> {
                 .then(pack_detail("book"))
                 .when(to_observed.clone())
                 .then(pack_detail("observed"))
-                .otherwise(col("detail"))
-                .alias("detail"),
+                .otherwise(col(line::DETAIL))
+                .alias(line::DETAIL),
             when(to_book.or(to_observed))
                 .then(lit(Resolution::Review.as_str()))
                 .otherwise(res())
-                .alias("resolution"),
+                .alias(line::RESOLUTION),
         ]);
     }
     Ok(lines)
@@ -152,17 +153,17 @@ pub fn withheld_sides(lines: LazyFrame) -> Result<LazyFrame> {
     let withheld = |side: &str| -> Result<Expr> {
         let finding = [Kind::DuplicateKey, Kind::UnknownUnit, Kind::InvalidRow]
             .iter()
-            .fold(lit(false), |a, k| a.or(col("kind").eq(lit(k.as_str()))));
+            .fold(lit(false), |a, k| a.or(col(line::KIND).eq(lit(k.as_str()))));
         Ok(finding
-            .and(col("side").eq(lit(side)))
+            .and(col(line::SIDE).eq(lit(side)))
             .fill_null(lit(false))
             .any(true)
-            .over([col("pairing"), col(LOCATION), col(ITEM_KEY)])?)
+            .over([col(line::PAIRING), col(LOCATION), col(ITEM_KEY)])?)
     };
-    let from_withheld = col("kind")
+    let from_withheld = col(line::KIND)
         .eq(lit(Kind::MissingInObserved.as_str()))
         .and(withheld("observed")?)
-        .or(col("kind")
+        .or(col(line::KIND)
             .eq(lit(Kind::MissingInBook.as_str()))
             .and(withheld("book")?));
     let corrects = is(Resolution::CorrectBook).or(is(Resolution::CorrectObserved));
@@ -172,36 +173,36 @@ pub fn withheld_sides(lines: LazyFrame) -> Result<LazyFrame> {
                 "the other side has rows for this item that were not compared (see its \
                  findings): a person decides",
             ))
-            .otherwise(col("detail"))
-            .alias("detail"),
+            .otherwise(col(line::DETAIL))
+            .alias(line::DETAIL),
         when(from_withheld.and(corrects))
             .then(lit(Resolution::Review.as_str()))
             .otherwise(res())
-            .alias("resolution"),
+            .alias(line::RESOLUTION),
     ]);
     Ok(lines)
 }
 
 pub fn explained(lines: LazyFrame) -> Result<LazyFrame> {
     // Explained lines are decided by their movements, never by a rule.
-    let explained = col("kind").eq(lit(Kind::Explained.as_str()));
+    let explained = col(line::KIND).eq(lit(Kind::Explained.as_str()));
     let lines = lines.with_columns([
         when(explained.clone())
             .then(lit(NULL).cast(DataType::String))
-            .otherwise(col("reason"))
-            .alias("reason"),
+            .otherwise(col(line::REASON))
+            .alias(line::REASON),
         when(explained.clone())
             .then(lit(EXPLAINED_RULE))
-            .otherwise(col("rule"))
-            .alias("rule"),
+            .otherwise(col(line::RULE))
+            .alias(line::RULE),
         when(explained.clone())
             .then(lit(Severity::Info.as_str()))
-            .otherwise(col("severity"))
-            .alias("severity"),
+            .otherwise(col(line::SEVERITY))
+            .alias(line::SEVERITY),
         when(explained)
             .then(lit(Resolution::Ignore.as_str()))
             .otherwise(res())
-            .alias("resolution"),
+            .alias(line::RESOLUTION),
     ]);
     Ok(lines)
 }
@@ -212,10 +213,10 @@ pub fn approval(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
     let approval = match rules.approval_above {
         None => lit(NULL).cast(DataType::String),
         Some(above) => {
-            let corrects = col("resolution")
+            let corrects = col(line::RESOLUTION)
                 .eq(lit(Resolution::CorrectBook.as_str()))
-                .or(col("resolution").eq(lit(Resolution::CorrectObserved.as_str())));
-            let big = col("value_delta")
+                .or(col(line::RESOLUTION).eq(lit(Resolution::CorrectObserved.as_str())));
+            let big = col(line::VALUE_DELTA)
                 .abs()
                 .gt(condition::dec(above, VALUE_SCALE))
                 .fill_null(lit(true));
@@ -224,5 +225,5 @@ pub fn approval(lines: LazyFrame, rules: &RuleSet) -> Result<LazyFrame> {
                 .otherwise(lit(NULL).cast(DataType::String))
         }
     };
-    Ok(lines.with_column(approval.alias("approval")))
+    Ok(lines.with_column(approval.alias(line::APPROVAL)))
 }

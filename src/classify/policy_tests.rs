@@ -11,7 +11,7 @@ use crate::testing::{snapshot, text};
 fn policy(name: &str, resolution: Resolution, band: (Option<i64>, Option<i64>)) -> Rule {
     Rule {
         name: name.into(),
-        condition: Condition::Always,
+        condition: Condition::always(),
         reason: Some("miscount".into()),
         value_from: band.0.map(Decimal::from),
         value_below: band.1.map(Decimal::from),

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::discrepancy::Severity;
 use crate::matching::reconcile;
-use crate::rules::{Condition, Decision, Rule};
+use crate::rules::{Condition, Decision, Rule, RuleKind};
 use crate::testing::{snapshot, text};
 
 fn rule(
@@ -120,7 +120,7 @@ fn the_first_matching_rule_decides() {
     let rs = rules(vec![
         rule(
             "s2-only",
-            Condition::Always,
+            Condition::always(),
             &Kind::ALL,
             &["S2"],
             Resolution::Recount,
@@ -128,28 +128,28 @@ fn the_first_matching_rule_decides() {
         // 0.2 of 10 is exactly 2 %: inclusive.
         rule(
             "two-percent",
-            Condition::PercentOfBook(Decimal::new(2, 0)),
+            Condition::new(RuleKind::PercentOfBook, Some(Decimal::new(2, 0))).expect("takes a max"),
             &[Kind::QtyMismatch],
             &[],
             Resolution::Ignore,
         ),
         rule(
             "tiny",
-            Condition::AbsoluteQty(Decimal::new(5, 1)),
+            Condition::new(RuleKind::AbsoluteQty, Some(Decimal::new(5, 1))).expect("takes a max"),
             &[Kind::QtyMismatch],
             &[],
             Resolution::CorrectBook,
         ),
         rule(
             "cheap",
-            Condition::ValueAtCost(Decimal::new(10, 0)),
+            Condition::new(RuleKind::ValueAtCost, Some(Decimal::new(10, 0))).expect("takes a max"),
             &[Kind::MissingInBook, Kind::MissingInObserved],
             &[],
             Resolution::CorrectObserved,
         ),
         rule(
             "cost",
-            Condition::UnitCost(Decimal::new(1, 1)),
+            Condition::new(RuleKind::UnitCost, Some(Decimal::new(1, 1))).expect("takes a max"),
             &[Kind::CostMismatch],
             &[],
             Resolution::Ignore,

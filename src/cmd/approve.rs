@@ -8,6 +8,7 @@ use anyhow::{Result, bail, ensure};
 use super::Outcome;
 use crate::approve::{ApprovalRecord, approved_lines};
 use crate::discrepancy::Approval;
+use crate::schema::line;
 use crate::write::read::{read_manifest, recorded_discrepancies, stamp, write_whole};
 
 pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<Outcome> {
@@ -22,8 +23,8 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
         "{by} ran this job (run {}) and cannot approve its corrections: another person must",
         manifest.run_id
     );
-    let numbers = discrepancies.column("line")?.u64()?.clone();
-    let approval = discrepancies.column("approval")?.str()?.clone();
+    let numbers = discrepancies.column(line::LINE)?.u64()?.clone();
+    let approval = discrepancies.column(line::APPROVAL)?.str()?.clone();
     let already = approved_lines(run_dir, &manifest.run_id)?;
     let mut problems = Vec::new();
     let mut new = Vec::new();

@@ -4,6 +4,8 @@
 //! `load` turns the TOML (see `raw`) into these validated types, reporting every problem
 //! at once (see `diag`). Paths in a job file are relative to the job file.
 
+mod formats;
+mod mapping;
 mod odbc_source;
 pub mod preset;
 pub mod raw;

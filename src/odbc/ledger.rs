@@ -11,6 +11,9 @@
 //! per (location, SKU) before comparing, so a run posts only what is still missing; the
 //! apply compares the book it read with on-hand + outstanding *now*, under the target's
 //! lock, so an entry posted or written in between makes the correction stale.
+//!
+//! Write-back in `ledger` mode lives here too: the check against on-hand + outstanding
+//! (`mark_fresh`) and the adjustment entries (`post`), steps 4 and 5 of `apply`.
 
 use std::collections::HashMap;
 
@@ -20,6 +23,9 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 use super::sql::Dialect;
+use super::stage::STAGED_QTY;
+use super::target::{RunRef, Target};
+use super::transaction::Tx;
 use crate::columns::Field;
 use crate::input::RawTable;
 use crate::job::{Posted, Source, WriteBack};
@@ -228,4 +234,90 @@ fn net_with(
     raw.frame = frame;
     crate::progress::trace("  outstanding ledger entries: netted", t);
     Ok(netted)
+}
+
+/// Write-back in `ledger` mode, step 4: marks a staged correction fresh while the book
+/// it was computed from still holds: on-hand + outstanding entries equal the quantity
+/// read, and no other run has posted for the item since this run read the book.
+/// Set-based, in one pass over the ledger each.
+pub fn mark_fresh(tx: &Tx, target: &Target, write_back: &WriteBack, run: &RunRef) -> Result<()> {
+    let ledger = &target.table;
+    let (pending, values) = outstanding_condition(tx.dialect, write_back, "l")?;
+    let staged_key =
+        "EXISTS (SELECT 1 FROM tally_stage s WHERE s.loc = l.location AND s.sku = l.sku)";
+    let key = match tx.dialect {
+        Dialect::MySql => ", KEY tally_pending_key (loc, sku)",
+        Dialect::Standard => "",
+    };
+    tx.exec(&format!(
+        "CREATE TEMPORARY TABLE tally_pending (loc VARCHAR(255), sku VARCHAR(255), \
+         qty DECIMAL(30,9), newer INTEGER{key})"
+    ))?;
+    if tx.dialect == Dialect::Standard {
+        tx.exec("CREATE INDEX tally_pending_key ON tally_pending (loc, sku)")?;
+    }
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    tx.with(
+        &format!(
+            "INSERT INTO tally_pending (loc, sku, qty, newer) \
+             SELECT l.location, l.sku, SUM(l.qty_change), 0 FROM {ledger} l \
+             WHERE {pending} AND {staged_key} GROUP BY l.location, l.sku"
+        ),
+        &refs,
+    )?;
+    // Entries other runs posted since this run read the book: whatever the on-hand
+    // shows, this run's difference is no longer the one to post.
+    tx.with(
+        &format!(
+            "INSERT INTO tally_pending (loc, sku, qty, newer) \
+             SELECT DISTINCT l.location, l.sku, 0, 1 FROM {ledger} l \
+             WHERE l.run_id IS NOT NULL AND l.run_id <> ? AND EXISTS (SELECT 1 FROM \
+             tally_applied a WHERE a.run_id = l.run_id AND a.line = l.line \
+             AND a.applied_at >= ?) AND {staged_key}"
+        ),
+        &[&run.id, &run.extracted_at],
+    )?;
+    let outstanding = "COALESCE((SELECT SUM(p.qty) FROM tally_pending p WHERE \
+         p.loc = tally_stage.loc AND p.sku = tally_stage.sku), 0)";
+    let newer = "NOT EXISTS (SELECT 1 FROM tally_pending p WHERE p.loc = tally_stage.loc \
+         AND p.sku = tally_stage.sku AND p.newer = 1)";
+    let sql = match &target.checked {
+        // The book as read was on-hand + outstanding entries; it must still be.
+        Some(t) => {
+            let same = target.same_row(t);
+            let qty = &target.qty;
+            format!(
+                "UPDATE tally_stage SET fresh = 1 WHERE ( \
+                 (tally_stage.cur_qty IS NOT NULL AND EXISTS (SELECT 1 FROM {t} WHERE {same} \
+                   AND {t}.{qty} + {outstanding} = {STAGED_QTY})) \
+                 OR (tally_stage.cur_qty IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {t} WHERE {same}) \
+                   AND {outstanding} = {STAGED_QTY}) \
+                 OR (tally_stage.cur_qty IS NULL AND NOT EXISTS (SELECT 1 FROM {t} WHERE {same}) \
+                   AND {outstanding} = 0)) AND {newer}"
+            )
+        }
+        None => format!("UPDATE tally_stage SET fresh = 1 WHERE {newer}"),
+    };
+    tx.exec(&sql)?;
+    tx.drop_temporary("tally_pending")
+}
+
+/// Write-back in `ledger` mode, step 5: one adjustment entry per fresh correction, with
+/// the quantities before and after, its reason and the run and line that made it.
+pub fn post(tx: &Tx, target: &Target, write_back: &WriteBack, run: &RunRef) -> Result<()> {
+    let d = |c: &str| format!("CAST({c} AS DECIMAL(30,9))");
+    tx.with(
+        &format!(
+            "INSERT INTO {} (location, sku, qty_before, qty_after, qty_change, reason, run_id, line) \
+             SELECT loc, sku, {}, {}, {} - COALESCE({}, 0), COALESCE(reason, ?), ?, \
+             CAST(line AS DECIMAL(20,0)) \
+             FROM tally_stage WHERE fresh = 1",
+            target.table,
+            d("cur_qty"),
+            d("new_qty"),
+            d("new_qty"),
+            d("cur_qty")
+        ),
+        &[&write_back.reason, &run.id],
+    )
 }

@@ -10,3 +10,6 @@ pub mod read;
 pub mod snapshot;
 pub mod sql;
 pub mod stage;
+pub mod target;
+pub mod transaction;
+pub mod update;

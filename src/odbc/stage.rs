@@ -1,13 +1,18 @@
 //! The corrections of one target as text rows, and how they reach the database's
-//! temporary staging table: array execution (10,000 rows a round trip), or for
-//! PostgreSQL one statement per batch of text arrays unnested on the server.
+//! temporary staging table `tally_stage`: array execution (10,000 rows a round trip), or
+//! for PostgreSQL one statement per batch of text arrays unnested on the server. All
+//! values travel as text and are cast by the database, so decimals stay exact.
 
 use anyhow::Result;
 use odbc_api::{Connection, IntoParameter};
 use polars::prelude::*;
 
+use super::sql::{Dbms, Dialect};
+use super::transaction::Tx;
 use crate::columns::{LOCATION, SKU};
 use crate::job::{Job, Source};
+use crate::progress::trace;
+use crate::schema::correction;
 
 /// Rows sent per array execution.
 pub const BATCH: usize = 10_000;
@@ -33,9 +38,9 @@ pub fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<V
     for p in &job.pairings {
         for (side, sources) in [("book", &p.book), ("observed", &p.observed)] {
             if sources.len() == 1 && sources[0] == source.name {
-                sole = sole.or(col("pairing")
+                sole = sole.or(col(correction::PAIRING)
                     .eq(lit(p.name.as_str()))
-                    .and(col("target").eq(lit(side))));
+                    .and(col(correction::TARGET).eq(lit(side))));
             }
         }
     }
@@ -43,19 +48,19 @@ pub fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<V
         .clone()
         .lazy()
         .filter(
-            col("target_source")
+            col(correction::TARGET_SOURCE)
                 .eq(lit(source.name.as_str()))
-                .or(col("target_source").is_null().and(sole)),
+                .or(col(correction::TARGET_SOURCE).is_null().and(sole)),
         )
         .select([
-            col("line").cast(DataType::String),
+            col(correction::LINE).cast(DataType::String),
             col(LOCATION),
             col(SKU),
-            col("current_qty").cast(DataType::String),
-            col("new_qty").cast(DataType::String),
-            col("current_unit_cost").cast(DataType::String),
-            col("new_unit_cost").cast(DataType::String),
-            col("reason").cast(DataType::String),
+            col(correction::CURRENT_QTY).cast(DataType::String),
+            col(correction::NEW_QTY).cast(DataType::String),
+            col(correction::CURRENT_UNIT_COST).cast(DataType::String),
+            col(correction::NEW_UNIT_COST).cast(DataType::String),
+            col(correction::REASON).cast(DataType::String),
         ])
         .collect()?;
     let text = |i: usize| -> Result<Vec<Option<String>>> {
@@ -95,8 +100,47 @@ pub fn rows_for(job: &Job, source: &Source, corrections: &DataFrame) -> Result<V
         .collect())
 }
 
+/// A staged correction's current quantity as the database compares it.
+pub const STAGED_QTY: &str = "CAST(tally_stage.cur_qty AS DECIMAL(30,9))";
+
+/// Makes `tally_stage` (temporary: it lives as long as the connection, and no dialect
+/// commits for it), fills it with the rows, and drops the lines an earlier apply of the
+/// same run wrote to this target. Returns how many it dropped.
+pub fn create(tx: &Tx, rows: &[Row], run_id: &str, target: &str) -> Result<u64> {
+    let key = match tx.dialect {
+        Dialect::MySql => ", KEY tally_stage_key (loc, sku)",
+        Dialect::Standard => "",
+    };
+    tx.exec(&format!(
+        "CREATE TEMPORARY TABLE tally_stage (line VARCHAR(20), loc VARCHAR(255), \
+         sku VARCHAR(255), cur_qty VARCHAR(64), new_qty VARCHAR(64), cur_cost VARCHAR(64), \
+         new_cost VARCHAR(64), reason VARCHAR(64), fresh INTEGER{key})"
+    ))?;
+    if tx.dialect == Dialect::Standard {
+        tx.exec("CREATE INDEX tally_stage_key ON tally_stage (loc, sku)")?;
+    }
+    let t = std::time::Instant::now();
+    if tx.dbms == Dbms::Postgres {
+        stage_postgres(tx.conn, rows)?;
+        // Statistics, so that the planner joins the staged rows by hash, not row by row.
+        tx.exec("ANALYZE tally_stage")?;
+    } else {
+        stage(tx.conn, rows)?;
+    }
+    trace("  write-back: staging", t);
+
+    // Idempotent: what an earlier apply of this run wrote is left alone.
+    let staged = tx.count("SELECT COUNT(*) FROM tally_stage", &[])?;
+    tx.with(
+        "DELETE FROM tally_stage WHERE EXISTS (SELECT 1 FROM tally_applied a \
+         WHERE a.run_id = ? AND a.target = ? AND a.line = CAST(tally_stage.line AS DECIMAL(20,0)))",
+        &[run_id, target],
+    )?;
+    Ok(staged - tx.count("SELECT COUNT(*) FROM tally_stage", &[])?)
+}
+
 /// Sends the rows to the staging table, `BATCH` at a time (array execution).
-pub fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
+fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
     let prepared = conn.prepare(
         "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, reason, fresh) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
@@ -126,7 +170,7 @@ pub fn stage(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
 /// PostgreSQL: `BATCH` rows a statement, as eight text arrays unnested on the server.
 /// psqlODBC sends an array of parameters as one INSERT statement per row, which the
 /// server parses one by one (~3 s for 100,000 rows); this is one statement per batch.
-pub fn stage_postgres(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
+fn stage_postgres(conn: &Connection<'_>, rows: &[Row]) -> Result<()> {
     let mut prepared = conn.prepare(
         "INSERT INTO tally_stage (line, loc, sku, cur_qty, new_qty, cur_cost, new_cost, reason, fresh) \
          SELECT l, lo, s, cq, nq, cc, nc, r, 0 FROM unnest(?::text[], ?::text[], ?::text[], \

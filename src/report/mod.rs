@@ -5,6 +5,7 @@
 
 mod model;
 
+use crate::schema::line;
 use anyhow::{Context, Result};
 use minijinja::{AutoEscape, Environment, Value};
 use polars::prelude::DataFrame;
@@ -120,15 +121,15 @@ fn page_lines(lines: &polars::prelude::DataFrame) -> Result<(polars::prelude::Da
         .sort_by_exprs(
             [
                 crate::classify::needs_person().fill_null(lit(false)),
-                col("value_delta").abs().fill_null(lit(0)),
-                col("line"),
+                col(line::VALUE_DELTA).abs().fill_null(lit(0)),
+                col(line::LINE),
             ],
             SortMultipleOptions::default()
                 .with_order_descending_multi([true, true, false])
                 .with_nulls_last(true),
         )
         .limit(PAGE_LINES as IdxSize)
-        .sort(["line"], SortMultipleOptions::default())
+        .sort([line::LINE], SortMultipleOptions::default())
         .collect()?;
     Ok((shown, lines.height() - PAGE_LINES))
 }
@@ -147,7 +148,9 @@ pub fn write_back_page(
         let frame = discrepancies
             .clone()
             .lazy()
-            .filter(col("line").is_in(lit(Series::new("l".into(), lines)).implode(false), false))
+            .filter(
+                col(line::LINE).is_in(lit(Series::new("l".into(), lines)).implode(false), false),
+            )
             .collect()?;
         let views = model::line_views(&frame, &run.precision)?;
         Ok(Value::from(

@@ -193,6 +193,7 @@ impl Acc {
 const TOP: usize = 20;
 
 use crate::classify::needs_person;
+use crate::schema::line;
 
 /// Sums per (location, kind), computed by polars over the whole frame at once.
 fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
@@ -205,24 +206,32 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
     let groups = discrepancies
         .clone()
         .lazy()
-        .group_by([col(LOCATION).fill_null(lit("")), col("kind")])
+        .group_by([col(LOCATION).fill_null(lit("")), col(line::KIND)])
         .agg([
             len().cast(DataType::UInt64).alias("lines"),
             needs_person()
                 .sum()
                 .cast(DataType::UInt64)
                 .alias("needs_person"),
-            sum("qty_delta"),
-            sum("value_delta"),
+            sum(line::QTY_DELTA),
+            sum(line::VALUE_DELTA),
         ])
         .collect()?;
     let location = groups.column(LOCATION)?.str()?;
-    let kind = groups.column("kind")?.str()?;
+    let kind = groups.column(line::KIND)?.str()?;
     let lines = groups.column("lines")?.u64()?;
     let needs = groups.column("needs_person")?.u64()?;
     // Sums keep their columns' scales (QTY_SCALE, VALUE_SCALE).
-    let qty = groups.column("qty_delta")?.decimal()?.physical().clone();
-    let value = groups.column("value_delta")?.decimal()?.physical().clone();
+    let qty = groups
+        .column(line::QTY_DELTA)?
+        .decimal()?
+        .physical()
+        .clone();
+    let value = groups
+        .column(line::VALUE_DELTA)?
+        .decimal()?
+        .physical()
+        .clone();
     Ok((0..groups.height())
         .map(|i| {
             (
@@ -244,9 +253,9 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
     let top = discrepancies
         .clone()
         .lazy()
-        .filter(col("value_delta").is_not_null())
+        .filter(col(line::VALUE_DELTA).is_not_null())
         .sort_by_exprs(
-            [col("value_delta").abs()],
+            [col(line::VALUE_DELTA).abs()],
             SortMultipleOptions::default()
                 .with_order_descending(true)
                 .with_maintain_order(true),
@@ -351,7 +360,11 @@ fn text_columns(frame: &DataFrame, precision: &Precision) -> Result<BTreeMap<Str
 
 /// Line columns no line view shows (the conflict's detail tells the baseline): not
 /// cast to text.
-const NOT_VIEWED: [&str; 3] = ["cost_delta", "baseline_book_qty", "baseline_observed_qty"];
+const NOT_VIEWED: [&str; 3] = [
+    line::COST_DELTA,
+    line::BASELINE_BOOK_QTY,
+    line::BASELINE_OBSERVED_QTY,
+];
 
 pub fn line_views(frame: &DataFrame, precision: &Precision) -> Result<Vec<LineView>> {
     let cols = text_columns(frame, precision)?;
@@ -397,38 +410,38 @@ pub fn line_views(frame: &DataFrame, precision: &Precision) -> Result<Vec<LineVi
                 parts.join("; ")
             };
             LineView {
-                line: get("line"),
-                pairing: get("pairing"),
-                kind: get("kind"),
-                side: get("side"),
+                line: get(line::LINE),
+                pairing: get(line::PAIRING),
+                kind: get(line::KIND),
+                side: get(line::SIDE),
                 location: get("location"),
                 item_key: get("item_key"),
-                book_sku: get("book_sku"),
-                observed_sku: get("observed_sku"),
+                book_sku: get(line::BOOK_SKU),
+                observed_sku: get(line::OBSERVED_SKU),
                 description: get("description"),
                 category: get("category"),
-                book_qty: get("book_qty"),
-                observed_qty: get("observed_qty"),
-                qty_delta: get("qty_delta"),
+                book_qty: get(line::BOOK_QTY),
+                observed_qty: get(line::OBSERVED_QTY),
+                qty_delta: get(line::QTY_DELTA),
                 unit_cost: get("unit_cost"),
-                book_unit_cost: get("book_unit_cost"),
-                observed_unit_cost: get("observed_unit_cost"),
-                value_delta: get("value_delta"),
-                rule: get("rule"),
-                severity: get("severity"),
-                needs_person: needs(&get("resolution")) || !get("approval").is_empty(),
-                decision: get("resolution").replace('_', " "),
-                qty_neg: get("qty_delta").starts_with('-'),
-                value_neg: get("value_delta").starts_with('-'),
-                resolution: get("resolution"),
-                detail: get("detail"),
+                book_unit_cost: get(line::BOOK_UNIT_COST),
+                observed_unit_cost: get(line::OBSERVED_UNIT_COST),
+                value_delta: get(line::VALUE_DELTA),
+                rule: get(line::RULE),
+                severity: get(line::SEVERITY),
+                needs_person: needs(&get(line::RESOLUTION)) || !get(line::APPROVAL).is_empty(),
+                decision: get(line::RESOLUTION).replace('_', " "),
+                qty_neg: get(line::QTY_DELTA).starts_with('-'),
+                value_neg: get(line::VALUE_DELTA).starts_with('-'),
+                resolution: get(line::RESOLUTION),
+                detail: get(line::DETAIL),
                 book_ref: reference("book"),
                 observed_ref: reference("observed"),
-                match_step: get("match_step"),
+                match_step: get(line::MATCH_STEP),
                 book_note: note("book"),
                 observed_note: note("observed"),
-                reason: get("reason").replace('_', " "),
-                approval: get("approval"),
+                reason: get(line::REASON).replace('_', " "),
+                approval: get(line::APPROVAL),
             }
         })
         .collect())

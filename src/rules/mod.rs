@@ -67,10 +67,10 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::discrepancy::{Kind, Resolution, Severity};
 use crate::precision::{MAX_COST_SCALE, MAX_MONEY_SCALE, MAX_QTY_SCALE, Precision};
 use crate::toml_doc;
-pub use condition::Condition;
+pub use condition::{Condition, RuleKind};
 pub use normalize::SkuStep;
 pub use raw::MatchStep;
-use raw::{RawApproval, RawDefaults, RawMatch, RawNumber, RawRule, RawStep, RuleKind};
+use raw::{RawApproval, RawDefaults, RawMatch, RawNumber, RawRule, RawStep};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -464,28 +464,25 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
             }
         }
     };
-    let condition = match kind.get_ref() {
-        RuleKind::AbsoluteQty => threshold(diags).map(Condition::AbsoluteQty),
-        RuleKind::PercentOfBook => threshold(diags).map(Condition::PercentOfBook),
-        RuleKind::ValueAtCost => threshold(diags).map(Condition::ValueAtCost),
-        RuleKind::UnitCost => threshold(diags).map(Condition::UnitCost),
-        RuleKind::Always => {
-            if let Some(m) = &max {
-                diags.hint(
-                    m.span(),
-                    format!("{ctx}: `always` takes no `max`"),
-                    "remove it",
-                );
-            }
-            Some(Condition::Always)
+    let rule_kind = *kind.get_ref();
+    let limit = if rule_kind.takes_max() {
+        Some(threshold(diags)?)
+    } else {
+        if let Some(m) = &max {
+            diags.hint(
+                m.span(),
+                format!("{ctx}: `{}` takes no `max`", rule_kind.as_str()),
+                "remove it",
+            );
         }
+        None
     };
-    let condition = condition?;
+    let condition = Condition::new(rule_kind, limit)?;
 
     let applies_to = match applies_to {
         Some(kinds) => {
             for k in kinds.get_ref() {
-                if !condition.can_apply_to(*k) {
+                if !rule_kind.can_apply_to(*k) {
                     diags.hint(
                         kinds.span(),
                         format!(
@@ -493,7 +490,7 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
                             condition.name(),
                             k.as_str()
                         ),
-                        condition.applies_hint(),
+                        rule_kind.applies_hint(),
                     );
                 }
             }
@@ -501,7 +498,7 @@ fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
         }
         None => Kind::ALL
             .into_iter()
-            .filter(|k| condition.applies_by_default(*k))
+            .filter(|k| rule_kind.applies_by_default(*k))
             .collect(),
     };
     let (mut value_from, mut value_below) = (None, None);

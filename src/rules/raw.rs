@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::condition::RuleKind;
 use crate::discrepancy::{Kind, Resolution, Severity};
 
 /// One SKU normalisation step, e.g. `{ op = "strip_prefix", prefix = "NW-" }`.
@@ -76,21 +77,6 @@ impl MatchStep {
 pub struct RawDefaults {
     pub severity: Severity,
     pub resolution: Resolution,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleKind {
-    /// |observed - book| ≤ max (quantity units).
-    AbsoluteQty,
-    /// |observed - book| ≤ max % of |book|.
-    PercentOfBook,
-    /// |observed - book| × unit cost ≤ max (money).
-    ValueAtCost,
-    /// |observed cost - book cost| ≤ max (money per unit), for cost mismatches.
-    UnitCost,
-    /// Matches every line in scope.
-    Always,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,7 @@ use super::RunDir;
 use crate::columns::{ITEM_KEY, LOCATION};
 use crate::discrepancy::{Kind, Side};
 use crate::job::{CorrectionFormat, Job};
+use crate::schema::correction;
 
 /// Writes `corrections/<pairing>.<side>.csv` (and `.erpnext.csv`); returns the files.
 pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec<String>> {
@@ -20,9 +21,9 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
                 .clone()
                 .lazy()
                 .filter(
-                    col("pairing")
+                    col(correction::PAIRING)
                         .eq(lit(pairing.name.as_str()))
-                        .and(col("target").eq(lit(side.as_str()))),
+                        .and(col(correction::TARGET).eq(lit(side.as_str()))),
                 )
                 .collect()?;
             if part.height() == 0 {
@@ -72,20 +73,22 @@ fn erpnext_stock_reconciliation(
     part: &DataFrame,
     warehouse_names: &BTreeMap<String, String>,
 ) -> Result<DataFrame> {
-    let is_cost = col("kind").eq(lit(Kind::CostMismatch.as_str()));
+    let is_cost = col(correction::KIND).eq(lit(Kind::CostMismatch.as_str()));
     let mut frame = part
         .clone()
         .lazy()
         .group_by_stable([col(LOCATION), col(ITEM_KEY)])
         .agg([
             coalesce(&[
-                col("new_qty").filter(is_cost.clone().not()).first(),
-                col("new_qty").first(),
+                col(correction::NEW_QTY)
+                    .filter(is_cost.clone().not())
+                    .first(),
+                col(correction::NEW_QTY).first(),
             ])
             .alias("Quantity"),
             coalesce(&[
-                col("new_unit_cost").filter(is_cost).first(),
-                col("new_unit_cost").first(),
+                col(correction::NEW_UNIT_COST).filter(is_cost).first(),
+                col(correction::NEW_UNIT_COST).first(),
             ])
             .alias("Valuation Rate"),
         ])

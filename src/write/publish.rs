@@ -16,12 +16,14 @@ use crate::input::InputFile;
 use crate::job::Job;
 use crate::precision::Precision;
 use crate::progress::trace;
+use crate::schema::correction;
+use crate::schema::line;
 use crate::shard::Shard;
 use crate::{report, resolve};
 
 /// The result of matching and classifying, before anything is written.
 pub struct Reconciliation {
-    /// Decided, sorted and numbered lines (classify::COLUMNS).
+    /// Decided, sorted and numbered lines (schema::line::COLUMNS).
     pub discrepancies: DataFrame,
     pub tallies: Vec<PairingTally>,
     pub inputs: Vec<InputFile>,
@@ -102,7 +104,9 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         total: corrections.height() as u64,
         ..Default::default()
     };
-    correction_totals.by_target = count_by(&corrections, "target")?.into_iter().collect();
+    correction_totals.by_target = count_by(&corrections, correction::TARGET)?
+        .into_iter()
+        .collect();
     correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
     // A shard's part of the baseline, for `tally merge` to store (hashed like the rest).
     if let (Some(state), Some(_)) = (&state, meta.shard) {
@@ -201,14 +205,18 @@ fn totals(discrepancies: &DataFrame, precision: &Precision) -> Result<Totals> {
         lines: discrepancies.height() as u64,
         ..Default::default()
     };
-    t.by_kind = count_by(discrepancies, "kind")?.into_iter().collect();
-    t.by_severity = count_by(discrepancies, "severity")?.into_iter().collect();
-    t.by_resolution = count_by(discrepancies, "resolution")?.into_iter().collect();
-    t.by_rule = count_by(discrepancies, "rule")?.into_iter().collect();
-    let (qty, scale) = decimal_sum(discrepancies, "qty_delta")?;
+    t.by_kind = count_by(discrepancies, line::KIND)?.into_iter().collect();
+    t.by_severity = count_by(discrepancies, line::SEVERITY)?
+        .into_iter()
+        .collect();
+    t.by_resolution = count_by(discrepancies, line::RESOLUTION)?
+        .into_iter()
+        .collect();
+    t.by_rule = count_by(discrepancies, line::RULE)?.into_iter().collect();
+    let (qty, scale) = decimal_sum(discrepancies, line::QTY_DELTA)?;
     t.qty_delta_sum = crate::precision::exact(qty, scale);
     // The exact values summed, then rounded once (precision.rs).
-    let (value, _) = decimal_sum(discrepancies, "value_delta")?;
+    let (value, _) = decimal_sum(discrepancies, line::VALUE_DELTA)?;
     t.value_delta_sum = precision.money.show(value);
     t.needs_person = discrepancies
         .clone()
