@@ -8,6 +8,7 @@
 //! and `typing` parses the numbers exactly. `split` puts big inputs in buckets of
 //! locations. Adding a file kind means one reader and one arm in `extract_file`.
 
+mod buckets;
 mod csv;
 mod excel;
 mod layout;
@@ -16,7 +17,7 @@ mod records;
 mod split;
 pub mod typing;
 
-pub use split::{Buckets, SetAside};
+pub use buckets::{Buckets, SetAside};
 
 use std::path::Path;
 
@@ -113,7 +114,7 @@ pub fn extract(source: &Source, buckets: &Buckets, bucket: u32) -> Result<Snapsh
 fn extract_part(
     source: &Source,
     path: &Path,
-    part: split::FilePart,
+    part: buckets::FilePart,
 ) -> Result<(DataFrame, InputFile)> {
     let Format::Csv {
         delimiter,

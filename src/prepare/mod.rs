@@ -14,10 +14,14 @@
 //! Each step only runs when the job gives it something to work with, so a plain
 //! SKU-to-SKU job pays for none of this.
 
+mod cutoff;
+mod frame;
+mod steps;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use chrono::{DateTime, FixedOffset};
 use polars::prelude::*;
 use rust_decimal::Decimal;
@@ -259,18 +263,18 @@ pub fn prepare(
             match step {
                 MatchStep::Alias => {
                     if let Some(xref) = alias {
-                        alias_step(&mut b, &mut o, xref);
+                        steps::alias(&mut b, &mut o, xref);
                     }
                 }
-                MatchStep::Gtin if pair_gtins => gtin_step(&b, &mut o),
+                MatchStep::Gtin if pair_gtins => steps::gtin(&b, &mut o),
                 MatchStep::Gtin => {}
                 MatchStep::Exact | MatchStep::Normalized => {}
             }
         }
         crate::progress::trace("  chain: steps", t);
         let t = std::time::Instant::now();
-        let book = write_back(book, b, rules, refs)?;
-        let observed = write_back(observed, o, rules, refs)?;
+        let book = frame::write_back(book, b, rules, refs)?;
+        let observed = frame::write_back(observed, o, rules, refs)?;
         crate::progress::trace("  chain: write back", t);
         (book, observed)
     };
@@ -281,201 +285,17 @@ pub fn prepare(
             .iter()
             .any(|r| r.decision.resolution == crate::discrepancy::Resolution::NewerWins);
     let t = std::time::Instant::now();
-    stamp_as_of(&mut book, &ground.as_of, strict)?;
-    stamp_as_of(&mut observed, &ground.as_of, strict)?;
+    cutoff::stamp_as_of(&mut book, &ground.as_of, strict)?;
+    cutoff::stamp_as_of(&mut observed, &ground.as_of, strict)?;
     crate::progress::trace("  chain: as-of", t);
     if let Some(movements) = refs.movements.as_ref() {
-        let latest = latest_as_of(&[&book, &observed])?;
+        let latest = cutoff::latest_as_of(&[&book, &observed])?;
         if let Some(latest) = latest {
-            roll_forward(&mut book, movements, latest)?;
-            roll_forward(&mut observed, movements, latest)?;
+            cutoff::roll_forward(&mut book, movements, latest)?;
+            cutoff::roll_forward(&mut observed, movements, latest)?;
         }
     }
     Ok((book, observed))
-}
-
-/// Alias: a row without a partner whose code or barcode the cross-reference knows
-/// takes the internal item's key (and the pack's unit), on either side.
-fn alias_step<'a>(
-    book: &mut SideRows<'a>,
-    observed: &mut SideRows<'a>,
-    xref: &'a crate::rules::alias::CrossReference,
-) {
-    let apply = |side: &mut SideRows<'a>, unmatched: Vec<bool>| {
-        for (i, open) in unmatched.into_iter().enumerate() {
-            if !open {
-                continue;
-            }
-            let Some(alias) = xref.lookup(side.item_key[i].as_deref(), side.gtin(i)) else {
-                continue;
-            };
-            if side.item_key[i].as_deref() != Some(alias.item_key.as_str()) {
-                side.item_key[i] = Some(Cow::Borrowed(alias.item_key.as_str()));
-                side.via[i] = Some(MatchStep::Alias.as_str());
-                side.changed_keys = true;
-            }
-            if let Some(u) = &alias.uom
-                && side.uom[i].is_none()
-            {
-                side.uom[i] = Some(Cow::Borrowed(u.as_str()));
-                side.changed_uom = true;
-            }
-        }
-    };
-    let open_book = book.unmatched(&observed.keys());
-    let open_observed = observed.unmatched(&book.keys());
-    apply(book, open_book);
-    apply(observed, open_observed);
-}
-
-/// GTIN: an observed row without a partner takes the key of the book row without a
-/// partner that has the same valid GTIN at the same location (only when exactly one
-/// book row does: a GTIN shared by two book items decides nothing).
-fn gtin_step<'a>(book: &SideRows<'a>, observed: &mut SideRows<'a>) {
-    let open_book = book.unmatched(&observed.keys());
-    let open_observed = observed.unmatched(&book.keys());
-    // (location, GTIN) → the one book row that has it (None: more than one item).
-    let mut by_gtin: PlHashMap<(&str, &str), Option<usize>> = PlHashMap::new();
-    for i in (0..open_book.len()).filter(|i| open_book[*i]) {
-        if let (Some(l), Some(g), Some(k)) = (book.location[i], book.gtin(i), &book.item_key[i]) {
-            by_gtin
-                .entry((l, g))
-                .and_modify(|e| {
-                    if e.and_then(|j| book.item_key[j].as_deref()) != Some(k.as_ref()) {
-                        *e = None
-                    }
-                })
-                .or_insert(Some(i));
-        }
-    }
-    for i in (0..open_observed.len()).filter(|i| open_observed[*i]) {
-        let (Some(l), Some(g)) = (observed.location[i], observed.gtin(i)) else {
-            continue;
-        };
-        if let Some(Some(j)) = by_gtin.get(&(l, g)) {
-            observed.item_key[i] = book.item_key[*j].clone();
-            observed.via[i] = Some(MatchStep::Gtin.as_str());
-            observed.changed_keys = true;
-        }
-    }
-}
-
-/// Writes a side's steps back into its frame: keys, flags, units and factors.
-fn write_back(
-    mut frame: DataFrame,
-    side: SideRows,
-    rules: &RuleSet,
-    refs: &References,
-) -> Result<DataFrame> {
-    let n = frame.height();
-    if side.changed_keys {
-        frame.with_column(Column::new(ITEM_KEY.into(), text(&side.item_key)))?;
-        frame.with_column(Column::new(VIA.into(), side.via.clone()))?;
-    }
-    if side.changed_uom {
-        frame.with_column(Column::new(UOM.into(), text(&side.uom)))?;
-    }
-    if side.flag.iter().any(Option::is_some) {
-        let kinds: Vec<Option<&str>> = side
-            .flag
-            .iter()
-            .map(|f| f.as_ref().map(|_| Kind::InvalidGtin.as_str()))
-            .collect();
-        frame.with_column(Column::new(FLAG.into(), kinds))?;
-        frame.with_column(Column::new(FLAG_DETAIL.into(), side.flag.clone()))?;
-    }
-    let Some(conversions) = refs.conversions.as_ref() else {
-        if side.uom.iter().any(Option::is_some) && side.changed_uom {
-            // A pack barcode gave a unit but the job has no conversions: every such row
-            // is a finding (never a factor of 1).
-            return reject_packs(frame, &side);
-        }
-        return Ok(frame);
-    };
-    if side.uom.iter().all(Option::is_none) {
-        // No row states a unit: every quantity is in its item's base unit already.
-        return Ok(frame);
-    }
-    let qty = frame.column(QTY)?.decimal()?.clone();
-    let cost = frame.column(UNIT_COST)?.decimal()?.clone();
-    let mut costs: Vec<Option<i128>> = Vec::with_capacity(n);
-    let units = &rules.units;
-    let mut factors: Vec<Option<i128>> = vec![None; n];
-    let mut converted: Vec<Option<i128>> = Vec::with_capacity(n);
-    let mut reject = side.reject.clone();
-    let mut invalid = owned_text(&frame, INVALID)?;
-    let (files, rows) = (frame.column(FILE)?.str()?, frame.column(ROW)?.u64()?);
-    let place = |i: usize| {
-        format!(
-            "{}:{}",
-            files.get(i).unwrap_or(""),
-            rows.get(i).unwrap_or(0)
-        )
-    };
-    for i in 0..n {
-        let q = qty.physical().get(i);
-        let c = cost.physical().get(i);
-        let (Some(uom), Some(item), true) = (&side.uom[i], &side.item_key[i], side.eligible[i])
-        else {
-            converted.push(q);
-            costs.push(c);
-            continue;
-        };
-        match conversions.factor(item, uom, units) {
-            Ok(f) => {
-                // Exact products, rounded to the declared places by the declared rule.
-                let (quantity, money) = (rules.precision.quantity, rules.precision.money);
-                let overflow = || {
-                    anyhow::anyhow!(
-                        "{}: the quantity or cost is too large to convert by {f}",
-                        place(i)
-                    )
-                };
-                converted.push(match q {
-                    Some(q) => {
-                        let each = Decimal::from_i128_with_scale(q, QTY_SCALE as u32)
-                            .checked_mul(f)
-                            .ok_or_else(overflow)?
-                            .round_dp_with_strategy(quantity.scale, quantity.rounding.strategy());
-                        Some(each.mantissa() * 10i128.pow(QTY_SCALE as u32 - each.scale()))
-                    }
-                    None => None,
-                });
-                // A case costs twelve times an each: the cost goes per base unit too.
-                costs.push(match c {
-                    Some(c) => {
-                        let per_base = Decimal::from_i128_with_scale(c, COST_SCALE as u32)
-                            .checked_div(f)
-                            .ok_or_else(overflow)?
-                            .round_dp_with_strategy(money.cost_scale, money.rounding.strategy());
-                        Some(per_base.mantissa() * 10i128.pow(COST_SCALE as u32 - per_base.scale()))
-                    }
-                    None => None,
-                });
-                let mut f6 = f;
-                f6.rescale(6);
-                factors[i] = Some(f6.mantissa());
-            }
-            Err(why) => {
-                converted.push(q);
-                costs.push(c);
-                reject[i] = Some(Kind::UnknownUnit.as_str().to_string());
-                invalid[i] = Some(why);
-            }
-        }
-    }
-    let qty = Int128Chunked::from_iter_options(QTY.into(), converted.into_iter())
-        .into_decimal(38, QTY_SCALE)?;
-    frame.with_column(qty.into_series().into_column())?;
-    let cost = Int128Chunked::from_iter_options(UNIT_COST.into(), costs.into_iter())
-        .into_decimal(38, COST_SCALE)?;
-    frame.with_column(cost.into_series().into_column())?;
-    let factor = Int128Chunked::from_iter_options(FACTOR_COL.into(), factors.into_iter())
-        .into_decimal(18, 6)?;
-    frame.with_column(factor.into_series().into_column())?;
-    frame.with_column(Column::new(REJECT.into(), reject))?;
-    frame.with_column(Column::new(INVALID.into(), invalid))?;
-    Ok(frame)
 }
 
 /// Flags the rows whose GTIN is not valid (`invalid_gtin`, with why), checking each
@@ -517,171 +337,6 @@ fn check_gtins(mut frame: DataFrame) -> Result<DataFrame> {
     frame.with_column(Column::new(FLAG.into(), kinds))?;
     frame.with_column(Column::new(FLAG_DETAIL.into(), detail))?;
     Ok(frame)
-}
-
-/// A text column as owned values, for a step that rewrites some of them.
-fn owned_text(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    Ok(frame
-        .column(name)?
-        .str()?
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect())
-}
-
-/// Borrowed text for a new column.
-fn text<'s>(values: &'s [Option<Cow<'_, str>>]) -> Vec<Option<&'s str>> {
-    values.iter().map(|t| t.as_deref()).collect()
-}
-
-fn reject_packs(mut frame: DataFrame, side: &SideRows) -> Result<DataFrame> {
-    let mut reject: Vec<Option<String>> = side.reject.clone();
-    let mut invalid = owned_text(&frame, INVALID)?;
-    let original = frame.column(UOM)?.str()?.clone();
-    for i in 0..side.uom.len() {
-        if side.eligible[i] && side.uom[i].is_some() && original.get(i).is_none() {
-            reject[i] = Some(Kind::UnknownUnit.as_str().to_string());
-            invalid[i] = Some(format!(
-                "the code counts in {:?}, and the job has no conversions source",
-                side.uom[i].as_deref().unwrap_or("")
-            ));
-        }
-    }
-    frame.with_column(Column::new(REJECT.into(), reject))?;
-    frame.with_column(Column::new(INVALID.into(), invalid))?;
-    Ok(frame)
-}
-
-/// `_as_of`: the row's own as_of cell, else its source's declared as_of. A cell that is
-/// not a time with an offset is an error when `strict` (the cut-off needs it), else it
-/// is carried as written.
-fn stamp_as_of(
-    frame: &mut DataFrame,
-    declared: &BTreeMap<String, DateTime<FixedOffset>>,
-    strict: bool,
-) -> Result<()> {
-    let cells = frame.column(AS_OF)?.str()?.clone();
-    if cells.null_count() == frame.height() && declared.is_empty() {
-        // No times anywhere: `_as_of` stays the null column `with_defaults` gave it.
-        return Ok(());
-    }
-    if cells.null_count() == frame.height() {
-        // The usual case: one declared time per source, set by expression.
-        let mut time = lit(NULL).cast(DataType::String);
-        for (name, at) in declared {
-            time = when(col(SOURCE).eq(lit(name.as_str())))
-                .then(lit(utc_text(*at)))
-                .otherwise(time);
-        }
-        *frame = std::mem::take(frame)
-            .lazy()
-            .with_column(time.alias(ROW_AS_OF))
-            .collect()?;
-        return Ok(());
-    }
-    let sources = frame.column(SOURCE)?.str()?.clone();
-    let files = frame.column(FILE)?.str()?.clone();
-    let rows = frame.column(ROW)?.u64()?.clone();
-    let mut out = Vec::with_capacity(frame.height());
-    let mut bad = Vec::new();
-    for i in 0..frame.height() {
-        let time = match cells.get(i).map(str::trim).filter(|c| !c.is_empty()) {
-            Some(text) => match crate::values::parse_time(text) {
-                Some(t) => Some(utc_text(t)),
-                None if strict => {
-                    bad.push(format!(
-                        "{}:{}: column as_of: {text:?} is not a time with an offset",
-                        files.get(i).unwrap_or(""),
-                        rows.get(i).unwrap_or(0)
-                    ));
-                    None
-                }
-                None => Some(text.to_string()),
-            },
-            None => sources
-                .get(i)
-                .and_then(|s| declared.get(s))
-                .map(|t| utc_text(*t)),
-        };
-        out.push(time);
-    }
-    if !bad.is_empty() {
-        let n = bad.len();
-        bad.truncate(10);
-        bail!(
-            "{n} bad as_of cell(s); the cut-off roll-forward needs times with an offset:\n{}",
-            bad.join("\n")
-        );
-    }
-    frame.with_column(Column::new(ROW_AS_OF.into(), out))?;
-    Ok(())
-}
-
-/// A time as UTC RFC 3339 text of one width, so that times compare as text.
-fn utc_text(t: DateTime<FixedOffset>) -> String {
-    t.with_timezone(&chrono::Utc)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn latest_as_of(frames: &[&DataFrame]) -> Result<Option<DateTime<FixedOffset>>> {
-    let mut latest = None;
-    for f in frames {
-        for t in f.column(ROW_AS_OF)?.str()?.iter().flatten() {
-            let t = DateTime::parse_from_rfc3339(t)?;
-            if latest.is_none_or(|l| t > l) {
-                latest = Some(t);
-            }
-        }
-    }
-    Ok(latest)
-}
-
-/// Adds to each row with an as-of time the movements of its item up to `latest`.
-fn roll_forward(
-    frame: &mut DataFrame,
-    movements: &crate::rules::cutoff::Movements,
-    latest: DateTime<FixedOffset>,
-) -> Result<()> {
-    let (locations, keys, times) = (
-        frame.column(LOCATION)?.str()?.clone(),
-        frame.column(ITEM_KEY)?.str()?.clone(),
-        frame.column(ROW_AS_OF)?.str()?.clone(),
-    );
-    let qty = frame.column(QTY)?.decimal()?.clone();
-    let mut moved: Vec<Option<i128>> = Vec::with_capacity(frame.height());
-    let mut rolled: Vec<Option<i128>> = Vec::with_capacity(frame.height());
-    let mut any = false;
-    for i in 0..frame.height() {
-        let q = qty.physical().get(i);
-        let net = match (locations.get(i), keys.get(i), times.get(i)) {
-            (Some(l), Some(k), Some(t)) => {
-                movements.net(l, k, DateTime::parse_from_rfc3339(t)?, latest)
-            }
-            _ => None,
-        };
-        match (net, q) {
-            (Some(net), Some(q)) => {
-                let mut net = net;
-                net.rescale(QTY_SCALE as u32);
-                moved.push(Some(net.mantissa()));
-                rolled.push(Some(q + net.mantissa()));
-                any = true;
-            }
-            _ => {
-                moved.push(None);
-                rolled.push(q);
-            }
-        }
-    }
-    if any {
-        let qty = Int128Chunked::from_iter_options(QTY.into(), rolled.into_iter())
-            .into_decimal(38, QTY_SCALE)?;
-        frame.with_column(qty.into_series().into_column())?;
-        let moved = Int128Chunked::from_iter_options(MOVED.into(), moved.into_iter())
-            .into_decimal(38, QTY_SCALE)?;
-        frame.with_column(moved.into_series().into_column())?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -50,12 +50,14 @@
 //! ```
 
 pub mod alias;
+mod chain;
 pub mod condition;
 pub mod cutoff;
 pub mod gtin;
 pub mod limits;
 pub mod normalize;
 pub mod raw;
+mod rule;
 pub mod units;
 
 use std::path::{Path, PathBuf};
@@ -64,13 +66,14 @@ use rust_decimal::Decimal;
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::discrepancy::{Kind, Resolution, Severity};
+use crate::discrepancy::{Resolution, Severity};
 use crate::precision::{MAX_COST_SCALE, MAX_MONEY_SCALE, MAX_QTY_SCALE, Precision};
 use crate::toml_doc;
 pub use condition::{Condition, RuleKind};
 pub use normalize::SkuStep;
 pub use raw::MatchStep;
 use raw::{RawApproval, RawDefaults, RawMatch, RawNumber, RawRule, RawStep};
+pub use rule::Rule;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -99,21 +102,6 @@ pub struct RuleSet {
 pub struct Decision {
     pub severity: Severity,
     pub resolution: Resolution,
-}
-
-/// A compiled rule: the first one whose scope and condition hold decides a line.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub name: String,
-    pub condition: Condition,
-    pub reason: Option<String>,
-    /// from ≤ |value_delta| < below.
-    pub value_from: Option<Decimal>,
-    pub value_below: Option<Decimal>,
-    pub applies_to: Vec<Kind>,
-    pub locations: Vec<String>,
-    pub categories: Vec<String>,
-    pub decision: Decision,
 }
 
 /// The name recorded on lines that no rule matched.
@@ -168,58 +156,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                 }
                 "match" => {
                     if let Some(m) = toml_doc::decode::<RawMatch>(value, &mut diags, "[match]") {
-                        let key = m.key.get_ref();
-                        match key.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-                            ["location", "item_key"] => {}
-                            ["location", "gtin"] => {
-                                match_key = raw::MatchKey::Gtin;
-                                // The barcode is the key: the steps that re-key a row by
-                                // its SKU or its barcode have nothing left to do.
-                                chain.clear();
-                            }
-                            _ => {
-                                diags.hint(
-                                    m.key.span(),
-                                    format!("unsupported match key {key:?}"),
-                                    "key = [\"location\", \"item_key\"] (the default) or [\"location\", \"gtin\"] (barcodes: scanner count sheets)",
-                                );
-                            }
-                        }
-                        if let Some(c) = m.chain {
-                            let span = c.span();
-                            let steps = c.into_inner();
-                            // The key pass (exact, then normalized) always comes first: a
-                            // row keeps the partner its own SKU finds.
-                            let key_steps = steps
-                                .iter()
-                                .take_while(|s| {
-                                    matches!(s, MatchStep::Exact | MatchStep::Normalized)
-                                })
-                                .count();
-                            let mut seen = std::collections::BTreeSet::new();
-                            if steps.iter().any(|s| !seen.insert(s.as_str())) {
-                                diags.at(span.clone(), "[match] chain names a step twice");
-                            } else if steps.get(..2)
-                                != Some(&[MatchStep::Exact, MatchStep::Normalized][..])
-                                || steps[key_steps..]
-                                    .iter()
-                                    .any(|s| matches!(s, MatchStep::Exact | MatchStep::Normalized))
-                            {
-                                diags.hint(
-                                    span,
-                                    "[match] chain must start with \"exact\", \"normalized\"",
-                                    "e.g. chain = [\"exact\", \"normalized\", \"gtin\", \"alias\"]; alias and gtin may be left out",
-                                );
-                            } else if match_key == raw::MatchKey::Gtin && steps.len() > 2 {
-                                diags.hint(
-                                    span,
-                                    "[match] chain: with key = [\"location\", \"gtin\"] rows are paired by their barcode only",
-                                    "chain = [\"exact\", \"normalized\"] (exact: the same code as written; normalized: the same GTIN-14)",
-                                );
-                            } else {
-                                chain = steps[2..].to_vec();
-                            }
-                        }
+                        (match_key, chain) = chain::compile(m, &mut diags);
                     }
                 }
                 "reasons" => {
@@ -295,7 +232,7 @@ pub fn load(path: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
                         if let Some(raw) = toml_doc::decode::<RawRule>(value, &mut diags, &ctx)
                         {
                             let span = raw.name.span();
-                            if let Some(rule) = compile_rule(raw, &mut diags) {
+                            if let Some(rule) = rule::compile(raw, &mut diags) {
                                 rules.push((rule, span));
                             }
                         }
@@ -423,138 +360,6 @@ fn compile_step(
                 diags.at(span, format!("{ctx}: invalid regex {pattern:?}: {e}"));
                 return None;
             }
-        },
-    })
-}
-
-fn compile_rule(raw: RawRule, diags: &mut Diagnostics) -> Option<Rule> {
-    let RawRule {
-        name,
-        kind,
-        max,
-        applies_to,
-        locations,
-        categories,
-        severity,
-        resolution,
-        reason,
-        value_band,
-    } = raw;
-    let before = diags.items.len();
-    let ctx = format!("rule `{}`", name.get_ref());
-
-    let threshold = |diags: &mut Diagnostics| -> Option<Decimal> {
-        let Some(max) = &max else {
-            diags.hint(
-                kind.span(),
-                format!("{ctx}: this kind needs `max`"),
-                "e.g. max = \"2\"",
-            );
-            return None;
-        };
-        match max.get_ref().decimal() {
-            Some(d) if d >= Decimal::ZERO => Some(d),
-            _ => {
-                diags.hint(
-                    max.span(),
-                    format!("{ctx}: `max` must be a number ≥ 0"),
-                    "e.g. max = \"2.5\"",
-                );
-                None
-            }
-        }
-    };
-    let rule_kind = *kind.get_ref();
-    let limit = if rule_kind.takes_max() {
-        Some(threshold(diags)?)
-    } else {
-        if let Some(m) = &max {
-            diags.hint(
-                m.span(),
-                format!("{ctx}: `{}` takes no `max`", rule_kind.as_str()),
-                "remove it",
-            );
-        }
-        None
-    };
-    let condition = Condition::new(rule_kind, limit)?;
-
-    let applies_to = match applies_to {
-        Some(kinds) => {
-            for k in kinds.get_ref() {
-                if !rule_kind.can_apply_to(*k) {
-                    diags.hint(
-                        kinds.span(),
-                        format!(
-                            "{ctx}: a {} rule cannot decide {} lines",
-                            condition.name(),
-                            k.as_str()
-                        ),
-                        rule_kind.applies_hint(),
-                    );
-                }
-            }
-            kinds.into_inner()
-        }
-        None => Kind::ALL
-            .into_iter()
-            .filter(|k| rule_kind.applies_by_default(*k))
-            .collect(),
-    };
-    let (mut value_from, mut value_below) = (None, None);
-    if let Some(band) = &value_band {
-        let mut end = |n: &Option<RawNumber>, what: &str| match n {
-            None => None,
-            Some(n) => match n.decimal() {
-                Some(d) if d >= Decimal::ZERO => Some(d),
-                _ => {
-                    diags.hint(
-                        band.span(),
-                        format!("{ctx}: value_band `{what}` must be an amount ≥ 0"),
-                        "e.g. value_band = { from = \"250\", below = \"1000\" }",
-                    );
-                    None
-                }
-            },
-        };
-        value_from = end(&band.get_ref().from, "from");
-        value_below = end(&band.get_ref().below, "below");
-        if let (Some(f), Some(b)) = (value_from, value_below)
-            && f >= b
-        {
-            diags.at(
-                band.span(),
-                format!("{ctx}: value_band is empty ({f} ≤ |value| < {b})"),
-            );
-        }
-    }
-    let corrects =
-        resolution.get_ref().target().is_some() || *resolution.get_ref() == Resolution::NewerWins;
-    if corrects && let Some(k) = applies_to.iter().find(|k| k.is_row_finding()) {
-        diags.hint(
-            resolution.span(),
-            format!(
-                "{ctx}: {} lines cannot be corrected automatically",
-                k.as_str()
-            ),
-            "limit the rule with applies_to, or use recount or review",
-        );
-    }
-    if diags.items.len() > before {
-        return None;
-    }
-    Some(Rule {
-        name: name.into_inner(),
-        condition,
-        reason: reason.map(Spanned::into_inner),
-        value_from,
-        value_below,
-        applies_to,
-        locations,
-        categories,
-        decision: Decision {
-            severity,
-            resolution: Spanned::into_inner(resolution),
         },
     })
 }
