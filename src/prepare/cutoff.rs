@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use chrono::{DateTime, FixedOffset};
 use polars::prelude::*;
 
-use super::{MOVED, ROW_AS_OF};
+use super::added::{MOVED, ROW_AS_OF};
 use crate::columns::*;
 
 /// `_as_of`: the row's own as_of cell, else its source's declared as_of. A cell that is

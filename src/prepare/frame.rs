@@ -6,9 +6,14 @@ use std::borrow::Cow;
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::*;
+use rust_decimal::Decimal;
+
+use super::added::{FACTOR_COL, FLAG, FLAG_DETAIL, REJECT, VIA};
+use super::side::SideRows;
 use crate::columns::*;
 use crate::discrepancy::Kind;
+use crate::reference::References;
+use crate::rules::RuleSet;
 
 /// Writes a side's steps back into its frame: keys, flags, units and factors.
 pub(super) fn write_back(

@@ -14,198 +14,26 @@
 //! Each step only runs when the job gives it something to work with, so a plain
 //! SKU-to-SKU job pays for none of this.
 
+mod added;
 mod cutoff;
 mod frame;
+mod side;
 mod steps;
 
-use std::borrow::Cow;
+pub use added::*;
+use side::{SideRows, Texts};
+
 use std::collections::BTreeMap;
 
 use anyhow::Result;
 use chrono::{DateTime, FixedOffset};
 use polars::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::columns::*;
 use crate::discrepancy::Kind;
 use crate::job::Job;
 use crate::reference::References;
 use crate::rules::{MatchStep, RuleSet, gtin};
-
-/// The step that re-keyed a row (alias, gtin); null when its own key stood.
-pub const VIA: &str = "_via";
-/// The quantity as the source stated it, in the row's own unit, before movements.
-pub const STATED_QTY: &str = "_stated_qty";
-/// Base units in one of the row's unit (null when no conversion applied).
-pub const FACTOR_COL: &str = "_factor";
-/// The net movements added to roll the row forward (null when none applied).
-pub const MOVED: &str = "_moved";
-/// The row's as-of time (RFC 3339), where known.
-pub const ROW_AS_OF: &str = "_as_of";
-/// A finding kind that takes the row out of matching (its detail is in `_invalid`).
-pub const REJECT: &str = "_reject";
-/// A finding that leaves the row in matching (invalid_gtin), and its detail.
-pub const FLAG: &str = "_flag";
-pub const FLAG_DETAIL: &str = "_flag_detail";
-
-pub fn factor_type() -> DataType {
-    DataType::Decimal(18, 6)
-}
-
-/// The columns this stage adds, as nulls: for frames that skip it (unit tests, and
-/// jobs with nothing to do here).
-pub fn with_defaults(frame: DataFrame) -> Result<DataFrame> {
-    let n = frame.height();
-    let mut frame = frame;
-    if frame.column(STATED_QTY).is_err() {
-        let stated = frame.column(QTY)?.clone().with_name(STATED_QTY.into());
-        frame.with_column(stated)?;
-    }
-    for (name, dtype) in [
-        (VIA, DataType::String),
-        (FACTOR_COL, factor_type()),
-        (MOVED, qty_type()),
-        (ROW_AS_OF, DataType::String),
-        (REJECT, DataType::String),
-        (FLAG, DataType::String),
-        (FLAG_DETAIL, DataType::String),
-    ] {
-        if frame.column(name).is_err() {
-            frame.with_column(Column::full_null(name.into(), n, &dtype))?;
-        }
-    }
-    Ok(frame)
-}
-
-/// The text columns a side's steps read (cheap handles on the frame's own buffers),
-/// held while the steps borrow from them.
-struct Texts {
-    location: StringChunked,
-    item_key: StringChunked,
-    uom: StringChunked,
-    gtin: StringChunked,
-}
-
-impl Texts {
-    fn of(frame: &DataFrame) -> Result<Texts> {
-        let text = |name: &str| -> Result<StringChunked> { Ok(frame.column(name)?.str()?.clone()) };
-        Ok(Texts {
-            location: text(LOCATION)?,
-            item_key: text(ITEM_KEY)?,
-            uom: text(UOM)?,
-            gtin: text(GTIN)?,
-        })
-    }
-}
-
-/// One side's columns as the steps work on them. Text is borrowed from the frame's
-/// columns and owned only where a step changes it, and each distinct GTIN is checked
-/// once: a side of millions of rows is not copied into strings.
-struct SideRows<'a> {
-    location: Vec<Option<&'a str>>,
-    item_key: Vec<Option<Cow<'a, str>>>,
-    /// The row's valid GTIN-14, as an index into `gtins`.
-    gtin14: Vec<Option<u32>>,
-    gtins: Vec<String>,
-    eligible: Vec<bool>,
-    via: Vec<Option<&'static str>>,
-    uom: Vec<Option<Cow<'a, str>>>,
-    flag: Vec<Option<String>>,
-    reject: Vec<Option<String>>,
-    changed_keys: bool,
-    changed_uom: bool,
-}
-
-impl<'a> SideRows<'a> {
-    fn read(frame: &DataFrame, texts: &'a Texts) -> Result<SideRows<'a>> {
-        let absent = frame.column(ABSENT)?.bool()?;
-        let invalid = frame.column(INVALID)?.str()?;
-        let eligible = absent
-            .iter()
-            .zip(invalid.iter())
-            .map(|(a, i)| !a.unwrap_or(false) && i.is_none())
-            .collect();
-        let n = frame.height();
-        // What an earlier stage rejected (a bad barcode when it is the match key) stays.
-        let reject: Vec<Option<String>> = frame
-            .column(REJECT)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect();
-        let mut gtin14 = vec![None; n];
-        let mut gtins = Vec::new();
-        let mut flag = vec![None; n];
-        let mut checked: PlHashMap<&str, Result<u32, String>> = PlHashMap::new();
-        for (i, raw) in texts.gtin.iter().enumerate() {
-            let Some(raw) = raw.map(str::trim).filter(|g| !g.is_empty()) else {
-                continue;
-            };
-            let known = checked
-                .entry(raw)
-                .or_insert_with(|| match gtin::normalize(raw) {
-                    Ok(g) => {
-                        gtins.push(g);
-                        Ok((gtins.len() - 1) as u32)
-                    }
-                    Err(e) => Err(format!("GTIN {raw:?}: {e}")),
-                });
-            match known {
-                Ok(g) => gtin14[i] = Some(*g),
-                // A row rejected for it already is that finding: no second one.
-                Err(why) if reject[i].is_none() => flag[i] = Some(why.clone()),
-                Err(_) => {}
-            }
-        }
-        let borrowed = |c: &'a StringChunked| -> Vec<Option<Cow<'a, str>>> {
-            c.iter().map(|v| v.map(Cow::Borrowed)).collect()
-        };
-        Ok(SideRows {
-            location: texts.location.iter().collect(),
-            item_key: borrowed(&texts.item_key),
-            gtin14,
-            gtins,
-            eligible,
-            via: vec![None; n],
-            uom: borrowed(&texts.uom),
-            flag,
-            reject,
-            changed_keys: false,
-            changed_uom: false,
-        })
-    }
-
-    /// The row's valid GTIN-14.
-    fn gtin(&self, i: usize) -> Option<&str> {
-        self.gtin14[i].map(|g| self.gtins[g as usize].as_str())
-    }
-
-    /// Keys of rows that can be matched.
-    fn keys(&self) -> PlHashSet<(&str, &str)> {
-        self.location
-            .iter()
-            .zip(&self.item_key)
-            .zip(&self.eligible)
-            .filter_map(|((l, k), ok)| match (l, k, ok) {
-                (Some(l), Some(k), true) => Some((*l, k.as_ref())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Rows that can be matched but whose key the other side does not have.
-    fn unmatched(&self, other: &PlHashSet<(&str, &str)>) -> Vec<bool> {
-        (0..self.eligible.len())
-            .map(|i| {
-                self.eligible[i]
-                    && match (self.location[i], &self.item_key[i]) {
-                        (Some(l), Some(k)) => !other.contains(&(l, k.as_ref())),
-                        _ => false,
-                    }
-            })
-            .collect()
-    }
-}
 
 /// What the steps need to know: the rules (chain order, units) and each source's
 /// declared as-of time.

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use polars::prelude::{InitHashMaps, PlHashMap};
 
-use super::SideRows;
+use super::side::SideRows;
 use crate::rules::MatchStep;
 
 /// Alias: a row without a partner whose code or barcode the cross-reference knows

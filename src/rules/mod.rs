@@ -73,7 +73,7 @@ pub use condition::{Condition, RuleKind};
 pub use normalize::SkuStep;
 pub use raw::MatchStep;
 use raw::{RawApproval, RawDefaults, RawMatch, RawNumber, RawRule, RawStep};
-pub use rule::Rule;
+pub use rule::{Decision, Rule};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -96,12 +96,6 @@ pub struct RuleSet {
     pub precision: Precision,
     pub rules: Vec<Rule>,
     pub default: Decision,
-}
-
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-pub struct Decision {
-    pub severity: Severity,
-    pub resolution: Resolution,
 }
 
 /// The name recorded on lines that no rule matched.

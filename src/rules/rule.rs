@@ -4,10 +4,17 @@
 use rust_decimal::Decimal;
 use toml::Spanned;
 
+use super::condition::Condition;
 use super::raw::{RawNumber, RawRule};
-use super::{Condition, Decision};
 use crate::diag::Diagnostics;
-use crate::discrepancy::{Kind, Resolution};
+use crate::discrepancy::{Kind, Resolution, Severity};
+
+/// What a rule decides for a line.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub severity: Severity,
+    pub resolution: Resolution,
+}
 
 /// A compiled rule: the first one whose scope and condition hold decides a line.
 #[derive(Debug, Clone)]

@@ -1,6 +1,8 @@
 //! The crate's structure: no file imports a file that (through others) imports it back.
-//! Imports are read from the source as written (`crate::a::b` paths and `use crate::a::{b,
-//! c}` lists, `super::` resolved), tests left out, and resolved to the files they name.
+//! Imports are read from the source as written (`crate::a::b` paths, `super::Item` and
+//! `super::*`, and `use crate::a::{b, C}` lists, `super::` resolved), tests left out, and
+//! resolved to the files they name (a type or constant to the file that defines or
+//! re-exports it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -74,13 +76,24 @@ fn imports(src: &Path, file: &Path) -> BTreeSet<PathBuf> {
     for c in list_re.captures_iter(text) {
         for item in c[3].split(',') {
             let item = item.trim().split("::").next().unwrap_or("").trim();
+            let mut p = absolute(&c[1], &c[2]);
+            // A module (or a function) by its name; a type, a constant, `self` or `*`
+            // is the listing module's own.
             if item.starts_with(|ch: char| ch.is_ascii_lowercase()) && item != "self" {
-                let mut p = absolute(&c[1], &c[2]);
                 p.push(item.to_string());
-                if let Some(f) = file_of(src, &p) {
-                    out.insert(f);
-                }
             }
+            if !item.is_empty()
+                && let Some(f) = file_of(src, &p)
+            {
+                out.insert(f);
+            }
+        }
+    }
+    // An item of a module by its path: `super::MOVED`, `crate::a::Type`, `super::*`.
+    let item_re = regex::Regex::new(r"\b(crate|super)((?:::[a-z_0-9]+)*)::(?:[A-Z]|\*)").unwrap();
+    for c in item_re.captures_iter(text) {
+        if let Some(f) = file_of(src, &absolute(&c[1], &c[2])) {
+            out.insert(f);
         }
     }
     // A child module used by its bare name (`mod policies;` … `policies::step(..)`).
