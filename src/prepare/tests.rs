@@ -1,5 +1,7 @@
 //! The chain's steps on frames: each rule kind, and the properties across them.
 
+use rust_decimal::Decimal;
+
 use super::*;
 use crate::classify;
 use crate::discrepancy::Resolution;
