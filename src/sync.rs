@@ -179,9 +179,12 @@ pub fn stage(
         files: vec![(partial.clone(), path)],
         committed: false,
     };
-    let file = crate::files::create(&partial)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    ParquetWriter::new(file).finish(&mut state)?;
+    crate::files::write_parquet(
+        &partial,
+        &mut state,
+        ParquetCompression::default(),
+        true,
+    )?;
     let info = BaselineInfo {
         run_id: run_id.to_string(),
         written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

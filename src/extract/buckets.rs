@@ -99,11 +99,7 @@ fn part_whole(
     for b in 0..count {
         let mut part = by_bucket.remove(&b).unwrap_or_else(|| frame.head(Some(0)));
         let path = dir.join(format!("whole-{name}-{b}.parquet"));
-        let file = crate::files::create(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Uncompressed)
-            .finish(&mut part)?;
+        crate::files::write_parquet(&path, &mut part, ParquetCompression::Uncompressed, false)?;
         parts.push(path);
     }
     Ok(WholeSource {
@@ -212,11 +208,7 @@ impl Buckets {
             return Ok(SetAside::Held(lines));
         };
         let path = dir.path().join(format!("lines-{bucket}.parquet"));
-        let file = crate::files::create(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Uncompressed)
-            .finish(&mut lines)?;
+        crate::files::write_parquet(&path, &mut lines, ParquetCompression::Uncompressed, false)?;
         Ok(SetAside::File(path))
     }
 

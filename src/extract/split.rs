@@ -3,13 +3,13 @@
 //! line number in a side file so that messages still name the real line. The pass also
 //! hashes the file for the manifest.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
+use polars::prelude::{InitHashMaps, PlHashMap};
 use sha2::{Digest, Sha256};
 
 use super::records::{Records, is_blank};
@@ -125,10 +125,19 @@ pub(super) fn split_file(
     }
 
     let names = &layout.location_names;
-    let mut memo: HashMap<Vec<u8>, u32> = HashMap::new();
+    // Looked up once per record: a fast hash, and the last location first (exports
+    // are often grouped by store).
+    let mut memo: PlHashMap<Vec<u8>, u32> = PlHashMap::new();
+    let mut last: (Vec<u8>, u32) = (Vec::new(), u32::MAX);
     let mut bucket = |field: &[u8]| -> Option<u32> {
-        if let Some(b) = memo.get(field) {
-            return Some(*b);
+        if last.1 != u32::MAX && last.0 == field {
+            return Some(last.1);
+        }
+        if let Some(&b) = memo.get(field) {
+            last.0.clear();
+            last.0.extend_from_slice(field);
+            last.1 = b;
+            return Some(b);
         }
         let text = decode(&unquote(field), encoding)?;
         // As layout.rs maps names: trimmed, then looked up.
@@ -140,6 +149,9 @@ pub(super) fn split_file(
         };
         let b = bucket_of(location, count);
         memo.insert(field.to_vec(), b);
+        last.0.clear();
+        last.0.extend_from_slice(field);
+        last.1 = b;
         Some(b)
     };
 
