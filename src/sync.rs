@@ -179,12 +179,7 @@ pub fn stage(
         files: vec![(partial.clone(), path)],
         committed: false,
     };
-    crate::files::write_parquet(
-        &partial,
-        &mut state,
-        ParquetCompression::default(),
-        true,
-    )?;
+    crate::files::write_parquet(&partial, &mut state, ParquetCompression::default(), true)?;
     let info = BaselineInfo {
         run_id: run_id.to_string(),
         written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -46,6 +46,75 @@ impl Write for Sink {
     }
 }
 
+/// Writes files into a run's staging folder; shareable between threads.
+#[derive(Clone)]
+pub struct Files {
+    staging: PathBuf,
+}
+
+impl Files {
+    /// Writes `rel` through a temporary name and a rename; `fill` gets a buffered writer.
+    pub fn write_with(
+        &self,
+        rel: &str,
+        fill: impl FnOnce(&mut Sink) -> Result<()>,
+    ) -> Result<WrittenFile> {
+        let path = self.staging.join(rel);
+        if let Some(parent) = path.parent() {
+            crate::files::create_dir_all(parent)?;
+        }
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp",
+            path.file_name().expect("a file name").to_string_lossy()
+        ));
+        let file = crate::files::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut sink = Sink {
+            inner: BufWriter::new(file),
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        fill(&mut sink).with_context(|| format!("cannot write {rel}"))?;
+        let Sink {
+            inner,
+            hasher,
+            size,
+        } = sink;
+        let file = inner.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, &path)?;
+        Ok(WrittenFile {
+            path: rel.to_string(),
+            size,
+            sha256: format!("{:x}", hasher.finalize()),
+        })
+    }
+
+    /// A CSV file for people and their spreadsheets: decimals as `precision` shows them
+    /// (values rounded to the money scale, quantities and costs exact), and text cells
+    /// that a spreadsheet would run as a formula neutralised (`neutralize`).
+    pub fn write_csv(
+        &self,
+        rel: &str,
+        frame: &DataFrame,
+        precision: &crate::precision::Precision,
+    ) -> Result<WrittenFile> {
+        let mut frame = precision.for_people(&neutralize(frame)?)?;
+        self.write_with(rel, |w| {
+            Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
+        })
+    }
+
+    pub fn write_parquet(&self, rel: &str, frame: &DataFrame) -> Result<WrittenFile> {
+        let mut frame = frame.clone();
+        self.write_with(rel, |w| {
+            ParquetWriter::new(w).finish(&mut frame)?;
+            Ok(())
+        })
+    }
+}
+
 pub struct RunDir {
     staging: PathBuf,
     /// Held while the staging folder is filled (files::Claim).
@@ -85,64 +154,44 @@ impl RunDir {
         rel: &str,
         fill: impl FnOnce(&mut Sink) -> Result<()>,
     ) -> Result<()> {
-        let path = self.staging.join(rel);
-        if let Some(parent) = path.parent() {
-            crate::files::create_dir_all(parent)?;
-        }
-        let tmp = path.with_file_name(format!(
-            ".{}.tmp",
-            path.file_name().expect("a file name").to_string_lossy()
-        ));
-        let file = crate::files::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut sink = Sink {
-            inner: BufWriter::new(file),
-            hasher: Sha256::new(),
-            size: 0,
-        };
-        fill(&mut sink).with_context(|| format!("cannot write {rel}"))?;
-        let Sink {
-            inner,
-            hasher,
-            size,
-        } = sink;
-        let file = inner.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, &path)?;
-        self.written.push(WrittenFile {
-            path: rel.to_string(),
-            size,
-            sha256: format!("{:x}", hasher.finalize()),
-        });
+        let file = self.files().write_with(rel, fill)?;
+        self.written.push(file);
         Ok(())
+    }
+
+    /// A handle that writes files into the staging folder from another thread; what it
+    /// writes is listed by `add_written`, in the order the caller gives.
+    pub fn files(&self) -> Files {
+        Files {
+            staging: self.staging.clone(),
+        }
+    }
+
+    /// Lists files written through `files()`, before those written so far.
+    pub fn add_written_first(&mut self, files: Vec<WrittenFile>) {
+        self.written.splice(0..0, files);
     }
 
     pub fn write_bytes(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
         self.write_with(rel, |w| Ok(w.write_all(bytes)?))
     }
 
-    /// A CSV file for people and their spreadsheets: decimals as `precision` shows them
-    /// (values rounded to the money scale, quantities and costs exact), and text cells
-    /// that a spreadsheet would run as a formula neutralised (`neutralize`).
+    /// See `Files::write_csv`.
     pub fn write_csv(
         &mut self,
         rel: &str,
         frame: &DataFrame,
         precision: &crate::precision::Precision,
     ) -> Result<()> {
-        let mut frame = precision.for_people(&neutralize(frame)?)?;
-        self.write_with(rel, |w| {
-            Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
-        })
+        let file = self.files().write_csv(rel, frame, precision)?;
+        self.written.push(file);
+        Ok(())
     }
 
     pub fn write_parquet(&mut self, rel: &str, frame: &DataFrame) -> Result<()> {
-        let mut frame = frame.clone();
-        self.write_with(rel, |w| {
-            ParquetWriter::new(w).finish(&mut frame)?;
-            Ok(())
-        })
+        let file = self.files().write_parquet(rel, frame)?;
+        self.written.push(file);
+        Ok(())
     }
 
     /// Moves the complete run directory into place.

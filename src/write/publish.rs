@@ -11,7 +11,7 @@ use polars::prelude::*;
 use super::manifest::{
     self, CorrectionTotals, HashedFile, Manifest, Outcome, PairingTally, Totals,
 };
-use super::{RunDir, corrections};
+use super::{RunDir, WrittenFile, corrections};
 use crate::input::InputFile;
 use crate::job::Job;
 use crate::precision::Precision;
@@ -96,45 +96,66 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
 
     let t = std::time::Instant::now();
     let mut dir = RunDir::create(out, &meta.run_id)?;
-    dir.write_csv("discrepancies.csv", &discrepancies, &job.rules.precision)?;
-    trace("  discrepancies.csv", t);
-    dir.write_parquet("discrepancies.parquet", &discrepancies)?;
-    trace("  discrepancies.parquet", t);
-    let mut correction_totals = CorrectionTotals {
-        total: corrections.height() as u64,
-        ..Default::default()
-    };
-    correction_totals.by_target = count_by(&corrections, correction::TARGET)?
-        .into_iter()
-        .collect();
-    correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
-    // A shard's part of the baseline, for `tally merge` to store (hashed like the rest).
-    if let (Some(state), Some(_)) = (&state, meta.shard) {
-        dir.write_parquet(crate::sync::SHARD_PART, state)?;
-    }
-    trace("discrepancies and corrections written", t);
-    let t = std::time::Instant::now();
-
-    // Reports name the job file only; the manifest has its full path and hash.
-    let job_name = job.path.file_name().map_or_else(
-        || job.path.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    );
-    let report_input = report::ReportInput {
-        run_id: &meta.run_id,
-        started_at: meta.started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        job: job_name,
-        outcome: outcome.as_str(),
-        totals: &totals,
-        pairings: &tallies,
-        corrections: &correction_totals,
-        precision: &job.rules.precision,
-    };
-    report::render(&report_input, &discrepancies, |page| {
-        dir.write_bytes(&page.path, page.text.as_bytes())
-    })?;
-
-    trace("reports rendered and written", t);
+    // The lines' two files are written on their own thread while the corrections and
+    // the reports are written here: each is mostly one core's work.
+    let files = dir.files();
+    let (correction_totals, lines_written) =
+        std::thread::scope(|scope| -> Result<(CorrectionTotals, Vec<WrittenFile>)> {
+            let lines = scope.spawn(|| -> Result<Vec<WrittenFile>> {
+                let t = std::time::Instant::now();
+                let csv =
+                    files.write_csv("discrepancies.csv", &discrepancies, &job.rules.precision)?;
+                trace("  discrepancies.csv", t);
+                let t = std::time::Instant::now();
+                let parquet = files.write_parquet("discrepancies.parquet", &discrepancies)?;
+                trace("  discrepancies.parquet", t);
+                Ok(vec![csv, parquet])
+            });
+            let here = (|| -> Result<CorrectionTotals> {
+                let t = std::time::Instant::now();
+                let mut correction_totals = CorrectionTotals {
+                    total: corrections.height() as u64,
+                    ..Default::default()
+                };
+                correction_totals.by_target = count_by(&corrections, correction::TARGET)?
+                    .into_iter()
+                    .collect();
+                correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
+                // A shard's part of the baseline, for `tally merge` to store (hashed like the rest).
+                if let (Some(state), Some(_)) = (&state, meta.shard) {
+                    dir.write_parquet(crate::sync::SHARD_PART, state)?;
+                }
+                trace("  corrections written", t);
+                let t = std::time::Instant::now();
+                // Reports name the job file only; the manifest has its full path and hash.
+                let job_name = job.path.file_name().map_or_else(
+                    || job.path.display().to_string(),
+                    |n| n.to_string_lossy().into(),
+                );
+                let report_input = report::ReportInput {
+                    run_id: &meta.run_id,
+                    started_at: meta.started_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    job: job_name,
+                    outcome: outcome.as_str(),
+                    totals: &totals,
+                    pairings: &tallies,
+                    corrections: &correction_totals,
+                    precision: &job.rules.precision,
+                };
+                report::render(&report_input, &discrepancies, |page| {
+                    dir.write_bytes(&page.path, page.text.as_bytes())
+                })?;
+                trace("  reports rendered and written", t);
+                Ok(correction_totals)
+            })();
+            let lines = lines
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((here?, lines?))
+        })?;
+    // Listed as before: the lines' files first.
+    dir.add_written_first(lines_written);
+    trace("lines, corrections and reports written", t);
     let manifest = Manifest {
         run_id: meta.run_id,
         engine: manifest::Engine::default(),
