@@ -79,10 +79,25 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
     },
+    /// The audit trail: check a job's ledger.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Validate a job and its rules; list every error with file and line.
     Check {
         /// The job file (TOML).
         job: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every link of a ledger, and each run it records against its run directory:
+    /// exit 0 when all holds, 1 naming the first thing that does not.
+    Verify {
+        /// The ledger file (the job's `ledger`).
+        ledger: PathBuf,
     },
 }
 

@@ -49,6 +49,19 @@ pub fn create(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Opens a file for appending (and reading), made with mode 0640 when missing.
+pub fn open_append(path: &Path) -> std::io::Result<File> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir_all(parent)?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
 /// Writes a whole file, mode 0640.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = create(path)?;

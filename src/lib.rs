@@ -5,6 +5,7 @@
 //! can be tested on a `df!` frame without files.
 
 pub mod approve;
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod cmd;

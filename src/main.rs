@@ -72,6 +72,7 @@ fn dispatch(cli: Cli) -> ExitCode {
             state,
         } => cmd::merge::merge_runs(&run_dirs, &out, state.as_deref()),
         Command::Check { job } => cmd::check::check_job(&job),
+        Command::Audit { command } => cmd::audit::audit(command),
         Command::Explain {
             job,
             location,

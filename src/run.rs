@@ -45,6 +45,10 @@ pub struct RunOptions {
     /// job's `state`); read before the run, replaced after a whole run.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// A name for who runs the job, recorded in the audit ledger beside the OS user
+    /// (never instead of it).
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
 }
 
 impl RunOptions {
@@ -95,6 +99,7 @@ pub fn hold(job: &Job, opts: &RunOptions) -> Result<Held> {
 /// the folders `held`.
 pub fn run(job: &Job, opts: &RunOptions, held: &Held) -> Result<RunResult> {
     let mut meta = RunMeta::new(opts.locations.clone(), opts.shard);
+    meta.operator = opts.operator.clone();
     if opts.shard.is_none() {
         // Absolute, so that `tally apply` finds it from any directory.
         meta.state = opts

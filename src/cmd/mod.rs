@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod approve;
+pub mod audit;
 pub mod check;
 pub mod explain;
 pub mod merge;

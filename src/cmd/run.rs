@@ -50,5 +50,13 @@ pub fn print_summary(result: &RunResult) {
             println!("    {reason}");
         }
     }
+    if let Some(head) = &result.ledger_head {
+        println!(
+            "  ledger: {} seq {} head {}",
+            head.ledger.display(),
+            head.seq,
+            head.hash
+        );
+    }
     println!("  outcome: {}", m.outcome.as_str().replace('_', " "));
 }

@@ -51,6 +51,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     let mut rules_path: Option<Spanned<String>> = None;
     let mut output = None;
     let mut state = None;
+    let mut ledger = None;
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
         let mut saw_sources = false;
@@ -60,6 +61,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 "rules" => rules_path = toml_doc::decode(value, &mut diags, "rules"),
                 "output" => output = toml_doc::decode::<String>(value, &mut diags, "output"),
                 "state" => state = toml_doc::decode::<String>(value, &mut diags, "state"),
+                "ledger" => ledger = toml_doc::decode::<String>(value, &mut diags, "ledger"),
                 "sources" => {
                     saw_sources = true;
                     for (name, value) in toml_doc::entries(value, &mut diags, "sources") {
@@ -95,7 +97,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the job file"),
-                    "the job file takes: rules, output, state, [sources.NAME], [[pairings]]",
+                    "the job file takes: rules, output, state, ledger, [sources.NAME], [[pairings]]",
                 ),
             }
         }
@@ -154,6 +156,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
             rules,
             output: dir.join(output.unwrap_or_else(|| "runs".to_string())),
             state: state.map(|s| dir.join(s)),
+            ledger: ledger.map(|l| dir.join(l)),
         }),
         _ => Err(ConfigErrors(errors)),
     }

@@ -19,6 +19,8 @@ pub struct Job {
     pub output: PathBuf,
     /// Where each full run keeps the baseline for three-way sync (sync.rs).
     pub state: Option<PathBuf>,
+    /// The audit ledger every run of the job is recorded in (audit/ledger.rs).
+    pub ledger: Option<PathBuf>,
 }
 
 impl Job {

@@ -91,6 +91,10 @@ impl Files {
         })
     }
 
+    pub fn write_bytes(&self, rel: &str, bytes: &[u8]) -> Result<WrittenFile> {
+        self.write_with(rel, |w| Ok(w.write_all(bytes)?))
+    }
+
     /// A CSV file for people and their spreadsheets: decimals as `precision` shows them
     /// (values rounded to the money scale, quantities and costs exact), and text cells
     /// that a spreadsheet would run as a formula neutralised (`neutralize`).
@@ -165,6 +169,11 @@ impl RunDir {
         Files {
             staging: self.staging.clone(),
         }
+    }
+
+    /// Where the run directory goes when committed.
+    pub fn target(&self) -> &Path {
+        &self.target
     }
 
     /// Lists files written through `files()`, before those written so far.

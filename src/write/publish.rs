@@ -40,6 +40,8 @@ pub struct RunMeta {
     pub merged_from: Vec<String>,
     /// The state folder where this run stores its baseline (a whole run with one).
     pub state: Option<std::path::PathBuf>,
+    /// The name `--operator` gave, recorded in the ledger beside the OS user.
+    pub operator: Option<String>,
 }
 
 impl RunMeta {
@@ -52,6 +54,7 @@ impl RunMeta {
             shard,
             merged_from: Vec::new(),
             state: None,
+            operator: None,
         }
     }
 }
@@ -74,6 +77,8 @@ pub fn new_run_id(t: DateTime<Utc>) -> String {
 pub struct RunResult {
     pub run_dir: PathBuf,
     pub manifest: Manifest,
+    /// The ledger's head after this run's entries, when the job keeps a ledger.
+    pub ledger_head: Option<crate::audit::ledger::Head>,
 }
 
 pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> Result<RunResult> {
@@ -99,6 +104,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     // The lines' two files are written on their own thread while the corrections and
     // the reports are written here: each is mostly one core's work.
     let files = dir.files();
+    let line_leaves = std::sync::Mutex::new((Vec::new(), Vec::new()));
     let (correction_totals, lines_written) =
         std::thread::scope(|scope| -> Result<(CorrectionTotals, Vec<WrittenFile>)> {
             let lines = scope.spawn(|| -> Result<Vec<WrittenFile>> {
@@ -110,6 +116,26 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                 let parquet = files.write_parquet("discrepancies.parquet", &discrepancies)?;
                 trace("  discrepancies.parquet", t);
                 Ok(vec![csv, parquet])
+            });
+            // The ledger's line records on a third: much of their time is the disk's.
+            let audit = job.ledger.is_some().then(|| {
+                scope.spawn(|| -> Result<Vec<WrittenFile>> {
+                    let t = std::time::Instant::now();
+                    // The lines as people see them (the CSV's figures), one canonical
+                    // record each, and their hash tree's leaves.
+                    let shown = job.rules.precision.for_people(&discrepancies)?;
+                    let (columns, records, leaves) = crate::audit::record::line_records(&shown)?;
+                    let written = vec![
+                        files.write_bytes(crate::audit::record::LINES_FILE, &records)?,
+                        files.write_bytes(
+                            crate::audit::record::LEAVES_FILE,
+                            &crate::audit::record::leaves_bytes(&leaves),
+                        )?,
+                    ];
+                    *line_leaves.lock().expect("no panic holds it") = (columns, leaves);
+                    trace("  audit line records", t);
+                    Ok(written)
+                })
             });
             let here = (|| -> Result<CorrectionTotals> {
                 let t = std::time::Instant::now();
@@ -148,9 +174,17 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                 trace("  reports rendered and written", t);
                 Ok(correction_totals)
             })();
-            let lines = lines
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<WrittenFile>>>| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            let mut lines = join(lines);
+            if let Some(audit) = audit {
+                let audit = join(audit);
+                if let Ok(l) = &mut lines {
+                    l.extend(audit?);
+                }
+            }
             Ok((here?, lines?))
         })?;
     // Listed as before: the lines' files first.
@@ -184,8 +218,49 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         files: dir.written.clone(),
     };
     dir.write_bytes("manifest.json", &serde_json::to_vec_pretty(&manifest)?)?;
+    // The run is recorded in the ledger before its directory moves into place; the head
+    // it leaves goes into the directory (after the manifest, which the ledger hashes).
+    let ledger_head = match &job.ledger {
+        Some(ledger) => {
+            let manifest_sha256 = dir
+                .written
+                .last()
+                .map(|f| f.sha256.clone())
+                .unwrap_or_default();
+            let (columns, leaves) = line_leaves.into_inner().expect("the lines thread is done");
+            let entries = crate::audit::record::run_entries(
+                &manifest,
+                dir.target(),
+                meta.operator.as_deref(),
+                cut_offs(job),
+                &columns,
+                &leaves,
+                &manifest_sha256,
+            )?;
+            let head = crate::audit::ledger::append(ledger, &entries)?;
+            dir.files().write_bytes(
+                crate::audit::record::HEAD_FILE,
+                &serde_json::to_vec_pretty(&head)?,
+            )?;
+            Some(head)
+        }
+        None => None,
+    };
     let run_dir = dir.commit()?;
-    Ok(RunResult { run_dir, manifest })
+    Ok(RunResult {
+        run_dir,
+        manifest,
+        ledger_head,
+    })
+}
+
+/// Each source's declared as-of time, with its zone as written, for the ledger.
+fn cut_offs(job: &Job) -> serde_json::Value {
+    job.sources
+        .iter()
+        .filter_map(|s| s.as_of.map(|t| (s.name.clone(), t.to_rfc3339().into())))
+        .collect::<serde_json::Map<String, serde_json::Value>>()
+        .into()
 }
 
 fn count_by(frame: &DataFrame, column: &str) -> Result<Vec<(String, u64)>> {

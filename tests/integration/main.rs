@@ -1,5 +1,6 @@
 //! Integration tests: the `tally` binary on real files, one module per area.
 
+mod audit;
 mod bad_input;
 mod buckets;
 mod check;

@@ -1,0 +1,9 @@
+//! The audit trail: a hash-chained ledger per job that records every run, and what an
+//! auditor checks it with (docs/audit.md).
+
+pub mod canonical;
+pub mod identity;
+pub mod ledger;
+pub mod merkle;
+pub mod record;
+pub mod verify;

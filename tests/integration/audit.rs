@@ -1,0 +1,388 @@
+//! The audit ledger: runs recorded in a hash chain, and `tally audit verify` catching
+//! every kind of tampering an auditor worries about, naming what it found.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::common::{Workspace, many_stores, run};
+
+/// `many_stores` with a ledger, run `n` times; the ledger's path.
+fn ledger_with_runs(n: usize) -> (Workspace, PathBuf) {
+    let ws = many_stores();
+    let job = std::fs::read_to_string(ws.path("job.toml")).unwrap();
+    ws.write(
+        "job.toml",
+        format!("ledger = \"audit/ledger.jsonl\"\n{job}"),
+    );
+    for _ in 0..n {
+        let o = ws.run_job("job.toml");
+        assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+        assert!(o.stdout.contains("ledger: "), "{}", o.stdout);
+    }
+    let ledger = ws.path("audit/ledger.jsonl");
+    (ws, ledger)
+}
+
+fn verify(ledger: &Path) -> (i32, String) {
+    let o = run(&["audit", "verify", ledger.to_str().unwrap()]);
+    (o.code, format!("{}{}", o.stdout, o.stderr))
+}
+
+fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    std::fs::write(
+        path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+}
+
+/// The canonical form docs/audit.md describes, written here from the description (keys
+/// sorted, no spaces), so the test checks the documentation, not tally's own code.
+fn canonical(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", Value::String((*k).clone()), canonical(&m[*k])))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn runs_are_recorded_in_a_chain_an_auditor_can_recompute() {
+    let (ws, ledger) = ledger_with_runs(2);
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("6 entries, 2 runs (2 run directories checked)"),
+        "{out}"
+    );
+
+    // Every entry recomputed as docs/audit.md says: seq from 1, prev = the last hash,
+    // hash = SHA-256 of the canonical entry without `hash`.
+    let mut prev = "0".repeat(64);
+    let entries = lines_of(&ledger);
+    for (i, line) in entries.iter().enumerate() {
+        let mut entry: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            canonical(&entry),
+            *line,
+            "entry {} is stored canonically",
+            i + 1
+        );
+        assert_eq!(entry["seq"], i as u64 + 1);
+        assert_eq!(entry["prev"], prev.as_str());
+        let hash = entry.as_object_mut().unwrap().remove("hash").unwrap();
+        let mine = format!("{:x}", Sha256::digest(canonical(&entry).as_bytes()));
+        assert_eq!(hash, mine.as_str(), "entry {}", i + 1);
+        prev = mine;
+    }
+    let kinds: Vec<String> = entries
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run_header",
+            "lines",
+            "run_footer",
+            "run_header",
+            "lines",
+            "run_footer"
+        ]
+    );
+
+    // The header names the operator (the OS user) and the hashes of job, rules, inputs.
+    let header: Value = serde_json::from_str(&entries[0]).unwrap();
+    let body = &header["body"];
+    assert!(!body["operator"]["os_user"].as_str().unwrap().is_empty());
+    assert_eq!(
+        body["job"]["sha256"].as_str().unwrap(),
+        format!(
+            "{:x}",
+            Sha256::digest(std::fs::read(ws.path("job.toml")).unwrap())
+        )
+    );
+    assert_eq!(body["inputs"].as_array().unwrap().len(), 2);
+    // The lines' root covers every line of the run; the footer, the manifest.
+    let lines: Value = serde_json::from_str(&entries[1]).unwrap();
+    let run_dir = PathBuf::from(body["run_dir"].as_str().unwrap());
+    let csv_lines = crate::common::discrepancies(&run_dir).len();
+    assert_eq!(lines["body"]["count"], csv_lines as u64);
+    // The root recomputed from docs/audit.md: leaf = H(0x00 ‖ record), node =
+    // H(0x01 ‖ left ‖ right), an odd node out moves up unchanged.
+    let mut level: Vec<Vec<u8>> = lines_of(&run_dir.join("audit/lines.jsonl"))
+        .iter()
+        .map(|r| {
+            Sha256::new()
+                .chain_update([0u8])
+                .chain_update(r)
+                .finalize()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(level.len(), csv_lines);
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| match p {
+                [l, r] => Sha256::new()
+                    .chain_update([1u8])
+                    .chain_update(l)
+                    .chain_update(r)
+                    .finalize()
+                    .to_vec(),
+                [odd] => odd.clone(),
+                _ => unreachable!(),
+            })
+            .collect();
+    }
+    let root: String = level[0].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(lines["body"]["merkle_root"], root.as_str());
+    let footer: Value = serde_json::from_str(&entries[2]).unwrap();
+    assert_eq!(
+        footer["body"]["manifest_sha256"].as_str().unwrap(),
+        format!(
+            "{:x}",
+            Sha256::digest(std::fs::read(run_dir.join("manifest.json")).unwrap())
+        )
+    );
+    // Equal items are counted in the footer, not listed.
+    assert!(footer["body"]["pairings"][0]["equal"].as_u64().unwrap() > 0);
+
+    // Owner read-write, group read, nobody else.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&ledger).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+}
+
+/// Applies `tamper` to a fresh ledger of two runs; verify must fail and say `expected`.
+fn caught(tamper: impl Fn(&Path, &[String]), expected: &str) {
+    let (_ws, ledger) = ledger_with_runs(2);
+    let entries = lines_of(&ledger);
+    tamper(&ledger, &entries);
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 1, "tampering went unseen: {out}");
+    assert!(out.contains(expected), "expected {expected:?} in:\n{out}");
+}
+
+#[test]
+fn one_changed_digit_is_named() {
+    caught(
+        |ledger, entries| {
+            let mut e = entries.to_vec();
+            e[1] = e[1].replacen("\"count\":", "\"count\":1", 1);
+            write_lines(ledger, &e);
+        },
+        "jsonl:2: the entry (seq 2) its content does not match its hash",
+    );
+}
+
+#[test]
+fn a_deleted_entry_is_named() {
+    caught(
+        |ledger, entries| {
+            let mut e = entries.to_vec();
+            e.remove(2);
+            write_lines(ledger, &e);
+        },
+        "jsonl:3: the entry (seq 4) sequence 4 where 3 was due",
+    );
+}
+
+#[test]
+fn an_inserted_entry_is_named() {
+    caught(
+        |ledger, entries| {
+            let mut e = entries.to_vec();
+            let copy = e[3].clone();
+            e.insert(2, copy);
+            write_lines(ledger, &e);
+        },
+        "jsonl:3: the entry (seq 4) sequence 4 where 3 was due",
+    );
+}
+
+#[test]
+fn swapped_entries_are_named() {
+    caught(
+        |ledger, entries| {
+            let mut e = entries.to_vec();
+            e.swap(1, 2);
+            write_lines(ledger, &e);
+        },
+        "jsonl:2: the entry (seq 3) sequence 3 where 2 was due",
+    );
+}
+
+#[test]
+fn entries_cut_from_the_end_are_caught_by_the_run_directory() {
+    caught(
+        |ledger, entries| write_lines(ledger, &entries[..3]),
+        "its directory says it appended up to seq 6, but the ledger does not hold that entry",
+    );
+}
+
+#[test]
+fn a_changed_manifest_is_caught() {
+    caught(
+        |ledger, entries| {
+            let header: Value = serde_json::from_str(&entries[3]).unwrap();
+            let dir = PathBuf::from(header["body"]["run_dir"].as_str().unwrap());
+            let m = dir.join("manifest.json");
+            let text = std::fs::read_to_string(&m).unwrap();
+            std::fs::write(
+                &m,
+                text.replacen("\"ties_out\": true", "\"ties_out\": false", 1),
+            )
+            .unwrap();
+            let _ = ledger;
+        },
+        "manifest.json is not the one the ledger recorded",
+    );
+}
+
+#[test]
+fn a_changed_line_in_the_run_directory_is_named() {
+    let (_ws, ledger) = ledger_with_runs(2);
+    let header: Value = serde_json::from_str(&lines_of(&ledger)[0]).unwrap();
+    let dir = PathBuf::from(header["body"]["run_dir"].as_str().unwrap());
+    let file = dir.join("audit/lines.jsonl");
+    let mut lines = lines_of(&file);
+    // The records are arrays in the order the lines entry lists.
+    let entry: Value = serde_json::from_str(&lines_of(&ledger)[1]).unwrap();
+    let columns: Vec<&str> = entry["body"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let at = |name: &str| columns.iter().position(|c| *c == name).unwrap();
+    // A line past the first few that has an observed quantity: one digit more.
+    let (i, mut record) = lines
+        .iter()
+        .enumerate()
+        .skip(5)
+        .map(|(i, l)| (i, serde_json::from_str::<Value>(l).unwrap()))
+        .find(|(_, r)| r[at("observed_qty")].is_string())
+        .expect("a line with an observed quantity");
+    let line = record[at("line")].as_str().unwrap().to_string();
+    let qty = record[at("observed_qty")].as_str().unwrap().to_string();
+    record[at("observed_qty")] = Value::String(format!("{qty}1"));
+    lines[i] = record.to_string();
+    write_lines(&file, &lines);
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 1, "{out}");
+    let expected = format!(
+        "audit/lines.jsonl:{}: this record (discrepancy line {}) is not the one the ledger recorded",
+        i + 1,
+        line
+    );
+    assert!(out.contains(&expected), "expected {expected:?} in:\n{out}");
+}
+
+#[test]
+fn a_crash_mid_append_is_a_clean_truncation_and_the_next_run_continues() {
+    let (ws, ledger) = ledger_with_runs(1);
+    let full = std::fs::read(&ledger).unwrap();
+    // As if the process died while writing the next run's entries.
+    let partial = br#"{"at":"2026-12-02T00:00:00Z","body":{"run_id":"#;
+    std::fs::write(&ledger, [&full[..], &partial[..]].concat()).unwrap();
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("jsonl:4: the file ends inside an entry after seq 3"),
+        "{out}"
+    );
+    // The next run drops the unfinished entry and continues the chain.
+    let o = ws.run_job("job.toml");
+    assert!(
+        o.stderr.contains("ended in an unfinished entry"),
+        "{}",
+        o.stderr
+    );
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("6 entries, 2 runs"), "{out}");
+}
+
+#[test]
+fn two_runs_appending_at_once_leave_a_chain_that_verifies() {
+    let (ws, ledger) = ledger_with_runs(0);
+    let job = ws.path("job.toml");
+    let spawn = |out: &str| {
+        crate::common::tally()
+            .args([
+                "run",
+                job.to_str().unwrap(),
+                "--out",
+                ws.path(out).to_str().unwrap(),
+            ])
+            .output()
+    };
+    let rounds = 4;
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            (0..rounds)
+                .map(|_| spawn("runs-a").unwrap())
+                .collect::<Vec<_>>()
+        });
+        let b = s.spawn(|| {
+            (0..rounds)
+                .map(|_| spawn("runs-b").unwrap())
+                .collect::<Vec<_>>()
+        });
+        for o in a.join().unwrap().into_iter().chain(b.join().unwrap()) {
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    });
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{} entries, {} runs", 3 * 2 * rounds, 2 * rounds)),
+        "{out}"
+    );
+    // Each run's three entries are together: appends never interleave.
+    let kinds: Vec<String> = lines_of(&ledger)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for run in kinds.chunks(3) {
+        assert_eq!(run, ["run_header", "lines", "run_footer"]);
+    }
+}
