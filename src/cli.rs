@@ -99,6 +99,21 @@ pub enum AuditCommand {
         /// The ledger file (the job's `ledger`).
         ledger: PathBuf,
     },
+    /// Draw a monetary-unit sample of a run's lines (probability proportional to their
+    /// value) as a blind count sheet, and record the seed and the method in the ledger.
+    Sample {
+        /// The run directory (its job keeps a `ledger`).
+        run_dir: PathBuf,
+        /// How many points to draw (lines worth more than the interval hold several).
+        #[arg(long)]
+        size: usize,
+        /// The seed: the same run and seed give the same sample.
+        #[arg(long)]
+        seed: u64,
+        /// The count sheet to write, .csv or .xlsx (default: sample-<run id>-<seed>.csv).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

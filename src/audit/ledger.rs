@@ -34,6 +34,8 @@ pub enum EntryKind {
     Lines,
     /// A run ended: tie-out counts and the manifest's hash.
     RunFooter,
+    /// An audit sample was drawn from a run: method, seed, the lines drawn.
+    Sample,
 }
 
 impl EntryKind {
@@ -42,13 +44,19 @@ impl EntryKind {
             EntryKind::RunHeader => "run_header",
             EntryKind::Lines => "lines",
             EntryKind::RunFooter => "run_footer",
+            EntryKind::Sample => "sample",
         }
     }
 
     pub fn parse(text: &str) -> Option<EntryKind> {
-        [EntryKind::RunHeader, EntryKind::Lines, EntryKind::RunFooter]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            EntryKind::RunHeader,
+            EntryKind::Lines,
+            EntryKind::RunFooter,
+            EntryKind::Sample,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

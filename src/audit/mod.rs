@@ -6,4 +6,5 @@ pub mod identity;
 pub mod ledger;
 pub mod merkle;
 pub mod record;
+pub mod sample;
 pub mod verify;

@@ -1,13 +1,24 @@
 //! `tally audit`: the auditor's commands over a job's ledger.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
 
 use super::Outcome;
-use crate::audit::verify;
+use crate::audit::ledger::{EntryKind, Head, append};
+use crate::audit::record::HEAD_FILE;
+use crate::audit::{sample, verify};
 use crate::cli::AuditCommand;
 
 pub fn audit(command: AuditCommand) -> Result<Outcome> {
     match command {
+        AuditCommand::Sample {
+            run_dir,
+            size,
+            seed,
+            out,
+        } => sample_run(&run_dir, size, seed, out.as_deref()),
         AuditCommand::Verify { ledger } => {
             let report = verify::verify(&ledger)?;
             println!(
@@ -37,4 +48,102 @@ pub fn audit(command: AuditCommand) -> Result<Outcome> {
             }
         }
     }
+}
+
+/// `tally audit sample`: draws, writes the count sheet, records the draw in the ledger.
+fn sample_run(run_dir: &Path, size: usize, seed: u64, out: Option<&Path>) -> Result<Outcome> {
+    let manifest = crate::write::read::read_manifest(run_dir)?;
+    let head: Head =
+        serde_json::from_slice(&std::fs::read(run_dir.join(HEAD_FILE)).with_context(|| {
+            format!(
+                "{} was not recorded in a ledger (its job has no `ledger`): a sample is \
+                 recorded in the run's ledger",
+                run_dir.display()
+            )
+        })?)?;
+    let lines = crate::write::read::recorded_discrepancies(run_dir, &manifest)?;
+    let shown = manifest.precision.for_people(&lines)?;
+    let drawn = sample::draw(&shown, size, seed)?;
+    let mut sheet = sample::sheet(&shown, &drawn)?;
+    let default = format!("sample-{}-{seed}.csv", manifest.run_id);
+    let out = out.unwrap_or(Path::new(&default));
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("csv") => {
+            let mut file = crate::files::create(out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            CsvWriter::new(&mut file)
+                .include_header(true)
+                .finish(&mut sheet)?;
+            file.sync_all()?;
+        }
+        Some("xlsx") => write_xlsx(&sheet, out)?,
+        _ => bail!("--out {}: a .csv or .xlsx file", out.display()),
+    }
+    let body = serde_json::json!({
+        "run_id": manifest.run_id,
+        "method": sample::METHOD,
+        "seed": drawn.seed,
+        "size": drawn.size,
+        "population": drawn.population,
+        "total_value": drawn.total,
+        "interval": drawn.interval,
+        "start": drawn.start,
+        "lines": drawn.lines,
+        "covered_value": drawn.covered,
+        "by": crate::audit::identity::os_user(),
+        "sheet": std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()).display().to_string(),
+    });
+    let head = append(&head.ledger, &[(EntryKind::Sample, body)])?;
+    let share = |part: &str, whole: &str| -> String {
+        match (
+            rust_decimal::Decimal::from_str_exact(part),
+            rust_decimal::Decimal::from_str_exact(whole),
+        ) {
+            (Ok(p), Ok(w)) if !w.is_zero() => {
+                format!(
+                    "{}%",
+                    (p * rust_decimal::Decimal::ONE_HUNDRED / w).round_dp(1)
+                )
+            }
+            _ => "-".into(),
+        }
+    };
+    println!(
+        "sampled {} of {} lines with a value (seed {seed}, interval {}): value coverage {} of {} ({})",
+        drawn.lines.len(),
+        drawn.population,
+        drawn.interval,
+        drawn.covered,
+        drawn.total,
+        share(&drawn.covered, &drawn.total)
+    );
+    println!("  count sheet: {}", out.display());
+    println!(
+        "  recorded in {} at seq {} (head {})",
+        head.ledger.display(),
+        head.seq,
+        head.hash
+    );
+    Ok(Outcome::Done)
+}
+
+/// The count sheet as a workbook: a header row, the items as text (codes keep their
+/// zeros), the `counted` column left for the counter.
+fn write_xlsx(sheet: &DataFrame, out: &Path) -> Result<()> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    ws.set_name("Count")?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, column) in sheet.columns().iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, column.name().as_str(), &bold)?;
+        let text = column.cast(&DataType::String)?;
+        for (r, v) in text.str()?.iter().enumerate() {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                ws.write_string(r as u32 + 1, c as u16, v)?;
+            }
+        }
+    }
+    book.save(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
 }
