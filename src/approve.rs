@@ -3,6 +3,13 @@
 //! (segregation of duties). Each approval is a new file in the run directory
 //! (`approvals-<time>.json`: lines, who, when); the run's own files are never edited.
 //! `tally apply` then writes the approved corrections with the others.
+//!
+//! For a run recorded in a ledger the approver is the OS user, as the kernel attests it:
+//! the approval file records its user and the content hash of each line it approves,
+//! and an approval counts only when the file is owned by that user, that user is not
+//! the one who ran the job, and each line still has the content it approved. The
+//! approval is an entry of the ledger (appended by `tally approve`, or by the next
+//! `tally apply` when the approver may not write the ledger).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -20,6 +27,64 @@ pub struct ApprovalRecord {
     pub lines: Vec<u64>,
     pub by: String,
     pub at: String,
+    /// The approver's OS user (runs recorded in a ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_user: Option<String>,
+    /// Per approved line, the hash of its content (its leaf, docs/audit.md): an approval
+    /// never covers a line that changed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub line_hashes: std::collections::BTreeMap<u64, String>,
+}
+
+/// The content hash of each line (its hash-tree leaf, as `audit/lines.jsonl` holds it).
+pub fn line_hashes(
+    discrepancies: &DataFrame,
+    precision: &crate::precision::Precision,
+) -> Result<std::collections::BTreeMap<u64, String>> {
+    let shown = precision.for_people(discrepancies)?;
+    let (_, _, leaves) = crate::audit::record::line_records(&shown)?;
+    let numbers = discrepancies.column(line::LINE)?.u64()?.clone();
+    Ok(numbers
+        .iter()
+        .zip(leaves)
+        .filter_map(|(n, leaf)| Some((n?, crate::audit::merkle::hex(&leaf))))
+        .collect())
+}
+
+/// The run's ledger and its operator's OS user, when the run was recorded in one.
+pub fn ledger_of(run_dir: &Path, run_id: &str) -> Result<Option<(std::path::PathBuf, String)>> {
+    let Ok(text) = std::fs::read(run_dir.join(crate::audit::record::HEAD_FILE)) else {
+        return Ok(None);
+    };
+    let head: crate::audit::ledger::Head = serde_json::from_slice(&text)?;
+    let ledger = std::fs::read(&head.ledger).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the run's ledger {}: {e}",
+            head.ledger.display()
+        )
+    })?;
+    let (entries, _) = crate::audit::ledger::read_chain(&ledger);
+    let operator = entries
+        .iter()
+        .find(|e| {
+            e.kind == crate::audit::ledger::EntryKind::RunHeader
+                && e.body["run_id"].as_str() == Some(run_id)
+        })
+        .and_then(|e| e.body["operator"]["os_user"].as_str().map(String::from))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the ledger {} holds no header for run {run_id}: run `tally audit verify`",
+                head.ledger.display()
+            )
+        })?;
+    Ok(Some((head.ledger, operator)))
+}
+
+/// The name of the user owning a file (as the kernel records it).
+fn owner(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata(path).ok()?.uid();
+    crate::audit::identity::user_name(uid)
 }
 
 /// Who is acting: the name given, else $USER (or $LOGNAME), else "unknown".
@@ -34,14 +99,35 @@ pub fn who(given: Option<String>) -> String {
 
 /// Every line an approval file of this run (`run_id`) in the run directory approves. A
 /// file made for another run (copied in by hand, say) approves nothing: it is named on
-/// stderr and ignored.
-pub fn approved_lines(run_dir: &Path, run_id: &str) -> Result<BTreeSet<u64>> {
-    let mut lines = BTreeSet::new();
-    for entry in std::fs::read_dir(run_dir)? {
-        let path = entry?.path();
+/// stderr and ignored. For a run recorded in a ledger (`audited`: its operator's OS user
+/// and the lines' current hashes), an approval also needs the approver's own file, another
+/// user than the operator, and unchanged lines.
+pub fn approved_lines(
+    run_dir: &Path,
+    run_id: &str,
+    audited: Option<(&str, &std::collections::BTreeMap<u64, String>)>,
+) -> Result<BTreeSet<u64>> {
+    Ok(approvals(run_dir, run_id, audited)?
+        .into_iter()
+        .flat_map(|(_, a)| a.lines)
+        .collect())
+}
+
+/// The approval files that count, with their records (see `approved_lines`).
+pub fn approvals(
+    run_dir: &Path,
+    run_id: &str,
+    audited: Option<(&str, &std::collections::BTreeMap<u64, String>)>,
+) -> Result<Vec<(std::path::PathBuf, ApprovalRecord)>> {
+    let mut out = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(run_dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.sort();
+    for path in paths {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         if name.is_some_and(|n| n.starts_with("approvals-") && n.ends_with(".json")) {
-            let a: ApprovalRecord = serde_json::from_slice(&std::fs::read(&path)?)
+            let mut a: ApprovalRecord = serde_json::from_slice(&std::fs::read(&path)?)
                 .map_err(|e| anyhow::anyhow!("{}: not an approval record: {e}", path.display()))?;
             if a.run_id != run_id {
                 eprintln!(
@@ -51,10 +137,40 @@ pub fn approved_lines(run_dir: &Path, run_id: &str) -> Result<BTreeSet<u64>> {
                 );
                 continue;
             }
-            lines.extend(a.lines);
+            if let Some((operator, hashes)) = audited {
+                let user = a.os_user.clone().unwrap_or_default();
+                let refuse = if owner(&path).as_deref() != Some(user.as_str()) {
+                    Some(format!(
+                        "it names OS user {user:?} but is not that user's file"
+                    ))
+                } else if user == operator {
+                    Some(format!("{user} ran the job"))
+                } else {
+                    None
+                };
+                if let Some(why) = refuse {
+                    eprintln!("warning: {}: not an approval: {why}", path.display());
+                    continue;
+                }
+                // A line approved with other content than it has now is not approved.
+                a.lines.retain(|l| {
+                    let same = a
+                        .line_hashes
+                        .get(l)
+                        .is_some_and(|h| hashes.get(l) == Some(h));
+                    if !same {
+                        eprintln!(
+                            "warning: {}: line {l} changed since it was approved: not approved",
+                            path.display()
+                        );
+                    }
+                    same
+                });
+            }
+            out.push((path, a));
         }
     }
-    Ok(lines)
+    Ok(out)
 }
 
 /// The lines with their approved corrections marked, for `resolve::corrections`.
@@ -79,4 +195,52 @@ pub fn mark_approved(discrepancies: DataFrame, approved: &BTreeSet<u64>) -> Resu
             .alias(line::APPROVAL),
         )
         .collect()?)
+}
+
+/// The ledger entry of an approval file.
+pub fn approval_entry(path: &Path, record: &ApprovalRecord) -> Result<serde_json::Value> {
+    let bytes = std::fs::read(path)?;
+    Ok(serde_json::json!({
+        "run_id": record.run_id,
+        "lines": record.lines,
+        "line_hashes": record
+            .line_hashes
+            .iter()
+            .map(|(l, h)| (l.to_string(), serde_json::Value::String(h.clone())))
+            .collect::<serde_json::Map<_, _>>(),
+        "os_user": record.os_user,
+        "name": record.by,
+        "at": record.at,
+        "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "file_sha256": crate::values::sha256_hex(&bytes),
+    }))
+}
+
+/// Appends the approvals the ledger does not hold yet (made by a user who may not write
+/// it); returns how many.
+pub fn record_pending(
+    ledger: &Path,
+    approvals: &[(std::path::PathBuf, ApprovalRecord)],
+) -> Result<usize> {
+    let text = std::fs::read(ledger)?;
+    let (entries, _) = crate::audit::ledger::read_chain(&text);
+    let recorded: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.kind == crate::audit::ledger::EntryKind::Approval)
+        .filter_map(|e| e.body["file_sha256"].as_str().map(String::from))
+        .collect();
+    let mut pending = Vec::new();
+    for (path, record) in approvals {
+        let entry = approval_entry(path, record)?;
+        if !entry["file_sha256"]
+            .as_str()
+            .is_some_and(|h| recorded.contains(h))
+        {
+            pending.push((crate::audit::ledger::EntryKind::Approval, entry));
+        }
+    }
+    if !pending.is_empty() {
+        crate::audit::ledger::append(ledger, &pending)?;
+    }
+    Ok(pending.len())
 }

@@ -3,20 +3,28 @@
 
 /// The OS user name of this process (its uid when the name cannot be looked up).
 pub fn os_user() -> String {
-    // SAFETY: getuid cannot fail; getpwuid_r writes into the buffers given and returns
-    // a pointer into them (or null), which is read before they go out of scope.
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    user_name(uid).unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The name of a user id, as the system's user database has it.
+pub fn user_name(uid: u32) -> Option<String> {
+    // SAFETY: getpwuid_r writes into the buffers given and returns a pointer into them
+    // (or null), which is read before they go out of scope.
     unsafe {
-        let uid = libc::getuid();
         let mut pwd: libc::passwd = std::mem::zeroed();
         let mut buf = vec![0 as libc::c_char; 4096];
         let mut found: *mut libc::passwd = std::ptr::null_mut();
         let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
         if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
-            return std::ffi::CStr::from_ptr(pwd.pw_name)
-                .to_string_lossy()
-                .into_owned();
+            return Some(
+                std::ffi::CStr::from_ptr(pwd.pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
-        format!("uid {uid}")
+        None
     }
 }
 

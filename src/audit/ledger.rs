@@ -36,6 +36,9 @@ pub enum EntryKind {
     RunFooter,
     /// An audit sample was drawn from a run: method, seed, the lines drawn.
     Sample,
+    /// Someone approved held-back corrections of a run: who (OS user), which lines,
+    /// with their content hashes, and the approval file.
+    Approval,
 }
 
 impl EntryKind {
@@ -45,6 +48,7 @@ impl EntryKind {
             EntryKind::Lines => "lines",
             EntryKind::RunFooter => "run_footer",
             EntryKind::Sample => "sample",
+            EntryKind::Approval => "approval",
         }
     }
 
@@ -54,6 +58,7 @@ impl EntryKind {
             EntryKind::Lines,
             EntryKind::RunFooter,
             EntryKind::Sample,
+            EntryKind::Approval,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)

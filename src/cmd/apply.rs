@@ -81,7 +81,24 @@ pub fn apply_corrections(
     let stage = Stage::start("write back");
     let discrepancies = recorded_discrepancies(run_dir, manifest)?;
     // Corrections that waited for approval and have it go back with the rest.
-    let approved = crate::approve::approved_lines(run_dir, &manifest.run_id)?;
+    // For a run recorded in a ledger, the approvals that count (the approver's own file,
+    // not the operator, lines unchanged) go into the ledger before anything is written.
+    let approved = match crate::approve::ledger_of(run_dir, &manifest.run_id)? {
+        Some((ledger, operator)) => {
+            let hashes = crate::approve::line_hashes(&discrepancies, &manifest.precision)?;
+            let approvals = crate::approve::approvals(
+                run_dir,
+                &manifest.run_id,
+                Some((operator.as_str(), &hashes)),
+            )?;
+            let recorded = crate::approve::record_pending(&ledger, &approvals)?;
+            if recorded > 0 {
+                println!("  {recorded} approval(s) recorded in {}", ledger.display());
+            }
+            approvals.into_iter().flat_map(|(_, a)| a.lines).collect()
+        }
+        None => crate::approve::approved_lines(run_dir, &manifest.run_id, None)?,
+    };
     let corrections = crate::resolve::corrections(&crate::approve::mark_approved(
         discrepancies.clone(),
         &approved,

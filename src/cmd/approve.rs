@@ -14,18 +14,37 @@ use crate::write::read::{read_manifest, recorded_discrepancies, stamp, write_who
 pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<Outcome> {
     let manifest = read_manifest(run_dir)?;
     let discrepancies = recorded_discrepancies(run_dir, &manifest)?;
-    let by = match by.or_else(|| std::env::var("USER").ok()) {
-        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
-        _ => bail!("say who approves: --by NAME"),
+    // A run recorded in a ledger is approved by an OS user other than the one who ran it.
+    let ledger = crate::approve::ledger_of(run_dir, &manifest.run_id)?;
+    let os_user = crate::audit::identity::os_user();
+    let hashes = match &ledger {
+        Some(_) => crate::approve::line_hashes(&discrepancies, &manifest.precision)?,
+        None => Default::default(),
     };
-    ensure!(
-        by != manifest.run_by,
-        "{by} ran this job (run {}) and cannot approve its corrections: another person must",
-        manifest.run_id
-    );
+    let by = match by.or_else(|| ledger.as_ref().map(|_| os_user.clone())) {
+        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
+        _ => match std::env::var("USER") {
+            Ok(b) if !b.trim().is_empty() => b.trim().to_string(),
+            _ => bail!("say who approves: --by NAME"),
+        },
+    };
+    match &ledger {
+        Some((_, operator)) => ensure!(
+            os_user != *operator,
+            "OS user {os_user} ran this job (run {}) and cannot approve its corrections: \
+             another user must",
+            manifest.run_id
+        ),
+        None => ensure!(
+            by != manifest.run_by,
+            "{by} ran this job (run {}) and cannot approve its corrections: another person must",
+            manifest.run_id
+        ),
+    }
     let numbers = discrepancies.column(line::LINE)?.u64()?.clone();
     let approval = discrepancies.column(line::APPROVAL)?.str()?.clone();
-    let already = approved_lines(run_dir, &manifest.run_id)?;
+    let audited = ledger.as_ref().map(|(_, op)| (op.as_str(), &hashes));
+    let already = approved_lines(run_dir, &manifest.run_id, audited)?;
     let mut problems = Vec::new();
     let mut new = Vec::new();
     for line in lines {
@@ -52,6 +71,11 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
         lines: new.clone(),
         by: by.clone(),
         at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        os_user: ledger.as_ref().map(|_| os_user.clone()),
+        line_hashes: new
+            .iter()
+            .filter_map(|l| Some((*l, hashes.get(l)?.clone())))
+            .collect(),
     };
     let path = run_dir.join(format!("approvals-{}.json", stamp(now)));
     write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
@@ -63,5 +87,19 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
             .join(", "),
         run_dir.display()
     );
+    if let Some((ledger, _)) = &ledger {
+        let entry = crate::approve::approval_entry(&path, &record)?;
+        match crate::audit::ledger::append(
+            ledger,
+            &[(crate::audit::ledger::EntryKind::Approval, entry)],
+        ) {
+            Ok(head) => println!("  recorded in {} at seq {}", ledger.display(), head.seq),
+            // The ledger is its owner's to write (0640): the next apply records it.
+            Err(e) => println!(
+                "  not yet in the ledger ({e:#}); `tally apply`, run by the ledger's owner, \
+                 records it before writing back"
+            ),
+        }
+    }
     Ok(Outcome::Done)
 }

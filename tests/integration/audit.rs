@@ -487,3 +487,178 @@ fn a_run_without_a_ledger_cannot_be_sampled() {
         o.stderr
     );
 }
+
+/// The `tally` binary run as another OS user (nobody), as a second person would.
+fn as_nobody(args: &[&str]) -> crate::common::Output {
+    let bin = assert_cmd::cargo::cargo_bin("tally");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin)
+        .args(args)
+        .output()
+        .expect("setpriv runs (util-linux)");
+    crate::common::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Opens a folder and everything in it to every user (the test's second user must read
+/// the run and write its approval; the ledger stays its owner's).
+fn open_to_all(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap();
+    let mode = if meta.is_dir() { 0o777 } else { 0o666 };
+    if path.file_name().is_some_and(|n| n == "ledger.jsonl") {
+        return;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            open_to_all(&e.unwrap().path());
+        }
+    }
+}
+
+#[test]
+fn approvals_name_the_os_user_and_count_only_when_theirs_and_for_unchanged_lines() {
+    assert!(
+        is_root(),
+        "this test makes a second OS user's approval with setpriv: run it as root (CI does)"
+    );
+    let (ws, ledger) = ledger_with_runs(0);
+    ws.write(
+        "rules.toml",
+        format!(
+            "{}\n[approval]\nabove = \"1\"\n\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n",
+            crate::common::PLAIN_RULES
+        ),
+    );
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let run_dir = ws.only_run_dir();
+    let held: Vec<String> = crate::common::discrepancies(&run_dir)
+        .into_iter()
+        .filter(|l| l["approval"] == "required")
+        .map(|l| l["line"].clone())
+        .collect();
+    assert!(held.len() >= 3, "{held:?}");
+    let dir = run_dir.to_str().unwrap();
+
+    // The one who ran the job cannot approve it, whatever name they give.
+    let own = run(&["approve", dir, "--line", &held[0], "--by", "someone-else"]);
+    assert_eq!(own.code, 2);
+    assert!(own.stderr.contains("ran this job"), "{}", own.stderr);
+
+    // A second OS user can; the ledger (0640: its owner writes, its group reads, as an
+    // approvers' group would) takes it at the next apply.
+    open_to_all(ws.dir.path());
+    std::os::unix::fs::chown(&ledger, None, Some(65534)).unwrap();
+    let ok = as_nobody(&[
+        "approve", dir, "--line", &held[0], "--line", &held[1], "--by", "Dana",
+    ]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.contains("not yet in the ledger"), "{}", ok.stdout);
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(
+            std::fs::read_dir(&run_dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.to_string_lossy().contains("approvals-"))
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["os_user"], "nobody");
+    assert_eq!(record["by"], "Dana");
+    assert_eq!(record["line_hashes"].as_object().unwrap().len(), 2);
+
+    // A forged approval: a file naming nobody but written by the operator counts for nothing.
+    let forged = serde_json::json!({
+        "run_id": record["run_id"], "lines": [held[2].parse::<u64>().unwrap()], "by": "Dana",
+        "at": record["at"], "os_user": "nobody",
+        "line_hashes": { held[2].clone(): record["line_hashes"][&held[0]] },
+    });
+    std::fs::write(run_dir.join("approvals-forged.json"), forged.to_string()).unwrap();
+
+    let applied = run(&["apply", dir]);
+    assert!(
+        applied
+            .stderr
+            .contains("approvals-forged.json: not an approval"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        applied.stdout.contains("1 approval(s) recorded"),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let approvals: Vec<Value> = lines_of(&ledger)
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["kind"] == "approval")
+        .collect();
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0]["body"]["os_user"], "nobody");
+    assert_eq!(approvals[0]["body"]["lines"].as_array().unwrap().len(), 2);
+    // Recorded once: a second apply adds nothing.
+    let again = run(&["apply", dir]);
+    assert!(
+        !again.stdout.contains("approval(s) recorded"),
+        "{}",
+        again.stdout
+    );
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 0, "{out}");
+
+    // The approval does not carry over to a line whose content differs: the approver's own
+    // file, claiming another hash, approves nothing.
+    let edited = as_nobody(&["approve", dir, "--line", &held[2]]);
+    assert_eq!(edited.code, 0, "{}{}", edited.stdout, edited.stderr);
+    let file = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("approvals-2"))
+        .max()
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let hash = v["line_hashes"][&held[2]].as_str().unwrap().to_string();
+    let changed = text.replace(&hash, &"0".repeat(64));
+    // Rewritten by its owner (in place: the owner stays nobody).
+    std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "printf '%s' '{}' > '{}'",
+            changed.replace('\'', ""),
+            file.display()
+        ))
+        .status()
+        .unwrap();
+    let applied = run(&["apply", dir]);
+    assert!(
+        applied
+            .stderr
+            .contains(&format!("line {} changed since it was approved", held[2])),
+        "{}",
+        applied.stderr
+    );
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
