@@ -39,6 +39,9 @@ pub enum EntryKind {
     /// Someone approved held-back corrections of a run: who (OS user), which lines,
     /// with their content hashes, and the approval file.
     Approval,
+    /// An apply wrote a run's corrections to a target (or failed and rolled back): the
+    /// lines written, stale, without a row, and the posting reference.
+    Posting,
 }
 
 impl EntryKind {
@@ -49,6 +52,7 @@ impl EntryKind {
             EntryKind::RunFooter => "run_footer",
             EntryKind::Sample => "sample",
             EntryKind::Approval => "approval",
+            EntryKind::Posting => "posting",
         }
     }
 
@@ -59,6 +63,7 @@ impl EntryKind {
             EntryKind::RunFooter,
             EntryKind::Sample,
             EntryKind::Approval,
+            EntryKind::Posting,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)

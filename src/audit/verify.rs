@@ -145,7 +145,7 @@ fn runs(entries: &[Entry]) -> Vec<Run<'_>> {
                 lines: None,
                 footer: None,
             }),
-            EntryKind::Sample | EntryKind::Approval => {}
+            EntryKind::Sample | EntryKind::Approval | EntryKind::Posting => {}
             EntryKind::Lines | EntryKind::RunFooter => {
                 if let Some(run) = out.iter_mut().rev().find(|r| r.id == id) {
                     match e.kind {

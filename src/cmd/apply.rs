@@ -83,7 +83,8 @@ pub fn apply_corrections(
     // Corrections that waited for approval and have it go back with the rest.
     // For a run recorded in a ledger, the approvals that count (the approver's own file,
     // not the operator, lines unchanged) go into the ledger before anything is written.
-    let approved = match crate::approve::ledger_of(run_dir, &manifest.run_id)? {
+    let ledger = crate::approve::ledger_of(run_dir, &manifest.run_id)?;
+    let approved = match &ledger {
         Some((ledger, operator)) => {
             let hashes = crate::approve::line_hashes(&discrepancies, &manifest.precision)?;
             let approvals = crate::approve::approvals(
@@ -91,7 +92,7 @@ pub fn apply_corrections(
                 &manifest.run_id,
                 Some((operator.as_str(), &hashes)),
             )?;
-            let recorded = crate::approve::record_pending(&ledger, &approvals)?;
+            let recorded = crate::approve::record_pending(ledger, &approvals)?;
             if recorded > 0 {
                 println!("  {recorded} approval(s) recorded in {}", ledger.display());
             }
@@ -113,7 +114,15 @@ pub fn apply_corrections(
             .min()
             .unwrap_or(manifest.started_at)
     };
-    let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id, &extracted_at)?;
+    let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id, &extracted_at);
+    // Every posting, and a failed one, is a ledger entry.
+    if let Some((ledger, _)) = &ledger {
+        let entries = posting_entries(&manifest.run_id, &results);
+        if !entries.is_empty() {
+            crate::audit::ledger::append(ledger, &entries)?;
+        }
+    }
+    let results = results?;
     let now = chrono::Utc::now();
     let stamp = stamp(now);
     let path = run_dir.join(format!("applied-{stamp}.json"));
@@ -189,5 +198,46 @@ fn some_lines(lines: &[u64]) -> String {
     match lines.len().saturating_sub(SHOWN) {
         0 => shown.join(", "),
         more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// The ledger's `posting` entries for an apply: per target the lines written (with the
+/// run id and line as the posting reference each written row or ledger entry carries),
+/// stale, without a row, or the failure that rolled the target back.
+fn posting_entries(
+    run_id: &str,
+    results: &Result<Vec<crate::odbc::apply::TargetResult>>,
+) -> Vec<(crate::audit::ledger::EntryKind, serde_json::Value)> {
+    let by = crate::audit::identity::os_user();
+    let entry = |body: serde_json::Value| (crate::audit::ledger::EntryKind::Posting, body);
+    match results {
+        Ok(targets) => targets
+            .iter()
+            .map(|r| {
+                entry(serde_json::json!({
+                    "run_id": run_id,
+                    "outcome": "applied",
+                    "source": r.source,
+                    "mode": r.mode,
+                    "table": r.table,
+                    "applied_now": r.applied,
+                    "already_applied": r.already_applied,
+                    "written": r.written,
+                    "stale": r.stale,
+                    "no_row": r.no_row,
+                    "reference": format!("tally_applied: run_id {run_id}, target {}, line", r.source),
+                    "by": by,
+                }))
+            })
+            .collect(),
+        Err(e) => vec![entry(serde_json::json!({
+            "run_id": run_id,
+            "outcome": "failed",
+            "source": e
+                .downcast_ref::<crate::odbc::apply::WriteBackFailed>()
+                .map(|f| f.target.clone()),
+            "message": format!("{e:#}"),
+            "by": by,
+        }))],
     }
 }

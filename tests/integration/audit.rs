@@ -662,3 +662,94 @@ fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+/// The auditor's whole night on the sample (SQLite ERP through its ODBC driver): a run
+/// that writes back, an approval by a second OS user, an apply; every posting and the
+/// approval are entries of a ledger that verifies.
+#[test]
+fn a_run_an_approval_and_an_apply_leave_a_ledger_that_verifies() {
+    assert!(
+        is_root(),
+        "the second OS user is made with setpriv: run as root (CI does)"
+    );
+    let ws = Workspace::new();
+    ws.copy_repo_dir("sample-data");
+    ws.copy_repo_dir("rules");
+    let rules = ws.path("rules/northwind.toml");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(&rules, format!("{text}\n[approval]\nabove = \"50\"\n")).unwrap();
+    let job = ws.path("sample-data/job.toml");
+    let text = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(&job, format!("ledger = \"../audit/ledger.jsonl\"\n{text}")).unwrap();
+    let ledger = ws.path("audit/ledger.jsonl");
+    let out = ws.path("runs");
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--apply",
+    ]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let dir = ws.only_run_dir();
+    let held: Vec<String> = crate::common::discrepancies(&dir)
+        .into_iter()
+        .filter(|l| l["approval"] == "required")
+        .map(|l| l["line"].clone())
+        .collect();
+    assert!(!held.is_empty());
+    open_to_all(ws.dir.path());
+    std::os::unix::fs::chown(&ledger, None, Some(65534)).unwrap();
+    let ok = as_nobody(&["approve", dir.to_str().unwrap(), "--line", &held[0]]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    let applied = run(&["apply", dir.to_str().unwrap()]);
+    assert!(
+        applied.stdout.contains("1 applied, 5 already applied"),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let entries: Vec<Value> = lines_of(&ledger)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run_header",
+            "lines",
+            "run_footer",
+            "posting",
+            "approval",
+            "posting"
+        ]
+    );
+    // The first posting wrote 5 lines; the second the approved one (the 5 before are
+    // counted as already applied and listed as written, as the target holds them).
+    let first = &entries[3]["body"];
+    assert_eq!(first["outcome"], "applied");
+    assert_eq!(first["applied_now"], 5);
+    assert_eq!(first["written"].as_array().unwrap().len(), 5);
+    let second = &entries[5]["body"];
+    assert_eq!(second["applied_now"], 1);
+    let line: u64 = held[0].parse().unwrap();
+    assert!(
+        second["written"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(line))
+    );
+    assert!(
+        !first["written"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(line))
+    );
+    assert_eq!(entries[4]["body"]["os_user"], "nobody");
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 0, "{out}");
+}
