@@ -99,6 +99,39 @@ pub enum AuditCommand {
         /// The ledger file (the job's `ledger`).
         ledger: PathBuf,
     },
+    /// What the ledger holds of one run, as text a person reads.
+    Show {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
+    /// Every line the ledger's runs recorded, with its decision, approval and posting,
+    /// as one table; the filters narrow it (each given must hold).
+    Export {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// The file to write: .csv, .xlsx or .parquet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Runs started on or after this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Runs started on or before this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// A location (repeatable).
+        #[arg(long = "location", value_name = "L")]
+        locations: Vec<String>,
+        /// A SKU as either side writes it, or an item key (repeatable).
+        #[arg(long = "sku", value_name = "S")]
+        skus: Vec<String>,
+        /// A run id (repeatable).
+        #[arg(long = "run", value_name = "ID")]
+        runs: Vec<String>,
+        /// A decision: ignore, correct_book, correct_observed, newer_wins, propagate,
+        /// recount or review (repeatable).
+        #[arg(long = "decision", value_name = "RESOLUTION")]
+        decisions: Vec<String>,
+    },
     /// Draw a monetary-unit sample of a run's lines (probability proportional to their
     /// value) as a blind count sheet, and record the seed and the method in the ledger.
     Sample {

@@ -2,9 +2,12 @@
 //! auditor checks it with (docs/audit.md).
 
 pub mod canonical;
+pub mod export;
 pub mod identity;
 pub mod ledger;
 pub mod merkle;
 pub mod record;
 pub mod sample;
+pub mod show;
 pub mod verify;
+pub mod xlsx;

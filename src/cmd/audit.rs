@@ -13,6 +13,53 @@ use crate::cli::AuditCommand;
 
 pub fn audit(command: AuditCommand) -> Result<Outcome> {
     match command {
+        AuditCommand::Show { run_dir } => {
+            print!("{}", crate::audit::show::show(&run_dir)?);
+            Ok(Outcome::Done)
+        }
+        AuditCommand::Export {
+            ledger,
+            out,
+            from,
+            to,
+            locations,
+            skus,
+            runs,
+            decisions,
+        } => {
+            for d in [&from, &to].into_iter().flatten() {
+                if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                    bail!("--from/--to {d:?}: a day as YYYY-MM-DD");
+                }
+            }
+            for d in &decisions {
+                if !crate::discrepancy::Resolution::ALL
+                    .iter()
+                    .any(|r| r.as_str() == d)
+                {
+                    bail!(
+                        "--decision {d:?}: one of {}",
+                        crate::discrepancy::Resolution::ALL
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+            let filter = crate::audit::export::Filter {
+                from,
+                to,
+                locations,
+                skus,
+                runs,
+                decisions,
+            };
+            let mut table = crate::audit::export::table(&ledger, &filter)?;
+            crate::audit::export::write(&mut table, &out)?;
+            println!("{} lines → {}", table.height(), out.display());
+            Ok(Outcome::Done)
+        }
         AuditCommand::Sample {
             run_dir,
             size,
@@ -76,7 +123,7 @@ fn sample_run(run_dir: &Path, size: usize, seed: u64, out: Option<&Path>) -> Res
                 .finish(&mut sheet)?;
             file.sync_all()?;
         }
-        Some("xlsx") => write_xlsx(&sheet, out)?,
+        Some("xlsx") => crate::audit::xlsx::write(&sheet, out, "Count")?,
         _ => bail!("--out {}: a .csv or .xlsx file", out.display()),
     }
     let body = serde_json::json!({
@@ -125,25 +172,4 @@ fn sample_run(run_dir: &Path, size: usize, seed: u64, out: Option<&Path>) -> Res
         head.hash
     );
     Ok(Outcome::Done)
-}
-
-/// The count sheet as a workbook: a header row, the items as text (codes keep their
-/// zeros), the `counted` column left for the counter.
-fn write_xlsx(sheet: &DataFrame, out: &Path) -> Result<()> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let ws = book.add_worksheet();
-    ws.set_name("Count")?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (c, column) in sheet.columns().iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, column.name().as_str(), &bold)?;
-        let text = column.cast(&DataType::String)?;
-        for (r, v) in text.str()?.iter().enumerate() {
-            if let Some(v) = v.filter(|v| !v.is_empty()) {
-                ws.write_string(r as u32 + 1, c as u16, v)?;
-            }
-        }
-    }
-    book.save(out)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(())
 }

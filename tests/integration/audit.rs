@@ -752,4 +752,83 @@ fn a_run_an_approval_and_an_apply_leave_a_ledger_that_verifies() {
     assert_eq!(entries[4]["body"]["os_user"], "nobody");
     let (code, out) = verify(&ledger);
     assert_eq!(code, 0, "{out}");
+
+    // A person reads the run's story.
+    let shown = run(&["audit", "show", dir.to_str().unwrap()]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for expected in [
+        "operator: OS user root",
+        "approved by nobody (OS user nobody)",
+        "write-back to erp (update tabBin) by root: 5 applied now",
+        "write-back to erp (update tabBin) by root: 1 applied now",
+        "counts tie out: true",
+        "rule small-variance: absolute_qty ≤ 2 → correct_book (low) on qty_mismatch",
+    ] {
+        assert!(
+            shown.stdout.contains(expected),
+            "{expected:?} in:\n{}",
+            shown.stdout
+        );
+    }
+
+    // The export shows every line with its decision, approval and posting.
+    let csv = ws.path("export.csv");
+    let o = run(&[
+        "audit",
+        "export",
+        ledger.to_str().unwrap(),
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let rows = crate::common::read_csv(&csv);
+    assert_eq!(rows.len(), crate::common::discrepancies(&dir).len());
+    let approved = rows.iter().find(|r| r["line"] == held[0]).unwrap();
+    assert_eq!(approved["approved_os_user"], "nobody");
+    assert_eq!(approved["posting"], "written");
+    assert_eq!(approved["posted_to"], "erp");
+    let written = rows.iter().filter(|r| r["posting"] == "written").count();
+    assert_eq!(written, 6);
+    for r in &rows {
+        assert!(!r["resolution"].is_empty() && r["run_id"] == entries[0]["body"]["run_id"]);
+    }
+    // Filtered: one location's lines that were corrected in the book.
+    let o = run(&[
+        "audit",
+        "export",
+        ledger.to_str().unwrap(),
+        "--out",
+        ws.path("bos.parquet").to_str().unwrap(),
+        "--location",
+        "BOS-01",
+        "--decision",
+        "correct_book",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let expected = rows
+        .iter()
+        .filter(|r| r["location"] == "BOS-01" && r["resolution"] == "correct_book")
+        .count();
+    assert!(
+        o.stdout.starts_with(&format!("{expected} lines")),
+        "{}",
+        o.stdout
+    );
+    // An edited line in the run directory: nothing is exported.
+    let records = dir.join("audit/lines.jsonl");
+    let text = std::fs::read_to_string(&records).unwrap();
+    std::fs::write(&records, text.replacen("BOS-01", "BOS-02", 1)).unwrap();
+    let o = run(&[
+        "audit",
+        "export",
+        ledger.to_str().unwrap(),
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("is not what the ledger recorded"),
+        "{}",
+        o.stderr
+    );
 }
