@@ -98,6 +98,31 @@ pub enum AuditCommand {
     Verify {
         /// The ledger file (the job's `ledger`).
         ledger: PathBuf,
+        /// A signed checkpoint (`tally audit checkpoint`) kept apart from the ledger: the
+        /// chain must still hold its head (catches a rewrite of the whole file).
+        #[arg(long, value_name = "FILE", requires = "trust")]
+        checkpoint: Option<PathBuf>,
+        /// The public key (hex) the checkpoint must be signed with.
+        #[arg(long, value_name = "HEX")]
+        trust: Option<String>,
+    },
+    /// Sign the ledger's head with an Ed25519 key, as a checkpoint to keep elsewhere.
+    Checkpoint {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// The private key file (`tally audit keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Where the checkpoint goes.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Make an Ed25519 key for checkpoints: the private key file (mode 0600) and the
+    /// public key printed.
+    Keygen {
+        /// The private key file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// What the ledger holds of one run, as text a person reads.
     Show {

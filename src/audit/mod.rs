@@ -2,6 +2,7 @@
 //! auditor checks it with (docs/audit.md).
 
 pub mod canonical;
+pub mod checkpoint;
 pub mod export;
 pub mod identity;
 pub mod ledger;

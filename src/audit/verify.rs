@@ -28,15 +28,25 @@ pub struct Report {
     pub runs_wrong: Vec<String>,
     /// Run directories not found (archived or moved): not checked, not wrong.
     pub runs_missing: Vec<String>,
+    /// What a signed checkpoint given found wrong.
+    pub checkpoint: Option<String>,
 }
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.chain.is_none() && self.truncated.is_none() && self.runs_wrong.is_empty()
+        self.chain.is_none()
+            && self.truncated.is_none()
+            && self.runs_wrong.is_empty()
+            && self.checkpoint.is_none()
     }
 }
 
-pub fn verify(ledger: &Path) -> Result<Report> {
+/// Verifies the ledger; with a checkpoint and the public key the auditor trusts, also
+/// that the chain still holds the signed head.
+pub fn verify(
+    ledger: &Path,
+    checkpoint: Option<(&super::checkpoint::Checkpoint, &str)>,
+) -> Result<Report> {
     let text = std::fs::read(ledger)
         .with_context(|| format!("cannot read the ledger {}", ledger.display()))?;
     let (entries, broken) = read_chain(&text);
@@ -58,6 +68,9 @@ pub fn verify(ledger: &Path) -> Result<Report> {
             let seq = seq.map_or(String::new(), |s| format!(" (seq {s})"));
             report.chain = Some(format!("{name}:{line}: the entry{seq} {what}"));
         }
+    }
+    if let Some((checkpoint, trusted)) = checkpoint {
+        report.checkpoint = super::checkpoint::check(checkpoint, trusted, &entries)?;
     }
     let last_seq = entries.last().map_or(0, |e| e.seq);
     for run in runs(&entries) {

@@ -66,8 +66,42 @@ pub fn audit(command: AuditCommand) -> Result<Outcome> {
             seed,
             out,
         } => sample_run(&run_dir, size, seed, out.as_deref()),
-        AuditCommand::Verify { ledger } => {
-            let report = verify::verify(&ledger)?;
+        AuditCommand::Keygen { out } => {
+            let public = crate::audit::checkpoint::keygen(&out)?;
+            println!("private key: {} (keep it to yourself)", out.display());
+            println!("public key:  {public}");
+            Ok(Outcome::Done)
+        }
+        AuditCommand::Checkpoint { ledger, key, out } => {
+            let checkpoint = crate::audit::checkpoint::sign(&ledger, &key)?;
+            crate::files::write(&out, &serde_json::to_vec_pretty(&checkpoint)?)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "{}: seq {} head {} signed by {} → {}",
+                ledger.display(),
+                checkpoint.seq,
+                checkpoint.hash,
+                checkpoint.public_key,
+                out.display()
+            );
+            Ok(Outcome::Done)
+        }
+        AuditCommand::Verify {
+            ledger,
+            checkpoint,
+            trust,
+        } => {
+            let checkpoint = match &checkpoint {
+                Some(path) => Some(
+                    serde_json::from_slice::<crate::audit::checkpoint::Checkpoint>(
+                        &std::fs::read(path)
+                            .with_context(|| format!("cannot read {}", path.display()))?,
+                    )
+                    .with_context(|| format!("{}: not a checkpoint", path.display()))?,
+                ),
+                None => None,
+            };
+            let report = verify::verify(&ledger, checkpoint.as_ref().zip(trust.as_deref()))?;
             println!(
                 "{}: {} entries, {} runs ({} run directories checked)",
                 ledger.display(),
@@ -86,6 +120,11 @@ pub fn audit(command: AuditCommand) -> Result<Outcome> {
             }
             for wrong in &report.runs_wrong {
                 println!("  WRONG: {wrong}");
+            }
+            if let Some(wrong) = &report.checkpoint {
+                println!("  CHECKPOINT: {wrong}");
+            } else if checkpoint.is_some() {
+                println!("  the signed checkpoint holds");
             }
             if report.ok() {
                 println!("  the chain verifies");

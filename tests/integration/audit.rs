@@ -832,3 +832,92 @@ fn a_run_an_approval_and_an_apply_leave_a_ledger_that_verifies() {
         o.stderr
     );
 }
+
+/// Rewrites every entry's `prev` and `hash` as a forger would after editing one.
+fn rechain(entries: &mut [Value]) {
+    let mut prev = "0".repeat(64);
+    for e in entries.iter_mut() {
+        e["prev"] = Value::String(prev.clone());
+        e.as_object_mut().unwrap().remove("hash");
+        let hash = format!("{:x}", Sha256::digest(canonical(e).as_bytes()));
+        e["hash"] = Value::String(hash.clone());
+        prev = hash;
+    }
+}
+
+#[test]
+fn a_rewrite_of_the_whole_chain_is_caught_by_a_signed_checkpoint() {
+    let (ws, ledger) = ledger_with_runs(2);
+    let key = ws.path("auditor.key");
+    let made = run(&["audit", "keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let public = made
+        .stdout
+        .split("public key:")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let checkpoint = ws.path("kept-elsewhere/checkpoint.json");
+    std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
+    let signed = run(&[
+        "audit",
+        "checkpoint",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        checkpoint.to_str().unwrap(),
+    ]);
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let with_checkpoint = |ledger: &Path, checkpoint: &Path, trust: &str| {
+        let o = run(&[
+            "audit",
+            "verify",
+            ledger.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--trust",
+            trust,
+        ]);
+        (o.code, o.stdout)
+    };
+    let (code, out) = with_checkpoint(&ledger, &checkpoint, &public);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the signed checkpoint holds"), "{out}");
+
+    // A forger edits the second run's footer, rewrites every hash after it, and removes
+    // the run directories' heads: the chain is consistent again, the checkpoint is not.
+    let mut entries: Vec<Value> = lines_of(&ledger)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    entries[5]["body"]["ties_out"] = Value::Bool(false);
+    rechain(&mut entries);
+    write_lines(&ledger, &entries.iter().map(canonical).collect::<Vec<_>>());
+    for dir in ws.run_dirs() {
+        std::fs::remove_file(dir.join("audit/head.json")).unwrap();
+    }
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 0, "the chain alone cannot tell: {out}");
+    let (code, out) = with_checkpoint(&ledger, &checkpoint, &public);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("entry 6 is not the one signed"), "{out}");
+
+    // A checkpoint that was altered, or signed by another key, proves nothing.
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    c["seq"] = Value::from(3);
+    let altered = ws.path("kept-elsewhere/altered.json");
+    std::fs::write(&altered, c.to_string()).unwrap();
+    let (code, out) = with_checkpoint(&ledger, &altered, &public);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("signature does not verify"), "{out}");
+    let (code, out) = with_checkpoint(&ledger, &checkpoint, &"ab".repeat(32));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("signed by another key"), "{out}");
+}
