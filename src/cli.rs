@@ -79,6 +79,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
     },
+    /// Proof after apply: read the written targets again for the corrected keys and show
+    /// that each holds what was posted (exit 1 naming a line that does not).
+    Verify {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
     /// The audit trail: check a job's ledger.
     Audit {
         #[command(subcommand)]

@@ -73,6 +73,7 @@ fn dispatch(cli: Cli) -> ExitCode {
         } => cmd::merge::merge_runs(&run_dirs, &out, state.as_deref()),
         Command::Check { job } => cmd::check::check_job(&job),
         Command::Audit { command } => cmd::audit::audit(command),
+        Command::Verify { run_dir } => cmd::verify::verify_run(&run_dir),
         Command::Explain {
             job,
             location,

@@ -42,6 +42,8 @@ pub enum EntryKind {
     /// An apply wrote a run's corrections to a target (or failed and rolled back): the
     /// lines written, stale, without a row, and the posting reference.
     Posting,
+    /// `tally verify` read the targets again: per written line, what it holds now.
+    Verification,
 }
 
 impl EntryKind {
@@ -53,6 +55,7 @@ impl EntryKind {
             EntryKind::Sample => "sample",
             EntryKind::Approval => "approval",
             EntryKind::Posting => "posting",
+            EntryKind::Verification => "verification",
         }
     }
 
@@ -64,6 +67,7 @@ impl EntryKind {
             EntryKind::Sample,
             EntryKind::Approval,
             EntryKind::Posting,
+            EntryKind::Verification,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)

@@ -162,6 +162,29 @@ pub fn show(run_dir: &Path) -> Result<String> {
                     b["written"]
                 )?,
             },
+            EntryKind::Verification => {
+                writeln!(w, "verified by {} after apply:", s(&b["by"]))?;
+                for t in b["targets"].as_array().into_iter().flatten() {
+                    let lines = t["lines"].as_array().map_or(&[][..], |l| l.as_slice());
+                    let holding = lines.iter().filter(|l| l["holds"] == true).count();
+                    writeln!(
+                        w,
+                        "  {} ({}): {holding} of {} written lines hold what was posted",
+                        s(&t["source"]),
+                        s(&t["table"]),
+                        lines.len()
+                    )?;
+                    for l in lines.iter().filter(|l| l["holds"] != true) {
+                        writeln!(
+                            w,
+                            "    line {}: holds {} (posted {})",
+                            l["line"],
+                            s(&l["holds_qty"]),
+                            s(&l["posted_qty"])
+                        )?;
+                    }
+                }
+            }
             EntryKind::Sample => writeln!(
                 w,
                 "sample by {}: seed {}, {} points, lines {} (value {} of {})",

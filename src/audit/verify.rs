@@ -158,7 +158,10 @@ fn runs(entries: &[Entry]) -> Vec<Run<'_>> {
                 lines: None,
                 footer: None,
             }),
-            EntryKind::Sample | EntryKind::Approval | EntryKind::Posting => {}
+            EntryKind::Sample
+            | EntryKind::Approval
+            | EntryKind::Posting
+            | EntryKind::Verification => {}
             EntryKind::Lines | EntryKind::RunFooter => {
                 if let Some(run) = out.iter_mut().rev().find(|r| r.id == id) {
                     match e.kind {

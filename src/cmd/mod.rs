@@ -8,6 +8,7 @@ pub mod check;
 pub mod explain;
 pub mod merge;
 pub mod run;
+pub mod verify;
 
 /// How a command ended, for the scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

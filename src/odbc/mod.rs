@@ -6,6 +6,7 @@ pub mod apply;
 pub mod connect;
 pub mod ledger;
 pub mod lock;
+pub mod proof;
 pub mod read;
 pub mod snapshot;
 pub mod sql;

@@ -921,3 +921,58 @@ fn a_rewrite_of_the_whole_chain_is_caught_by_a_signed_checkpoint() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("signed by another key"), "{out}");
 }
+
+/// Proof after apply on the three databases through their ODBC drivers: every written
+/// line holds what was posted; after another writer changes a corrected row, verify
+/// names that line, what it holds and what was posted.
+#[test]
+fn tally_verify_proves_what_the_erp_holds_after_an_apply() {
+    for case in crate::faults::cases("proof") {
+        let (db, t) = (case.db, case.t.as_str());
+        let ws = crate::odbc::stock(db, t);
+        crate::odbc::write_job(&ws, db, t, "mode = \"update\"");
+        let o = crate::odbc::run_job(&ws, "unused", &["--apply"]);
+        assert_eq!(o.code, 0, "{}: {}{}", db.name, o.stdout, o.stderr);
+        let run_dir = ws.only_run_dir();
+        let dir = run_dir.to_str().unwrap();
+        let proof = crate::odbc::tally_with("unused", &["verify", dir]);
+        assert_eq!(
+            proof.code, 0,
+            "{}: {}{}",
+            db.name, proof.stdout, proof.stderr
+        );
+        assert!(
+            proof
+                .stdout
+                .contains("2 of 2 written line(s) hold what was posted"),
+            "{}: {}",
+            db.name,
+            proof.stdout
+        );
+        // Another writer changes a corrected row after the apply.
+        db.exec(&[&format!("UPDATE {t} SET qty = 4 WHERE sku = 'A2'")]);
+        let proof = crate::odbc::tally_with("unused", &["verify", dir]);
+        assert_eq!(
+            proof.code, 1,
+            "{}: {}{}",
+            db.name, proof.stdout, proof.stderr
+        );
+        assert!(
+            proof
+                .stdout
+                .contains("1 of 2 written line(s) hold what was posted"),
+            "{}: {}",
+            db.name,
+            proof.stdout
+        );
+        assert!(
+            proof
+                .stdout
+                .contains("S1 / A2 holds 4 (posted 3): changed since the apply at"),
+            "{}: {}",
+            db.name,
+            proof.stdout
+        );
+        db.exec(&[&format!("DROP TABLE {t}")]);
+    }
+}
