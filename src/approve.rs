@@ -34,6 +34,79 @@ pub struct ApprovalRecord {
     /// never covers a line that changed.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub line_hashes: std::collections::BTreeMap<u64, String>,
+    /// When the job lists `[approvers]`: the approver's Ed25519 public key and signature
+    /// (hex) over `signed_message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl ApprovalRecord {
+    /// What an approver signs: the run, and each line with its content hash.
+    pub fn signed_message(&self) -> Vec<u8> {
+        let mut m = format!("tally approval\n{}\n", self.run_id);
+        for line in &self.lines {
+            let hash = self.line_hashes.get(line).map_or("", String::as_str);
+            m.push_str(&format!("{line}:{hash}\n"));
+        }
+        m.into_bytes()
+    }
+
+    /// Why a signed approval does not hold for the job's `[approvers]`, if it does not.
+    pub fn signature_problem(
+        &self,
+        approvers: &std::collections::BTreeMap<String, String>,
+    ) -> Option<String> {
+        let Some(key) = approvers.get(&self.by) else {
+            return Some(format!("{:?} is not one of the job's [approvers]", self.by));
+        };
+        match (&self.public_key, &self.signature) {
+            (Some(pk), Some(sig)) if pk == key => {
+                (!crate::audit::checkpoint::signed_by(key, &self.signed_message(), sig))
+                    .then(|| "its signature does not verify".to_string())
+            }
+            (Some(_), Some(_)) => Some(format!("it is not signed with {}'s key", self.by)),
+            _ => Some("it is not signed (the job lists [approvers])".into()),
+        }
+    }
+}
+
+/// The approvals of a run that count (`approvals`, with every check the run calls for),
+/// and the run's ledger when it has one.
+pub fn counted(
+    run_dir: &Path,
+    manifest: &crate::write::manifest::Manifest,
+    discrepancies: &DataFrame,
+    approvers: &std::collections::BTreeMap<String, String>,
+) -> Result<(Vec<Counted>, Option<std::path::PathBuf>)> {
+    let ledger = ledger_of(run_dir, &manifest.run_id)?;
+    let hashes = if ledger.is_some() || !approvers.is_empty() {
+        line_hashes(discrepancies, &manifest.precision)?
+    } else {
+        Default::default()
+    };
+    let checks = Checks {
+        operator: ledger.as_ref().map(|(_, op)| op.as_str()),
+        hashes: (ledger.is_some() || !approvers.is_empty()).then_some(&hashes),
+        approvers,
+    };
+    let approvals = approvals(run_dir, &manifest.run_id, &checks)?;
+    Ok((approvals, ledger.map(|(l, _)| l)))
+}
+
+/// An approval file that counts, with its record.
+pub type Counted = (std::path::PathBuf, ApprovalRecord);
+
+/// What an approval must pass beyond naming this run.
+pub struct Checks<'a> {
+    /// The run's operator (a run recorded in a ledger): the approval file must be its
+    /// approver's, who is not the operator.
+    pub operator: Option<&'a str>,
+    /// The lines' current content hashes: an approval covers a line only unchanged.
+    pub hashes: Option<&'a std::collections::BTreeMap<u64, String>>,
+    /// The job's approvers and their keys: an approval must be signed.
+    pub approvers: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// The content hash of each line (its hash-tree leaf, as `audit/lines.jsonl` holds it).
@@ -99,15 +172,11 @@ pub fn who(given: Option<String>) -> String {
 
 /// Every line an approval file of this run (`run_id`) in the run directory approves. A
 /// file made for another run (copied in by hand, say) approves nothing: it is named on
-/// stderr and ignored. For a run recorded in a ledger (`audited`: its operator's OS user
-/// and the lines' current hashes), an approval also needs the approver's own file, another
-/// user than the operator, and unchanged lines.
-pub fn approved_lines(
-    run_dir: &Path,
-    run_id: &str,
-    audited: Option<(&str, &std::collections::BTreeMap<u64, String>)>,
-) -> Result<BTreeSet<u64>> {
-    Ok(approvals(run_dir, run_id, audited)?
+/// stderr and ignored. `checks` says what else it must pass: for a run recorded in a
+/// ledger the approver's own file and another user than the operator; unchanged lines;
+/// a valid signature when the job lists `[approvers]`.
+pub fn approved_lines(run_dir: &Path, run_id: &str, checks: &Checks) -> Result<BTreeSet<u64>> {
+    Ok(approvals(run_dir, run_id, checks)?
         .into_iter()
         .flat_map(|(_, a)| a.lines)
         .collect())
@@ -117,7 +186,7 @@ pub fn approved_lines(
 pub fn approvals(
     run_dir: &Path,
     run_id: &str,
-    audited: Option<(&str, &std::collections::BTreeMap<u64, String>)>,
+    checks: &Checks,
 ) -> Result<Vec<(std::path::PathBuf, ApprovalRecord)>> {
     let mut out = Vec::new();
     let mut paths: Vec<_> = std::fs::read_dir(run_dir)?
@@ -137,21 +206,25 @@ pub fn approvals(
                 );
                 continue;
             }
-            if let Some((operator, hashes)) = audited {
+            let mut refuse = None;
+            if let Some(operator) = checks.operator {
                 let user = a.os_user.clone().unwrap_or_default();
-                let refuse = if owner(&path).as_deref() != Some(user.as_str()) {
-                    Some(format!(
+                if owner(&path).as_deref() != Some(user.as_str()) {
+                    refuse = Some(format!(
                         "it names OS user {user:?} but is not that user's file"
-                    ))
+                    ));
                 } else if user == operator {
-                    Some(format!("{user} ran the job"))
-                } else {
-                    None
-                };
-                if let Some(why) = refuse {
-                    eprintln!("warning: {}: not an approval: {why}", path.display());
-                    continue;
+                    refuse = Some(format!("{user} ran the job"));
                 }
+            }
+            if refuse.is_none() && !checks.approvers.is_empty() {
+                refuse = a.signature_problem(checks.approvers);
+            }
+            if let Some(why) = refuse {
+                eprintln!("warning: {}: not an approval: {why}", path.display());
+                continue;
+            }
+            if let Some(hashes) = checks.hashes {
                 // A line approved with other content than it has now is not approved.
                 a.lines.retain(|l| {
                     let same = a
@@ -213,6 +286,8 @@ pub fn approval_entry(path: &Path, record: &ApprovalRecord) -> Result<serde_json
         "at": record.at,
         "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
         "file_sha256": crate::values::sha256_hex(&bytes),
+        "public_key": record.public_key,
+        "signature": record.signature,
     }))
 }
 

@@ -46,6 +46,10 @@ pub enum Command {
         /// Who approves (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        /// The approver's private key (`tally audit keygen`), when the job lists
+        /// `[approvers]`: the approval is signed with it.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Combine shard runs of one job into one run directory.
     Merge {

@@ -65,7 +65,12 @@ fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run { job, options } => cmd::run::run_job(&job, &options),
         Command::Apply { run_dir, force } => cmd::apply::apply_run(&run_dir, force),
-        Command::Approve { run_dir, lines, by } => cmd::approve::approve_run(&run_dir, &lines, by),
+        Command::Approve {
+            run_dir,
+            lines,
+            by,
+            key,
+        } => cmd::approve::approve_run(&run_dir, &lines, by, key.as_deref()),
         Command::Merge {
             run_dirs,
             out,

@@ -26,11 +26,11 @@ fn message(seq: u64, hash: &str) -> Vec<u8> {
     format!("tally ledger checkpoint\n{seq}\n{hash}\n").into_bytes()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex<const N: usize>(text: &str, what: &str) -> Result<[u8; N]> {
+pub fn unhex<const N: usize>(text: &str, what: &str) -> Result<[u8; N]> {
     let text = text.trim();
     if text.len() != 2 * N || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("{what}: {} hex digits expected", 2 * N);
@@ -60,7 +60,7 @@ pub fn keygen(out: &Path) -> Result<String> {
     Ok(hex(key.verifying_key().as_bytes()))
 }
 
-fn signing_key(path: &Path) -> Result<SigningKey> {
+pub fn signing_key(path: &Path) -> Result<SigningKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the key {}", path.display()))?;
     Ok(SigningKey::from_bytes(&unhex::<32>(
@@ -131,4 +131,25 @@ pub fn check(
             checkpoint.seq, checkpoint.at
         )),
     })
+}
+
+/// Signs a message with the key in `key_file`: the public key and the signature, hex.
+pub fn sign_with(key_file: &Path, message: &[u8]) -> Result<(String, String)> {
+    let key = signing_key(key_file)?;
+    Ok((
+        hex(key.verifying_key().as_bytes()),
+        hex(&key.sign(message).to_bytes()),
+    ))
+}
+
+/// Whether `signature` (hex) is `public_key`'s (hex) over `message`.
+pub fn signed_by(public_key: &str, message: &[u8], signature: &str) -> bool {
+    let (Ok(key), Ok(sig)) = (
+        unhex::<32>(public_key, "public key"),
+        unhex::<64>(signature, "signature"),
+    ) else {
+        return false;
+    };
+    VerifyingKey::from_bytes(&key)
+        .is_ok_and(|k| k.verify(message, &Signature::from_bytes(&sig)).is_ok())
 }

@@ -72,6 +72,39 @@ pub fn verify(
     if let Some((checkpoint, trusted)) = checkpoint {
         report.checkpoint = super::checkpoint::check(checkpoint, trusted, &entries)?;
     }
+    // A signed approval's signature, over what the entry says was approved.
+    for e in entries.iter().filter(|e| e.kind == EntryKind::Approval) {
+        let (Some(key), Some(sig)) = (e.body["public_key"].as_str(), e.body["signature"].as_str())
+        else {
+            continue;
+        };
+        let record = crate::approve::ApprovalRecord {
+            run_id: e.body["run_id"].as_str().unwrap_or("").to_string(),
+            lines: e.body["lines"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default(),
+            by: e.body["name"].as_str().unwrap_or("").to_string(),
+            at: String::new(),
+            os_user: None,
+            line_hashes: e.body["line_hashes"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(l, h)| Some((l.parse().ok()?, h.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            public_key: None,
+            signature: None,
+        };
+        if !super::checkpoint::signed_by(key, &record.signed_message(), sig) {
+            report.runs_wrong.push(format!(
+                "{name}:{}: the approval (seq {}) of run {} is not signed by the key it names",
+                e.line, e.seq, record.run_id
+            ));
+        }
+    }
     let last_seq = entries.last().map_or(0, |e| e.seq);
     for run in runs(&entries) {
         report.runs += 1;

@@ -83,23 +83,19 @@ pub fn apply_corrections(
     // Corrections that waited for approval and have it go back with the rest.
     // For a run recorded in a ledger, the approvals that count (the approver's own file,
     // not the operator, lines unchanged) go into the ledger before anything is written.
-    let ledger = crate::approve::ledger_of(run_dir, &manifest.run_id)?;
-    let approved = match &ledger {
-        Some((ledger, operator)) => {
-            let hashes = crate::approve::line_hashes(&discrepancies, &manifest.precision)?;
-            let approvals = crate::approve::approvals(
-                run_dir,
-                &manifest.run_id,
-                Some((operator.as_str(), &hashes)),
-            )?;
-            let recorded = crate::approve::record_pending(ledger, &approvals)?;
-            if recorded > 0 {
-                println!("  {recorded} approval(s) recorded in {}", ledger.display());
-            }
-            approvals.into_iter().flat_map(|(_, a)| a.lines).collect()
+    // The approvals that count (for a run recorded in a ledger: the approver's own file,
+    // not the operator, lines unchanged; signed when the job lists [approvers]) go into
+    // the ledger before anything is written.
+    let (approvals, ledger) =
+        crate::approve::counted(run_dir, manifest, &discrepancies, &job.approvers)?;
+    if let Some(ledger) = &ledger {
+        let recorded = crate::approve::record_pending(ledger, &approvals)?;
+        if recorded > 0 {
+            println!("  {recorded} approval(s) recorded in {}", ledger.display());
         }
-        None => crate::approve::approved_lines(run_dir, &manifest.run_id, None)?,
-    };
+    }
+    let approved: std::collections::BTreeSet<u64> =
+        approvals.into_iter().flat_map(|(_, a)| a.lines).collect();
     let corrections = crate::resolve::corrections(&crate::approve::mark_approved(
         discrepancies.clone(),
         &approved,
@@ -116,7 +112,7 @@ pub fn apply_corrections(
     };
     let results = crate::odbc::apply::apply(job, &corrections, &manifest.run_id, &extracted_at);
     // Every posting, and a failed one, is a ledger entry.
-    if let Some((ledger, _)) = &ledger {
+    if let Some(ledger) = &ledger {
         let entries = posting_entries(&manifest.run_id, &results);
         if !entries.is_empty() {
             crate::audit::ledger::append(ledger, &entries)?;

@@ -11,15 +11,22 @@ use crate::discrepancy::Approval;
 use crate::schema::line;
 use crate::write::read::{read_manifest, recorded_discrepancies, stamp, write_whole};
 
-pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<Outcome> {
+pub fn approve_run(
+    run_dir: &Path,
+    lines: &[u64],
+    by: Option<String>,
+    key: Option<&Path>,
+) -> Result<Outcome> {
     let manifest = read_manifest(run_dir)?;
     let discrepancies = recorded_discrepancies(run_dir, &manifest)?;
+    let approvers = crate::write::read::job_of(&manifest)?.approvers;
     // A run recorded in a ledger is approved by an OS user other than the one who ran it.
     let ledger = crate::approve::ledger_of(run_dir, &manifest.run_id)?;
     let os_user = crate::audit::identity::os_user();
-    let hashes = match &ledger {
-        Some(_) => crate::approve::line_hashes(&discrepancies, &manifest.precision)?,
-        None => Default::default(),
+    let hashes = if ledger.is_some() || !approvers.is_empty() {
+        crate::approve::line_hashes(&discrepancies, &manifest.precision)?
+    } else {
+        Default::default()
     };
     let by = match by.or_else(|| ledger.as_ref().map(|_| os_user.clone())) {
         Some(b) if !b.trim().is_empty() => b.trim().to_string(),
@@ -43,8 +50,23 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
     }
     let numbers = discrepancies.column(line::LINE)?.u64()?.clone();
     let approval = discrepancies.column(line::APPROVAL)?.str()?.clone();
-    let audited = ledger.as_ref().map(|(_, op)| (op.as_str(), &hashes));
-    let already = approved_lines(run_dir, &manifest.run_id, audited)?;
+    if !approvers.is_empty() {
+        ensure!(
+            approvers.contains_key(&by),
+            "{by} is not one of the job's [approvers] ({}): --by names who approves",
+            approvers.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        ensure!(
+            key.is_some(),
+            "the job lists [approvers]: sign the approval with --key FILE (your private key)"
+        );
+    }
+    let checks = crate::approve::Checks {
+        operator: ledger.as_ref().map(|(_, op)| op.as_str()),
+        hashes: (ledger.is_some() || !approvers.is_empty()).then_some(&hashes),
+        approvers: &approvers,
+    };
+    let already = approved_lines(run_dir, &manifest.run_id, &checks)?;
     let mut problems = Vec::new();
     let mut new = Vec::new();
     for line in lines {
@@ -66,7 +88,7 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
         return Ok(Outcome::Done);
     }
     let now = chrono::Utc::now();
-    let record = ApprovalRecord {
+    let mut record = ApprovalRecord {
         run_id: manifest.run_id.clone(),
         lines: new.clone(),
         by: by.clone(),
@@ -76,7 +98,20 @@ pub fn approve_run(run_dir: &Path, lines: &[u64], by: Option<String>) -> Result<
             .iter()
             .filter_map(|l| Some((*l, hashes.get(l)?.clone())))
             .collect(),
+        public_key: None,
+        signature: None,
     };
+    if let Some(key) = key.filter(|_| !approvers.is_empty()) {
+        let (public, signature) =
+            crate::audit::checkpoint::sign_with(key, &record.signed_message())?;
+        ensure!(
+            approvers.get(&by) == Some(&public),
+            "{} is not {by}'s key as the job's [approvers] lists it",
+            key.display()
+        );
+        record.public_key = Some(public);
+        record.signature = Some(signature);
+    }
     let path = run_dir.join(format!("approvals-{}.json", stamp(now)));
     write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
     println!(

@@ -14,18 +14,10 @@ pub fn verify_run(run_dir: &Path) -> Result<Outcome> {
     let job = job_of(&manifest)?;
     let discrepancies = recorded_discrepancies(run_dir, &manifest)?;
     // The corrections as apply made them: approved ones included, under the same rules.
-    let ledger = crate::approve::ledger_of(run_dir, &manifest.run_id)?;
-    let approved = match &ledger {
-        Some((_, operator)) => {
-            let hashes = crate::approve::line_hashes(&discrepancies, &manifest.precision)?;
-            crate::approve::approved_lines(
-                run_dir,
-                &manifest.run_id,
-                Some((operator.as_str(), &hashes)),
-            )?
-        }
-        None => crate::approve::approved_lines(run_dir, &manifest.run_id, None)?,
-    };
+    let (approvals, ledger) =
+        crate::approve::counted(run_dir, &manifest, &discrepancies, &job.approvers)?;
+    let approved: std::collections::BTreeSet<u64> =
+        approvals.into_iter().flat_map(|(_, a)| a.lines).collect();
     let corrections =
         crate::resolve::corrections(&crate::approve::mark_approved(discrepancies, &approved)?)?;
     let proofs = crate::odbc::proof::prove(&job, &corrections, &manifest.run_id)?;
@@ -67,7 +59,7 @@ pub fn verify_run(run_dir: &Path) -> Result<Outcome> {
             manifest.run_id
         );
     }
-    if let Some((ledger, _)) = &ledger {
+    if let Some(ledger) = &ledger {
         let body = serde_json::json!({
             "run_id": manifest.run_id,
             "by": crate::audit::identity::os_user(),

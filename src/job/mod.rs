@@ -52,6 +52,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     let mut output = None;
     let mut state = None;
     let mut ledger = None;
+    let mut approvers = BTreeMap::new();
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
         let mut saw_sources = false;
@@ -62,6 +63,23 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 "output" => output = toml_doc::decode::<String>(value, &mut diags, "output"),
                 "state" => state = toml_doc::decode::<String>(value, &mut diags, "state"),
                 "ledger" => ledger = toml_doc::decode::<String>(value, &mut diags, "ledger"),
+                "approvers" => {
+                    // name = "Ed25519 public key, 64 hex digits"
+                    for (name, key) in toml_doc::entries(value, &mut diags, "approvers") {
+                        let what = format!("approver `{}`", name.get_ref());
+                        if let Some(k) = toml_doc::decode::<String>(key, &mut diags, &what) {
+                            if crate::audit::checkpoint::unhex::<32>(&k, &what).is_ok() {
+                                approvers.insert(name.get_ref().to_string(), k.trim().to_lowercase());
+                            } else {
+                                diags.hint(
+                                    key.span(),
+                                    format!("{what}: not an Ed25519 public key"),
+                                    "64 hex digits, as `tally audit keygen` prints it",
+                                );
+                            }
+                        }
+                    }
+                }
                 "sources" => {
                     saw_sources = true;
                     for (name, value) in toml_doc::entries(value, &mut diags, "sources") {
@@ -97,7 +115,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the job file"),
-                    "the job file takes: rules, output, state, ledger, [sources.NAME], [[pairings]]",
+                    "the job file takes: rules, output, state, ledger, [approvers], [sources.NAME], [[pairings]]",
                 ),
             }
         }
@@ -157,6 +175,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
             output: dir.join(output.unwrap_or_else(|| "runs".to_string())),
             state: state.map(|s| dir.join(s)),
             ledger: ledger.map(|l| dir.join(l)),
+            approvers,
         }),
         _ => Err(ConfigErrors(errors)),
     }

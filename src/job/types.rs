@@ -21,6 +21,9 @@ pub struct Job {
     pub state: Option<PathBuf>,
     /// The audit ledger every run of the job is recorded in (audit/ledger.rs).
     pub ledger: Option<PathBuf>,
+    /// Who may approve, each with the Ed25519 public key (hex) their approvals must be
+    /// signed with; empty: approvals are not signed.
+    pub approvers: std::collections::BTreeMap<String, String>,
 }
 
 impl Job {

@@ -976,3 +976,141 @@ fn tally_verify_proves_what_the_erp_holds_after_an_apply() {
         db.exec(&[&format!("DROP TABLE {t}")]);
     }
 }
+
+/// With `[approvers]` in the job, an approval must be signed with the approver's key:
+/// unsigned, another key, or an altered signature approves nothing.
+#[test]
+fn approvals_are_signed_when_the_job_lists_approvers() {
+    assert!(
+        is_root(),
+        "the second OS user is made with setpriv: run as root (CI does)"
+    );
+    let (ws, ledger) = ledger_with_runs(0);
+    ws.write(
+        "rules.toml",
+        format!(
+            "{}\n[approval]\nabove = \"1\"\n\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n",
+            crate::common::PLAIN_RULES
+        ),
+    );
+    let keys = ws.path("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    open_to_all(ws.dir.path());
+    let made = as_nobody(&[
+        "audit",
+        "keygen",
+        "--out",
+        &format!("{}/dana.key", keys.display()),
+    ]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let dana = made
+        .stdout
+        .split("public key:")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let other = as_nobody(&[
+        "audit",
+        "keygen",
+        "--out",
+        &format!("{}/eve.key", keys.display()),
+    ]);
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let job = std::fs::read_to_string(ws.path("job.toml")).unwrap();
+    let (top, rest) = job.split_once("[sources").unwrap();
+    ws.write(
+        "job.toml",
+        format!("{top}[approvers]\nDana = \"{dana}\"\n\n[sources{rest}"),
+    );
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let run_dir = ws.only_run_dir();
+    open_to_all(ws.dir.path());
+    std::os::unix::fs::chown(&ledger, None, Some(65534)).unwrap();
+    let held: Vec<String> = crate::common::discrepancies(&run_dir)
+        .into_iter()
+        .filter(|l| l["approval"] == "required")
+        .map(|l| l["line"].clone())
+        .collect();
+    let dir = run_dir.to_str().unwrap();
+    let unsigned = as_nobody(&["approve", dir, "--line", &held[0], "--by", "Dana"]);
+    assert_eq!(unsigned.code, 2);
+    assert!(
+        unsigned.stderr.contains("sign the approval with --key"),
+        "{}",
+        unsigned.stderr
+    );
+    let stranger = as_nobody(&["approve", dir, "--line", &held[0], "--by", "Eve"]);
+    assert_eq!(stranger.code, 2);
+    assert!(
+        stranger.stderr.contains("not one of the job's [approvers]"),
+        "{}",
+        stranger.stderr
+    );
+    let eve_key = format!("{}/eve.key", keys.display());
+    let wrong = as_nobody(&[
+        "approve", dir, "--line", &held[0], "--by", "Dana", "--key", &eve_key,
+    ]);
+    assert_eq!(wrong.code, 2);
+    assert!(
+        wrong.stderr.contains("is not Dana's key"),
+        "{}",
+        wrong.stderr
+    );
+    let dana_key = format!("{}/dana.key", keys.display());
+    let ok = as_nobody(&[
+        "approve", dir, "--line", &held[0], "--by", "Dana", "--key", &dana_key,
+    ]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    let file = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("approvals-"))
+        .unwrap();
+    let record: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(record["public_key"], dana.as_str());
+    assert_eq!(record["signature"].as_str().unwrap().len(), 128);
+    let applied = run(&["apply", dir]);
+    assert!(
+        applied.stdout.contains("1 approval(s) recorded"),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    assert!(
+        !applied.stderr.contains("not an approval"),
+        "{}",
+        applied.stderr
+    );
+    let (code, out) = verify(&ledger);
+    assert_eq!(code, 0, "{out}");
+
+    // The approver's own file with another line slipped in: the signature no longer holds.
+    let mut altered = record.clone();
+    altered["lines"] = serde_json::json!([
+        held[0].parse::<u64>().unwrap(),
+        held[1].parse::<u64>().unwrap()
+    ]);
+    altered["line_hashes"][&held[1]] = record["line_hashes"][&held[0]].clone();
+    let text = altered.to_string().replace('\'', "");
+    std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+        ])
+        .arg(format!("printf '%s' '{text}' > '{}'", file.display()))
+        .status()
+        .unwrap();
+    let applied = run(&["apply", dir]);
+    assert!(
+        applied
+            .stderr
+            .contains("not an approval: its signature does not verify"),
+        "{}",
+        applied.stderr
+    );
+}
