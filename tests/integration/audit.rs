@@ -1114,3 +1114,118 @@ fn approvals_are_signed_when_the_job_lists_approvers() {
         applied.stderr
     );
 }
+
+/// Proof after apply for a ledger target: the run's adjustment entries are there with
+/// the posted quantity after; an entry changed afterwards is named.
+#[test]
+fn tally_verify_proves_a_ledger_targets_entries() {
+    for case in crate::faults::cases("proofl") {
+        let (db, t) = (case.db, case.t.as_str());
+        let ws = crate::odbc::stock(db, t);
+        let ledger = crate::faults::status_ledger(db, t);
+        crate::odbc::write_job(
+            &ws,
+            db,
+            t,
+            &format!(
+                "mode = \"ledger\"\ntable = \"{ledger}\"\nposted = {{ column = \"status\", values = [\"posted\"] }}"
+            ),
+        );
+        let o = crate::odbc::run_job(&ws, "unused", &["--apply"]);
+        assert_eq!(o.code, 0, "{}: {}{}", db.name, o.stdout, o.stderr);
+        let dir = ws.only_run_dir();
+        let proof = crate::odbc::tally_with("unused", &["verify", dir.to_str().unwrap()]);
+        assert_eq!(
+            proof.code, 0,
+            "{}: {}{}",
+            db.name, proof.stdout, proof.stderr
+        );
+        assert!(
+            proof.stdout.contains("(ledger ")
+                && proof.stdout.contains("2 of 2 written line(s) hold"),
+            "{}: {}",
+            db.name,
+            proof.stdout
+        );
+        db.exec(&[&format!(
+            "UPDATE {ledger} SET qty_after = 1 WHERE sku = 'A2'"
+        )]);
+        let proof = crate::odbc::tally_with("unused", &["verify", dir.to_str().unwrap()]);
+        assert_eq!(
+            proof.code, 1,
+            "{}: {}{}",
+            db.name, proof.stdout, proof.stderr
+        );
+        assert!(
+            proof.stdout.contains("S1 / A2 holds 1 (posted 3)"),
+            "{}: {}",
+            db.name,
+            proof.stdout
+        );
+        db.exec(&[&format!("DROP TABLE {t}"), &format!("DROP TABLE {ledger}")]);
+    }
+}
+
+/// An approval file copied from another run approves nothing there.
+#[test]
+fn an_approval_of_another_run_is_refused() {
+    assert!(
+        is_root(),
+        "the second OS user is made with setpriv: run as root (CI does)"
+    );
+    let (ws, ledger) = ledger_with_runs(0);
+    ws.write(
+        "rules.toml",
+        format!(
+            "{}\n[approval]\nabove = \"1\"\n\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n",
+            crate::common::PLAIN_RULES
+        ),
+    );
+    for out in ["runs-a", "runs-b"] {
+        let o = run(&[
+            "run",
+            ws.path("job.toml").to_str().unwrap(),
+            "--out",
+            ws.path(out).to_str().unwrap(),
+        ]);
+        assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    }
+    let only = |out: &str| {
+        std::fs::read_dir(ws.path(out))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    };
+    let (a, b) = (only("runs-a"), only("runs-b"));
+    open_to_all(ws.dir.path());
+    std::os::unix::fs::chown(&ledger, None, Some(65534)).unwrap();
+    let held = crate::common::discrepancies(&a)
+        .into_iter()
+        .find(|l| l["approval"] == "required")
+        .unwrap()["line"]
+        .clone();
+    let ok = as_nobody(&["approve", a.to_str().unwrap(), "--line", &held]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    let file = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("approvals-"))
+        .unwrap();
+    // Copied by its owner into the other run's directory.
+    std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cp"])
+        .arg(&file)
+        .arg(&b)
+        .status()
+        .unwrap();
+    let applied = run(&["apply", b.to_str().unwrap()]);
+    assert!(
+        applied.stderr.contains("not of this run")
+            && !applied.stdout.contains("approval(s) recorded"),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+}
