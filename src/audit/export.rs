@@ -76,8 +76,13 @@ pub fn table(ledger: &Path, filter: &Filter) -> Result<DataFrame> {
             }
             EntryKind::Posting => {
                 let reference = format!("tally_applied: run_id {run}, target {}", text("source"));
+                let written = if e.body["pending_erp_posting"] == true {
+                    "written, pending the ERP's posting"
+                } else {
+                    "written"
+                };
                 for (key, what) in [
-                    ("written", "written"),
+                    ("written", written),
                     ("stale", "stale"),
                     ("no_row", "no_row"),
                 ] {

@@ -219,6 +219,8 @@ fn posting_entries(
                     "applied_now": r.applied,
                     "already_applied": r.already_applied,
                     "written": r.written,
+                    // A ledger target's entries wait for the ERP to post them.
+                    "pending_erp_posting": r.mode == "ledger",
                     "stale": r.stale,
                     "no_row": r.no_row,
                     "reference": format!("tally_applied: run_id {run_id}, target {}, line", r.source),
