@@ -49,6 +49,10 @@ pub struct RunOptions {
     /// (never instead of it).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
+    /// Also write the lines and corrections as workbooks: auto (runs of up to 50,000
+    /// lines), all, or none.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub xlsx: crate::write::xlsx::XlsxLines,
 }
 
 impl RunOptions {
@@ -100,6 +104,7 @@ pub fn hold(job: &Job, opts: &RunOptions) -> Result<Held> {
 pub fn run(job: &Job, opts: &RunOptions, held: &Held) -> Result<RunResult> {
     let mut meta = RunMeta::new(opts.locations.clone(), opts.shard);
     meta.operator = opts.operator.clone();
+    meta.xlsx = opts.xlsx;
     if opts.shard.is_none() {
         // Absolute, so that `tally apply` finds it from any directory.
         meta.state = opts

@@ -184,6 +184,22 @@ pub const PRESETS: &[Preset] = &[
         ..BASE
     },
     Preset {
+        name: "tally-recount",
+        system: "tally's own recount sheet (recount/<location>.xlsx of a run directory), filled in \
+                 on the shop floor: location, item key and the count; an item left blank was not \
+                 counted",
+        columns: &[
+            req(Field::Location, &["location"]),
+            req(Field::Sku, &["item_key"]),
+            req(Field::Qty, &["counted"]),
+            opt(Field::Description, &["description"]),
+            opt(Field::Category, &["category"]),
+        ],
+        blank_absent: true,
+        signature: &["location", "item_key", "counted"],
+        ..BASE
+    },
+    Preset {
         name: "erpnext-bin",
         system: "ERPNext Bin (tabBin: item_code, warehouse, actual_qty, valuation_rate), as a table, \
                  its CSV or its report export (Item Code, Warehouse, Actual Qty, Valuation Rate)",

@@ -13,7 +13,13 @@ use crate::job::{CorrectionFormat, Job};
 use crate::schema::correction;
 
 /// Writes `corrections/<pairing>.<side>.csv` (and `.erpnext.csv`); returns the files.
-pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec<String>> {
+/// `xlsx`: also each side's corrections as a workbook (`write/xlsx.rs`).
+pub fn write(
+    dir: &mut RunDir,
+    corrections: &DataFrame,
+    job: &Job,
+    xlsx: bool,
+) -> Result<Vec<String>> {
     let mut files = Vec::new();
     for pairing in &job.pairings {
         for side in [Side::Book, Side::Observed] {
@@ -32,6 +38,11 @@ pub fn write(dir: &mut RunDir, corrections: &DataFrame, job: &Job) -> Result<Vec
             let stem = format!("corrections/{}.{}", file_stem(&pairing.name), side.as_str());
             dir.write_csv(&format!("{stem}.csv"), &part, &job.rules.precision)?;
             files.push(format!("{stem}.csv"));
+            if xlsx {
+                let book = super::xlsx::workbook(&part, &job.rules.precision, "Corrections")?;
+                dir.write_bytes(&format!("{stem}.xlsx"), &book)?;
+                files.push(format!("{stem}.xlsx"));
+            }
 
             let sources = match side {
                 Side::Book => &pairing.book,

@@ -8,6 +8,8 @@ pub mod corrections;
 pub mod manifest;
 pub mod publish;
 pub mod read;
+pub mod recount;
+pub mod xlsx;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};

@@ -42,6 +42,8 @@ pub struct RunMeta {
     pub state: Option<std::path::PathBuf>,
     /// The name `--operator` gave, recorded in the ledger beside the OS user.
     pub operator: Option<String>,
+    /// When the lines and corrections are also written as workbooks.
+    pub xlsx: super::xlsx::XlsxLines,
 }
 
 impl RunMeta {
@@ -55,6 +57,7 @@ impl RunMeta {
             merged_from: Vec::new(),
             state: None,
             operator: None,
+            xlsx: Default::default(),
         }
     }
 }
@@ -115,7 +118,15 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                 let t = std::time::Instant::now();
                 let parquet = files.write_parquet("discrepancies.parquet", &discrepancies)?;
                 trace("  discrepancies.parquet", t);
-                Ok(vec![csv, parquet])
+                let mut written = vec![csv, parquet];
+                if meta.xlsx.wanted(discrepancies.height()) {
+                    let t = std::time::Instant::now();
+                    let book =
+                        super::xlsx::workbook(&discrepancies, &job.rules.precision, "Lines")?;
+                    written.push(files.write_bytes("discrepancies.xlsx", &book)?);
+                    trace("  discrepancies.xlsx", t);
+                }
+                Ok(written)
             });
             // The ledger's line records on a third: much of their time is the disk's.
             let audit = job.ledger.is_some().then(|| {
@@ -146,7 +157,18 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                 correction_totals.by_target = count_by(&corrections, correction::TARGET)?
                     .into_iter()
                     .collect();
-                correction_totals.files = corrections::write(&mut dir, &corrections, job)?;
+                correction_totals.files = corrections::write(
+                    &mut dir,
+                    &corrections,
+                    job,
+                    meta.xlsx.wanted(corrections.height()),
+                )?;
+                // The recount sheets to take onto the shop floor, one per location.
+                if meta.xlsx != super::xlsx::XlsxLines::None {
+                    for (rel, bytes) in super::recount::sheets(&discrepancies, &meta.run_id)? {
+                        dir.write_bytes(&rel, &bytes)?;
+                    }
+                }
                 // A shard's part of the baseline, for `tally merge` to store (hashed like the rest).
                 if let (Some(state), Some(_)) = (&state, meta.shard) {
                     dir.write_parquet(crate::sync::SHARD_PART, state)?;

@@ -8,6 +8,7 @@ mod common;
 mod deploy;
 mod docs;
 mod explain;
+mod exports;
 mod faults;
 mod formats;
 mod odbc;

@@ -244,7 +244,30 @@ fn formulas_in_exports_are_neutralised_in_every_csv() {
         text.contains("'=HYPERLINK") && text.contains("'@SUM(1)"),
         "{text}"
     );
-    for f in walk(&run.join("corrections")) {
+    // Workbooks: every text cell that could be a formula is neutralised too.
+    for f in walk(&run)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "xlsx"))
+    {
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook(&f).unwrap();
+        for name in book.sheet_names() {
+            let range = book.worksheet_range(&name).unwrap();
+            for cell in range.cells() {
+                if let calamine::Data::String(s) = cell.2 {
+                    assert!(!s.starts_with(['=', '@', '+']), "{}: {s}", f.display());
+                }
+            }
+            assert!(
+                book.worksheet_formula(&name).unwrap().is_empty(),
+                "no formulas"
+            );
+        }
+    }
+    for f in walk(&run.join("corrections"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "csv"))
+    {
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(
             !text.contains(",@SUM") && !text.contains(",=HYP"),
