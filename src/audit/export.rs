@@ -217,8 +217,9 @@ pub fn table(ledger: &Path, filter: &Filter) -> Result<DataFrame> {
     Ok(DataFrame::new(rows.len(), series)?)
 }
 
-/// Writes the table by the file's extension: .csv, .xlsx or .parquet.
-pub fn write(table: &mut DataFrame, out: &Path) -> Result<()> {
+/// Writes a table by the file's extension: .csv, .xlsx (one sheet, `sheet`) or .parquet
+/// (the export, and the sample's count sheet).
+pub fn write(table: &mut DataFrame, out: &Path, sheet: &str) -> Result<()> {
     match out.extension().and_then(|e| e.to_str()) {
         Some("csv") => {
             let mut file = crate::files::create(out)
@@ -231,7 +232,7 @@ pub fn write(table: &mut DataFrame, out: &Path) -> Result<()> {
         Some("parquet") => {
             crate::files::write_parquet(out, table, ParquetCompression::default(), true)?
         }
-        Some("xlsx") => super::xlsx::write(table, out, "Lines")?,
+        Some("xlsx") => super::xlsx::write(table, out, sheet)?,
         _ => bail!("--out {}: a .csv, .xlsx or .parquet file", out.display()),
     }
     Ok(())

@@ -106,7 +106,8 @@ pub fn verify(
         }
     }
     let last_seq = entries.last().map_or(0, |e| e.seq);
-    for run in runs(&entries) {
+    let recorded_runs = runs(&entries);
+    for run in &recorded_runs {
         report.runs += 1;
         let dir = PathBuf::from(run.header.body["run_dir"].as_str().unwrap_or(""));
         if !dir.join("manifest.json").is_file() {
@@ -116,7 +117,7 @@ pub fn verify(
             continue;
         }
         report.runs_checked += 1;
-        for problem in check_run(&run, &dir, &entries, last_seq) {
+        for problem in check_run(run, &dir, &entries, last_seq) {
             report
                 .runs_wrong
                 .push(format!("run {} ({}): {problem}", run.id, dir.display()));
@@ -126,9 +127,9 @@ pub fn verify(
     // without them) still have their directories beside the recorded ones: each holds
     // the head its run left, which the chain must reach.
     let recorded: std::collections::BTreeSet<String> =
-        runs(&entries).iter().map(|r| r.id.clone()).collect();
+        recorded_runs.iter().map(|r| r.id.clone()).collect();
     let this = std::fs::canonicalize(ledger).ok();
-    let folders: std::collections::BTreeSet<PathBuf> = runs(&entries)
+    let folders: std::collections::BTreeSet<PathBuf> = recorded_runs
         .iter()
         .filter_map(|r| {
             Path::new(r.header.body["run_dir"].as_str()?)

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use polars::prelude::*;
 
 use super::Outcome;
 use crate::audit::ledger::{EntryKind, Head, append};
@@ -56,7 +55,7 @@ pub fn audit(command: AuditCommand) -> Result<Outcome> {
                 decisions,
             };
             let mut table = crate::audit::export::table(&ledger, &filter)?;
-            crate::audit::export::write(&mut table, &out)?;
+            crate::audit::export::write(&mut table, &out, "Lines")?;
             println!("{} lines → {}", table.height(), out.display());
             Ok(Outcome::Done)
         }
@@ -153,18 +152,7 @@ fn sample_run(run_dir: &Path, size: usize, seed: u64, out: Option<&Path>) -> Res
     let mut sheet = sample::sheet(&shown, &drawn)?;
     let default = format!("sample-{}-{seed}.csv", manifest.run_id);
     let out = out.unwrap_or(Path::new(&default));
-    match out.extension().and_then(|e| e.to_str()) {
-        Some("csv") => {
-            let mut file = crate::files::create(out)
-                .with_context(|| format!("cannot write {}", out.display()))?;
-            CsvWriter::new(&mut file)
-                .include_header(true)
-                .finish(&mut sheet)?;
-            file.sync_all()?;
-        }
-        Some("xlsx") => crate::audit::xlsx::write(&sheet, out, "Count")?,
-        _ => bail!("--out {}: a .csv or .xlsx file", out.display()),
-    }
+    crate::audit::export::write(&mut sheet, out, "Count")?;
     let body = serde_json::json!({
         "run_id": manifest.run_id,
         "method": sample::METHOD,

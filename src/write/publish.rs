@@ -107,9 +107,14 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     // The lines' two files are written on their own thread while the corrections and
     // the reports are written here: each is mostly one core's work.
     let files = dir.files();
-    let line_leaves = std::sync::Mutex::new((Vec::new(), Vec::new()));
-    let (correction_totals, lines_written) =
-        std::thread::scope(|scope| -> Result<(CorrectionTotals, Vec<WrittenFile>)> {
+    // The ledger's line records: their files, and the columns and leaves its entry names.
+    type Audited = (
+        Vec<WrittenFile>,
+        Vec<String>,
+        Vec<crate::audit::merkle::Hash>,
+    );
+    let (correction_totals, lines_written, audited) = std::thread::scope(
+        |scope| -> Result<(CorrectionTotals, Vec<WrittenFile>, Option<Audited>)> {
             let lines = scope.spawn(|| -> Result<Vec<WrittenFile>> {
                 let t = std::time::Instant::now();
                 let csv =
@@ -130,7 +135,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
             });
             // The ledger's line records on a third: much of their time is the disk's.
             let audit = job.ledger.is_some().then(|| {
-                scope.spawn(|| -> Result<Vec<WrittenFile>> {
+                scope.spawn(|| -> Result<Audited> {
                     let t = std::time::Instant::now();
                     // The lines as people see them (the CSV's figures), one canonical
                     // record each, and their hash tree's leaves.
@@ -143,9 +148,8 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                             &crate::audit::record::leaves_bytes(&leaves),
                         )?,
                     ];
-                    *line_leaves.lock().expect("no panic holds it") = (columns, leaves);
                     trace("  audit line records", t);
-                    Ok(written)
+                    Ok((written, columns, leaves))
                 })
             });
             let here = (|| -> Result<CorrectionTotals> {
@@ -196,20 +200,24 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                 trace("  reports rendered and written", t);
                 Ok(correction_totals)
             })();
-            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<WrittenFile>>>| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            };
-            let mut lines = join(lines);
-            if let Some(audit) = audit {
-                let audit = join(audit);
-                if let Ok(l) = &mut lines {
-                    l.extend(audit?);
-                }
-            }
-            Ok((here?, lines?))
-        })?;
+            let lines = lines
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let audited = audit
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .transpose();
+            Ok((here?, lines?, audited?))
+        },
+    )?;
     // Listed as before: the lines' files first.
+    let mut lines_written = lines_written;
+    let audited = audited.map(|(files, columns, leaves)| {
+        lines_written.extend(files);
+        (columns, leaves)
+    });
     dir.add_written_first(lines_written);
     trace("lines, corrections and reports written", t);
     let manifest = Manifest {
@@ -242,14 +250,13 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     dir.write_bytes("manifest.json", &serde_json::to_vec_pretty(&manifest)?)?;
     // The run is recorded in the ledger before its directory moves into place; the head
     // it leaves goes into the directory (after the manifest, which the ledger hashes).
-    let ledger_head = match &job.ledger {
-        Some(ledger) => {
+    let ledger_head = match (&job.ledger, audited) {
+        (Some(ledger), Some((columns, leaves))) => {
             let manifest_sha256 = dir
                 .written
                 .last()
                 .map(|f| f.sha256.clone())
                 .unwrap_or_default();
-            let (columns, leaves) = line_leaves.into_inner().expect("the lines thread is done");
             let entries = crate::audit::record::run_entries(
                 &manifest,
                 dir.target(),
@@ -266,7 +273,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
             )?;
             Some(head)
         }
-        None => None,
+        _ => None,
     };
     let run_dir = dir.commit()?;
     Ok(RunResult {

@@ -60,8 +60,10 @@ pub fn sheets(discrepancies: &DataFrame, run_id: &str) -> Result<Vec<(String, Ve
     Ok(out)
 }
 
+/// A file name for a location code: the code itself when it is plain; otherwise its
+/// plain characters and a short hash of the code, so that `A/B` and `A_B` stay apart.
 fn file_name(location: &str) -> String {
-    location
+    let plain: String = location
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -70,7 +72,15 @@ fn file_name(location: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if plain == location && !plain.is_empty() {
+        plain
+    } else {
+        format!(
+            "{plain}-{}",
+            &crate::values::sha256_hex(location.as_bytes())[..8]
+        )
+    }
 }
 
 fn sheet(lines: &DataFrame, run_id: &str, location: &str) -> Result<Vec<u8>> {
@@ -121,4 +131,19 @@ fn sheet(lines: &DataFrame, run_id: &str, location: &str) -> Result<Vec<u8>> {
          nothing else can be changed.",
     )?;
     Ok(book.save_to_buffer()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn locations_that_differ_get_files_that_differ() {
+        assert_eq!(file_name("BOS-01"), "BOS-01");
+        let (a, b) = (file_name("A/B"), file_name("A_B"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("A_B-") && b == "A_B", "{a} {b}");
+        assert_ne!(file_name("../x"), file_name("__x"));
+        assert!(!file_name("").is_empty());
+    }
 }

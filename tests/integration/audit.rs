@@ -528,13 +528,7 @@ fn approvals_name_the_os_user_and_count_only_when_theirs_and_for_unchanged_lines
         "this test makes a second OS user's approval with setpriv: run it as root (CI does)"
     );
     let (ws, ledger) = ledger_with_runs(0);
-    ws.write(
-        "rules.toml",
-        format!(
-            "{}\n[approval]\nabove = \"1\"\n\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n",
-            crate::common::PLAIN_RULES
-        ),
-    );
+    ws.write("rules.toml", approval_rules());
     let o = ws.run_job("job.toml");
     assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
     let run_dir = ws.only_run_dir();
@@ -986,13 +980,7 @@ fn approvals_are_signed_when_the_job_lists_approvers() {
         "the second OS user is made with setpriv: run as root (CI does)"
     );
     let (ws, ledger) = ledger_with_runs(0);
-    ws.write(
-        "rules.toml",
-        format!(
-            "{}\n[approval]\nabove = \"1\"\n\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n",
-            crate::common::PLAIN_RULES
-        ),
-    );
+    ws.write("rules.toml", approval_rules());
     let keys = ws.path("keys");
     std::fs::create_dir_all(&keys).unwrap();
     open_to_all(ws.dir.path());
@@ -1174,13 +1162,7 @@ fn an_approval_of_another_run_is_refused() {
         "the second OS user is made with setpriv: run as root (CI does)"
     );
     let (ws, ledger) = ledger_with_runs(0);
-    ws.write(
-        "rules.toml",
-        format!(
-            "{}\n[approval]\nabove = \"1\"\n\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n",
-            crate::common::PLAIN_RULES
-        ),
-    );
+    ws.write("rules.toml", approval_rules());
     for out in ["runs-a", "runs-b"] {
         let o = run(&[
             "run",
@@ -1228,4 +1210,13 @@ fn an_approval_of_another_run_is_refused() {
         applied.stdout,
         applied.stderr
     );
+}
+
+/// The plain rules, correcting the book on every quantity mismatch above 1 at cost only
+/// with a person's approval.
+fn approval_rules() -> String {
+    format!(
+        "{}\n[approval]\nabove = \"1\"\n\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n",
+        crate::common::PLAIN_RULES
+    )
 }
