@@ -8,6 +8,11 @@ pub const ITEM_KEY: &str = "item_key";
 pub const GTIN: &str = "gtin";
 pub const DESCRIPTION: &str = "description";
 pub const CATEGORY: &str = "category";
+/// Where the item sits in the store (a bin, shelf or aisle code), for the recount sheet.
+pub const BIN: &str = "bin";
+/// On a recount sheet that comes back: the run and line that asked for the count
+/// (`<run id>#<line>`).
+pub const RECOUNT_OF: &str = "recount_of";
 pub const QTY: &str = "qty";
 pub const UOM: &str = "uom";
 pub const UNIT_COST: &str = "unit_cost";
@@ -55,6 +60,8 @@ pub enum Field {
     Gtin,
     Description,
     Category,
+    Bin,
+    RecountOf,
     Qty,
     Uom,
     UnitCost,
@@ -72,6 +79,8 @@ impl Field {
             Field::Gtin => GTIN,
             Field::Description => DESCRIPTION,
             Field::Category => CATEGORY,
+            Field::Bin => BIN,
+            Field::RecountOf => RECOUNT_OF,
             Field::Qty => QTY,
             Field::Uom => UOM,
             Field::UnitCost => UNIT_COST,

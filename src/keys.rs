@@ -38,18 +38,23 @@ impl KeySpace {
 }
 
 /// Adds `_key` and `_key_rows` to both frames (null key where location or item key is
-/// missing).
-pub fn encode(book: &mut DataFrame, observed: &mut DataFrame) -> Result<KeySpace> {
-    let (book_codes, observed_codes, n_items, n_cells) = {
+/// missing). Also returns the locations by code (a key's upper 32 bits).
+pub fn encode(book: &mut DataFrame, observed: &mut DataFrame) -> Result<(KeySpace, Vec<String>)> {
+    let (book_codes, observed_codes, n_items, n_cells, names) = {
         let mut locations: PlHashMap<&str, u32> = PlHashMap::new();
         let mut items: PlHashMap<&str, u32> = PlHashMap::new();
         let b = codes(book, &mut locations, &mut items)?;
         let o = codes(observed, &mut locations, &mut items)?;
+        let mut names = vec![String::new(); locations.len()];
+        for (name, code) in &locations {
+            names[*code as usize] = (*name).to_string();
+        }
         (
             b,
             o,
             items.len(),
             locations.len().saturating_mul(items.len()),
+            names,
         )
     };
     for (frame, codes) in [(book, book_codes), (observed, observed_codes)] {
@@ -91,10 +96,18 @@ pub fn encode(book: &mut DataFrame, observed: &mut DataFrame) -> Result<KeySpace
                 .into(),
         )?;
     }
-    Ok(KeySpace {
-        items: n_items,
-        cells: n_cells,
-    })
+    Ok((
+        KeySpace {
+            items: n_items,
+            cells: n_cells,
+        },
+        names,
+    ))
+}
+
+/// A key's location code.
+pub fn location_of(key: u64) -> usize {
+    (key >> 32) as usize
 }
 
 /// Where a key's book row sits: an array over all cells when they are few enough,

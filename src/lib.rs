@@ -14,6 +14,7 @@ pub mod diag;
 pub mod discrepancy;
 pub mod explain;
 pub mod extract;
+pub mod figures;
 pub mod files;
 #[cfg(test)]
 mod generative_tests;

@@ -9,6 +9,8 @@
 //! Every input row ends in exactly one bucket, and `SideTally` proves it.
 
 use anyhow::{Result, ensure};
+use std::collections::BTreeMap;
+
 use polars::prelude::*;
 
 use crate::columns::*;
@@ -28,6 +30,81 @@ pub struct PairingTally {
     /// Pairs whose quantities (and costs) agree: zero differences, logged as a count.
     pub equal: u64,
     pub ties_out: bool,
+    /// Per location: what the book lists and what was counted (accuracy, shrink).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_location: BTreeMap<String, LocationTally>,
+}
+
+/// One location's clean rows on each side and the book's value at cost: the base of the
+/// accuracy and shrink figures in the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LocationTally {
+    /// Items the book lists (clean rows).
+    pub book_items: u64,
+    /// Items counted (the observed side's clean rows).
+    pub counted: u64,
+    /// Σ book qty × unit cost over the book's items with a cost, exact (mantissa at
+    /// `VALUE_SCALE`, written as decimal text).
+    #[serde(with = "value_text")]
+    pub book_value: i128,
+}
+
+impl LocationTally {
+    fn add(&mut self, part: &LocationTally) {
+        self.book_items += part.book_items;
+        self.counted += part.counted;
+        self.book_value = self.book_value.saturating_add(part.book_value);
+    }
+}
+
+/// An exact value as decimal text at `VALUE_SCALE`, and back.
+mod value_text {
+    use crate::columns::VALUE_SCALE;
+
+    pub fn serialize<S: serde::Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::precision::exact(*v, VALUE_SCALE as u32))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        parse(&text).ok_or_else(|| serde::de::Error::custom(format!("not a value: {text:?}")))
+    }
+
+    /// `-12.5` → −12.5 × 10^VALUE_SCALE, digits only, never through a float.
+    fn parse(text: &str) -> Option<i128> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty()
+            || fraction.len() > VALUE_SCALE
+            || !whole
+                .bytes()
+                .chain(fraction.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let padded = format!("{whole}{fraction:0<width$}", width = VALUE_SCALE);
+        let m: i128 = padded.parse().ok()?;
+        Some(if negative { -m } else { m })
+    }
+
+    #[test]
+    fn values_come_back_exactly() {
+        for m in [
+            0i128,
+            1,
+            -1,
+            123_456_789_012_345_678_901_234,
+            -5 * 10i128.pow(21),
+        ] {
+            let text = crate::precision::exact(m, VALUE_SCALE as u32);
+            assert_eq!(parse(&text), Some(m), "{text}");
+        }
+        assert_eq!(parse("1e5"), None);
+    }
 }
 
 impl PairingTally {
@@ -37,6 +114,9 @@ impl PairingTally {
         self.observed.add(&part.observed);
         self.equal += part.equal;
         self.ties_out = self.book.ties_out() && self.observed.ties_out();
+        for (location, t) in &part.by_location {
+            self.by_location.entry(location.clone()).or_default().add(t);
+        }
     }
 }
 
@@ -118,6 +198,7 @@ pub struct Matched {
     pub observed: SideTally,
     /// Matched pairs whose quantity and cost agree: zero differences, logged as a count.
     pub equal: u64,
+    pub by_location: BTreeMap<String, LocationTally>,
     /// When asked for: each side's clean rows as (location, item_key, qty), the state
     /// a baseline keeps (sync.rs).
     pub state: Option<(DataFrame, DataFrame)>,
@@ -136,7 +217,7 @@ pub fn reconcile_keeping(
     let mut book = prepare::with_defaults(book)?;
     let mut observed = prepare::with_defaults(observed)?;
     let t = Instant::now();
-    let space = keys::encode(&mut book, &mut observed)?;
+    let (space, location_names) = keys::encode(&mut book, &mut observed)?;
     trace("encode keys", t);
     let t = Instant::now();
     let (book_rows, book_slim, book_findings, mut book_tally) = split(book, Side::Book)?;
@@ -149,6 +230,11 @@ pub fn reconcile_keeping(
     // gathered afterwards for the few rows that differ.
     let (book_keys, book_idx, book_qty, book_cost) = slim_columns(&book_slim, Side::Book)?;
     let (obs_keys, obs_idx, obs_qty, obs_cost) = slim_columns(&obs_slim, Side::Observed)?;
+    let by_location = location_tallies(
+        &location_names,
+        (&book_keys, &book_qty, &book_cost),
+        &obs_keys,
+    );
     let book_moved = moved_rows(&book_rows, &book_idx)?;
     let obs_moved = moved_rows(&obs_rows, &obs_idx)?;
     let pairs = keys::pair(
@@ -242,10 +328,34 @@ pub fn reconcile_keeping(
         joined,
         findings,
         equal: matched - pairs.differing_pairs,
+        by_location,
         state,
         book: book_tally,
         observed: obs_tally,
     })
+}
+
+/// Per location, the clean rows of each side and the book's value at cost: one pass
+/// over the integer keys and mantissas already at hand (a key's upper half is its
+/// location), no string work.
+fn location_tallies(
+    names: &[String],
+    (book_keys, book_qty, book_cost): (&[u64], &[i128], &[Option<i128>]),
+    observed_keys: &[u64],
+) -> BTreeMap<String, LocationTally> {
+    let mut per = vec![LocationTally::default(); names.len()];
+    for ((key, qty), cost) in book_keys.iter().zip(book_qty).zip(book_cost) {
+        let t = &mut per[keys::location_of(*key)];
+        t.book_items += 1;
+        if let Some(cost) = cost {
+            // Quantity at QTY_SCALE × cost at COST_SCALE = a value at VALUE_SCALE.
+            t.book_value = t.book_value.saturating_add(qty.saturating_mul(*cost));
+        }
+    }
+    for key in observed_keys {
+        per[keys::location_of(*key)].counted += 1;
+    }
+    names.iter().cloned().zip(per).collect()
 }
 
 /// A slim side's columns as plain vectors for `keys::pair`: keys, row indices, quantity
@@ -308,6 +418,9 @@ fn side_view(frame: LazyFrame, side: Side, extra: &[&str], for_join: bool) -> La
         col(SKU).alias(format!("{p}_sku")),
         col(DESCRIPTION).alias(format!("{p}_description")),
         col(CATEGORY).alias(format!("{p}_category")),
+        col(GTIN).alias(format!("{p}_gtin")),
+        col(BIN).alias(format!("{p}_bin")),
+        col(RECOUNT_OF).alias(format!("{p}_recount_of")),
         col(QTY).alias(format!("{p}_qty")),
         col(UNIT_COST).alias(format!("{p}_unit_cost")),
         col(prepare::STATED_QTY).alias(format!("{p}_stated_qty")),

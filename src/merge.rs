@@ -106,6 +106,7 @@ pub fn merge(run_dirs: &[PathBuf], out: &Path, state: Option<&Path>) -> Result<R
                 &lock.dir,
                 parts,
                 &meta.run_id,
+                &out.join(&meta.run_id),
                 covered,
             )?)
         }

@@ -124,14 +124,18 @@ pub fn run(job: &Job, opts: &RunOptions, held: &Held) -> Result<RunResult> {
     // the run directory: a state folder that cannot take it stops the run with nothing
     // in place.
     let covered = (!opts.locations.is_empty()).then_some(opts.locations.as_slice());
+    let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let staged = match (&held.state, state) {
-        (Some(lock), Some(state)) => {
-            Some(sync::stage_for(&lock.dir, state, &meta.run_id, covered)?)
-        }
+        (Some(lock), Some(state)) => Some(sync::stage_for(
+            &lock.dir,
+            state,
+            &meta.run_id,
+            &out.join(&meta.run_id),
+            covered,
+        )?),
         _ => None,
     };
     let stage = Stage::start("write run directory");
-    let out = opts.out.clone().unwrap_or_else(|| job.output.clone());
     let result = publish::write_run(job, rec, meta, &out)?;
     stage.done(result.run_dir.display().to_string());
     if let Some(staged) = staged {
@@ -377,6 +381,7 @@ fn reconcile_bucket(
             book: matched.book,
             observed: matched.observed,
             equal: matched.equal,
+            by_location: matched.by_location,
         });
         lines.push(decided.lazy());
     }

@@ -5,7 +5,9 @@
 
 /// The columns of a discrepancy line (`discrepancies.csv`, `discrepancies.parquet`).
 pub mod line {
-    pub use crate::columns::{CATEGORY, DESCRIPTION, ITEM_KEY, LOCATION, UNIT_COST};
+    pub use crate::columns::{
+        BIN, CATEGORY, DESCRIPTION, GTIN, ITEM_KEY, LOCATION, RECOUNT_OF, UNIT_COST,
+    };
     /// Gapless line number, from 1, in sort order.
     pub const LINE: &str = "line";
     /// The `[[pairings]]` name.
@@ -62,7 +64,7 @@ pub mod line {
     pub const OBSERVED_VIA: &str = "observed_via";
 
     /// In the order they are written.
-    pub const COLUMNS: [&str; 44] = [
+    pub const COLUMNS: [&str; 47] = [
         LINE,
         PAIRING,
         KIND,
@@ -74,6 +76,8 @@ pub mod line {
         OBSERVED_SKU,
         DESCRIPTION,
         CATEGORY,
+        GTIN,
+        BIN,
         BOOK_QTY,
         OBSERVED_QTY,
         QTY_DELTA,
@@ -91,6 +95,7 @@ pub mod line {
         BASELINE_BOOK_QTY,
         BASELINE_OBSERVED_QTY,
         DETAIL,
+        RECOUNT_OF,
         BOOK_STATED_QTY,
         BOOK_UOM,
         BOOK_FACTOR,

@@ -44,6 +44,26 @@ pub struct BaselineInfo {
     /// (counted once, however often the run is applied).
     #[serde(default)]
     pub applied: u64,
+    /// The runs that stored this baseline, oldest first (at most `RUNS_KEPT`): where the
+    /// reports find the job's earlier runs for their trend, wherever each run was written.
+    #[serde(default)]
+    pub runs: Vec<RunRef>,
+}
+
+/// A run that stored a baseline, and its run directory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunRef {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+}
+
+/// How many runs a baseline record remembers.
+pub const RUNS_KEPT: usize = 24;
+
+/// The baseline record in `dir`, if one can be read (the trend is a picture: a record
+/// that cannot be read shows no earlier runs; `load` reports it when the baseline is used).
+pub fn info(dir: &Path) -> Option<BaselineInfo> {
+    serde_json::from_slice(&std::fs::read(dir.join(BASELINE_INFO)).ok()?).ok()
 }
 
 /// A baseline read from the state folder.
@@ -94,7 +114,7 @@ pub fn load(dir: &Path) -> Result<Option<Baseline>> {
 /// Stores `state` as the baseline in `dir`: written beside, then renamed over the old
 /// one, so a failed write leaves the previous baseline whole.
 pub fn store(dir: &Path, state: DataFrame, run_id: &str) -> Result<PathBuf> {
-    stage(dir, state, run_id, 0)?.commit()
+    stage(dir, state, run_id, None, 0)?.commit()
 }
 
 /// The lock file of a state folder (files::FolderLock).
@@ -142,13 +162,14 @@ pub fn stage_for(
     dir: &Path,
     state: DataFrame,
     run_id: &str,
+    run_dir: &Path,
     covered: Option<&[String]>,
 ) -> Result<StagedBaseline> {
     let Some(covered) = covered else {
-        return stage(dir, state, run_id, 0);
+        return stage(dir, state, run_id, Some(run_dir), 0);
     };
     let Some(old) = load(dir)? else {
-        return stage(dir, state, run_id, 0);
+        return stage(dir, state, run_id, Some(run_dir), 0);
     };
     let list = Series::new("covered".into(), covered.to_vec());
     let kept = old
@@ -161,16 +182,29 @@ pub fn stage_for(
         UnionArgs::default(),
     )?
     .collect()?;
-    stage(dir, merged, run_id, 0)
+    stage(dir, merged, run_id, Some(run_dir), 0)
 }
 
-/// Writes the baseline's files beside the current ones (see `StagedBaseline`).
+/// Writes the baseline's files beside the current ones (see `StagedBaseline`). A run
+/// that stores its baseline (`run_dir` given) is added to the record's runs; an apply
+/// moving the baseline on keeps them.
 pub fn stage(
     dir: &Path,
     mut state: DataFrame,
     run_id: &str,
+    run_dir: Option<&Path>,
     applied: u64,
 ) -> Result<StagedBaseline> {
+    let mut runs = info(dir).map(|i| i.runs).unwrap_or_default();
+    if let Some(run_dir) = run_dir {
+        runs.retain(|r| r.run_id != run_id);
+        runs.push(RunRef {
+            run_id: run_id.to_string(),
+            run_dir: std::path::absolute(run_dir).unwrap_or_else(|_| run_dir.to_path_buf()),
+        });
+        let over = runs.len().saturating_sub(RUNS_KEPT);
+        runs.drain(..over);
+    }
     crate::files::create_dir_all(dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(BASELINE);
@@ -185,6 +219,7 @@ pub fn stage(
         written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         rows: state.height() as u64,
         applied,
+        runs,
     };
     let info_partial = dir.join(format!(".{BASELINE_INFO}.partial"));
     staged
@@ -261,7 +296,7 @@ pub fn after_apply(
         .drop(cols(["_replaced"]));
     let moved = concat([kept, now], UnionArgs::default())?.collect()?;
     let applied = baseline.info.applied + newly;
-    stage(dir, moved, run_id, applied)?.commit()?;
+    stage(dir, moved, run_id, None, applied)?.commit()?;
     Ok(AfterApply::Moved(written.len() as u64))
 }
 
@@ -378,6 +413,7 @@ mod tests {
                 written_at: String::new(),
                 rows: rows.len() as u64,
                 applied: 0,
+                runs: Vec::new(),
             },
         }
     }

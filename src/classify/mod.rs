@@ -110,6 +110,11 @@ pub fn lines(
             match_step.alias(line::MATCH_STEP),
             coalesce(&[col("book_description"), col("observed_description")]).alias(DESCRIPTION),
             coalesce(&[col("book_category"), col("observed_category")]).alias(CATEGORY),
+            // The barcode and bin as either system states them (the book's first), for
+            // the recount sheet; a recount's link comes from the sheet (observed side).
+            coalesce(&[col("book_gtin"), col("observed_gtin")]).alias(line::GTIN),
+            coalesce(&[col("book_bin"), col("observed_bin")]).alias(line::BIN),
+            coalesce(&[col("observed_recount_of"), col("book_recount_of")]).alias(line::RECOUNT_OF),
             when(qty_kinds.clone())
                 .then(
                     col(line::OBSERVED_QTY).fill_null(zero_qty.clone())

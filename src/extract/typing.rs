@@ -19,12 +19,14 @@ use crate::job::{Blank, Layout, Placeholder};
 use crate::values::{BadNumber, parse_number, parse_plain, to_mantissa};
 
 /// The string columns every snapshot has, null where the source has no such column.
-const TEXT_FIELDS: [Field; 7] = [
+const TEXT_FIELDS: [Field; 9] = [
     Field::Location,
     Field::Sku,
     Field::Gtin,
     Field::Description,
     Field::Category,
+    Field::Bin,
+    Field::RecountOf,
     Field::Uom,
     Field::AsOf,
 ];

@@ -21,7 +21,7 @@ use toml::Spanned;
 
 use crate::diag::{ConfigErrors, Diagnostic, Diagnostics};
 use crate::toml_doc;
-pub use raw::{Blank, CorrectionFormat, Role, WriteBackMode};
+pub use raw::{Blank, CorrectionFormat, RecountSheet, Role, WriteBackMode};
 use raw::{OneOrMany, RawPairing, RawSource};
 
 /// Reads and validates a job file and the rules file it names.
@@ -53,6 +53,8 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
     let mut state = None;
     let mut ledger = None;
     let mut approvers = BTreeMap::new();
+    let mut templates: Option<PathBuf> = None;
+    let mut recount_sheet = RecountSheet::default();
 
     if let Some(doc) = toml_doc::parse(&text, &mut diags) {
         let mut saw_sources = false;
@@ -63,6 +65,18 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 "output" => output = toml_doc::decode::<String>(value, &mut diags, "output"),
                 "state" => state = toml_doc::decode::<String>(value, &mut diags, "state"),
                 "ledger" => ledger = toml_doc::decode::<String>(value, &mut diags, "ledger"),
+                "templates" => {
+                    if let Some(t) = toml_doc::decode::<String>(value, &mut diags, "templates") {
+                        let folder = dir.join(&t);
+                        check_templates(&folder, value.span(), &mut diags);
+                        templates = Some(folder);
+                    }
+                }
+                "recount_sheet" => {
+                    if let Some(shows) = toml_doc::decode(value, &mut diags, "recount_sheet") {
+                        recount_sheet = shows;
+                    }
+                }
                 "approvers" => {
                     // name = "Ed25519 public key, 64 hex digits"
                     for (name, key) in toml_doc::entries(value, &mut diags, "approvers") {
@@ -115,7 +129,7 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
                 other => diags.hint(
                     key.span(),
                     format!("unknown key `{other}` in the job file"),
-                    "the job file takes: rules, output, state, ledger, [approvers], [sources.NAME], [[pairings]]",
+                    "the job file takes: rules, output, state, ledger, templates, recount_sheet, [approvers], [sources.NAME], [[pairings]]",
                 ),
             }
         }
@@ -176,8 +190,41 @@ pub fn load(path: &Path) -> Result<Job, ConfigErrors> {
             state: state.map(|s| dir.join(s)),
             ledger: ledger.map(|l| dir.join(l)),
             approvers,
+            templates,
+            recount_sheet,
         }),
         _ => Err(ConfigErrors(errors)),
+    }
+}
+
+/// A job's own template folder: it exists, and each template file in it is one that
+/// tally renders (a misspelt name would silently keep the built-in page).
+fn check_templates(folder: &Path, span: std::ops::Range<usize>, diags: &mut Diagnostics) {
+    use crate::report::names::TEMPLATE_NAMES;
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        diags.hint(
+            span,
+            format!(
+                "templates: {} is not a folder that can be read",
+                folder.display()
+            ),
+            "a folder of templates named like tally's own (templates/ in the source)",
+        );
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let template = name.ends_with(".html") || name.ends_with(".md");
+        if template && !TEMPLATE_NAMES.contains(&name.as_str()) {
+            diags.hint(
+                span.clone(),
+                format!(
+                    "templates: {} is not a template tally renders",
+                    entry.path().display()
+                ),
+                format!("the templates are: {}", TEMPLATE_NAMES.join(", ")),
+            );
+        }
     }
 }
 

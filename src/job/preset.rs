@@ -6,6 +6,7 @@
 //! file is read with the first one it has. Columns marked optional are read when the file
 //! has them. Adding a preset is one entry in `PRESETS` (and a row in docs/presets.md).
 
+use super::raw::CorrectionFormat;
 use crate::columns::Field;
 
 /// A column of a preset: the headers it is known by, first choice first.
@@ -53,7 +54,8 @@ pub struct Preset {
     /// The SKU inside a display name (Odoo's `[CODE] Name`): group 1 of this pattern.
     pub sku_pattern: Option<&'static str>,
     /// The system takes its own correction import (ERPNext's Stock Reconciliation).
-    pub erpnext_corrections: bool,
+    /// The correction import a source of this kind gets beside the generic CSV.
+    pub corrections: CorrectionFormat,
     /// Headers that tell the export apart, for `tally check`'s "looks like".
     pub signature: &'static [&'static str],
 }
@@ -85,7 +87,7 @@ const BASE: Preset = Preset {
     blank_absent: false,
     header_marker: None,
     sku_pattern: None,
-    erpnext_corrections: false,
+    corrections: CorrectionFormat::Generic,
     signature: &[],
 };
 
@@ -100,8 +102,10 @@ pub const PRESETS: &[Preset] = &[
             req(Field::Location, &["Location"]),
             req(Field::Qty, &["On hand (current)", "On hand"]),
             opt(Field::Description, &["Title"]),
+            opt(Field::Bin, &["Bin name"]),
         ],
         absent: &["Not stocked"],
+        corrections: CorrectionFormat::Shopify,
         signature: &["Handle", "SKU", "Location"],
         ..BASE
     },
@@ -149,6 +153,7 @@ pub const PRESETS: &[Preset] = &[
         ],
         unpivot: Some(("Current Quantity {location}", None)),
         blank_absent: true,
+        corrections: CorrectionFormat::Square,
         signature: &["Token", "Item Name", "Variation Name", "SKU"],
         ..BASE
     },
@@ -194,6 +199,9 @@ pub const PRESETS: &[Preset] = &[
             req(Field::Qty, &["counted"]),
             opt(Field::Description, &["description"]),
             opt(Field::Category, &["category"]),
+            opt(Field::Bin, &["bin"]),
+            opt(Field::Gtin, &["gtin"]),
+            opt(Field::RecountOf, &["recount_of"]),
         ],
         blank_absent: true,
         signature: &["location", "item_key", "counted"],
@@ -209,7 +217,7 @@ pub const PRESETS: &[Preset] = &[
             req(Field::Qty, &["actual_qty", "Actual Qty"]),
             opt(Field::UnitCost, &["valuation_rate", "Valuation Rate"]),
         ],
-        erpnext_corrections: true,
+        corrections: CorrectionFormat::Erpnext,
         signature: &["item_code", "warehouse", "actual_qty"],
         ..BASE
     },
@@ -231,7 +239,7 @@ pub const PRESETS: &[Preset] = &[
             ),
         ],
         header_marker: Some(("Column Name:", "Start entering data below this line")),
-        erpnext_corrections: true,
+        corrections: CorrectionFormat::Erpnext,
         signature: &["Column Name:", "item_code", "warehouse", "qty"],
         ..BASE
     },

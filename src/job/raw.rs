@@ -154,6 +154,21 @@ pub enum CorrectionFormat {
     Generic,
     /// ERPNext's stock reconciliation import: Item Code, Warehouse, Quantity, Valuation Rate.
     Erpnext,
+    /// Shopify's inventory import: the export's rows with `On hand (new)` set.
+    Shopify,
+    /// Square's item library import: the export's rows with `New Quantity <Location>` set.
+    Square,
+}
+
+/// What a recount sheet shows besides the item (the job's `recount_sheet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecountSheet {
+    /// Neither system's quantity: a counter who sees the expected figure tends to find it.
+    #[default]
+    Blind,
+    /// The book's quantity in a `book_qty` column before the count.
+    WithBook,
 }
 
 /// Canonical column ← the source's own header.
@@ -167,6 +182,10 @@ pub struct RawColumns {
     pub gtin: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub category: Option<Spanned<String>>,
+    /// Where the item sits in the store (bin, shelf, aisle).
+    pub bin: Option<Spanned<String>>,
+    /// A recount sheet's link to the line that asked for it (the `tally-recount` preset).
+    pub recount_of: Option<Spanned<String>>,
     pub qty: Option<Spanned<String>>,
     pub uom: Option<Spanned<String>>,
     pub unit_cost: Option<Spanned<String>>,

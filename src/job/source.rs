@@ -326,11 +326,9 @@ pub(super) fn compile(
     let blank = blank
         .map(Spanned::into_inner)
         .or_else(|| preset.filter(|p| p.blank_absent).map(|_| Blank::Absent));
-    let corrections = corrections.map(Spanned::into_inner).or_else(|| {
-        preset
-            .filter(|p| p.erpnext_corrections)
-            .map(|_| CorrectionFormat::Erpnext)
-    });
+    let corrections = corrections
+        .map(Spanned::into_inner)
+        .or_else(|| preset.map(|p| p.corrections));
 
     if diags.items.len() > before {
         return None;

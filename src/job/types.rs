@@ -24,6 +24,10 @@ pub struct Job {
     /// Who may approve, each with the Ed25519 public key (hex) their approvals must be
     /// signed with; empty: approvals are not signed.
     pub approvers: std::collections::BTreeMap<String, String>,
+    /// The job's own report templates, replacing the built-in ones by name.
+    pub templates: Option<PathBuf>,
+    /// What the recount sheets show besides the item: blind by default.
+    pub recount_sheet: super::raw::RecountSheet,
 }
 
 impl Job {

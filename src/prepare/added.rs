@@ -42,6 +42,10 @@ pub fn with_defaults(frame: DataFrame) -> Result<DataFrame> {
         (REJECT, DataType::String),
         (FLAG, DataType::String),
         (FLAG_DETAIL, DataType::String),
+        // Read from sources that map them; frames built elsewhere (tests, shards) may lack them.
+        (crate::columns::GTIN, DataType::String),
+        (crate::columns::BIN, DataType::String),
+        (crate::columns::RECOUNT_OF, DataType::String),
     ] {
         if frame.column(name).is_err() {
             frame.with_column(Column::full_null(name.into(), n, &dtype))?;

@@ -1,9 +1,16 @@
 //! Reports for store managers: an HTML summary, one HTML page per location, and a
 //! Markdown summary, rendered with minijinja from `templates/` (compiled into the binary
-//! so that a deployed `tally` needs no template folder). HTML is autoescaped: SKUs and
-//! descriptions come from exports and may hold anything.
+//! so that a deployed `tally` needs no template folder; a job's `templates` folder
+//! replaces any of them by name). HTML is autoescaped: SKUs and descriptions come from
+//! exports and may hold anything; charts are built escaped (chart.rs).
 
+mod chart;
+pub mod history;
 mod model;
+pub mod names;
+mod sections;
+mod view;
+pub mod words;
 
 use crate::schema::line;
 use anyhow::{Context, Result};
@@ -11,6 +18,7 @@ use minijinja::{AutoEscape, Environment, Value};
 use polars::prelude::DataFrame;
 
 pub use model::{ReportInput, build};
+pub use sections::SECTION_LINES;
 
 const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("../../templates/base.html")),
@@ -27,13 +35,20 @@ const TEMPLATES: [(&str, &str); 6] = [
     ),
 ];
 
+#[test]
+fn every_built_in_template_is_named() {
+    let built_in: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+    assert_eq!(built_in, names::TEMPLATE_NAMES);
+}
+
 /// A rendered report: path inside the run directory and its text.
 pub struct Page {
     pub path: String,
     pub text: String,
 }
 
-fn environment() -> Result<Environment<'static>> {
+/// The built-in templates, each replaced by the file of the same name in `folder`.
+fn environment(folder: Option<&std::path::Path>) -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".html") {
@@ -42,12 +57,87 @@ fn environment() -> Result<Environment<'static>> {
             AutoEscape::None
         }
     });
-    env.add_filter("md", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    env.add_filter("md", markdown_text);
+    env.set_formatter(html_formatter);
     for (name, text) in TEMPLATES {
-        env.add_template(name, text)
-            .with_context(|| format!("template {name}"))?;
+        let own = folder.map(|f| f.join(name)).filter(|p| p.is_file());
+        match own {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read the template {}", path.display()))?;
+                env.add_template_owned(name, text)
+                    .with_context(|| format!("template {}", path.display()))?;
+            }
+            None => env
+                .add_template(name, text)
+                .with_context(|| format!("template {name}"))?,
+        }
     }
     Ok(env)
+}
+
+/// minijinja's formatter, with HTML text escaped as `html_text` does: `&<>"'` only, so a
+/// link's path keeps its slashes (`locations/S1.html`, not `locations&#x2f;S1.html`).
+fn html_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
+            .write_str(&html_text(text))
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())),
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+/// Text for HTML, in an element or a quoted attribute: the five characters that could
+/// end either, or start markup, as entities.
+fn html_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+#[test]
+fn html_text_escapes_what_could_end_an_attribute_or_start_markup() {
+    assert_eq!(
+        html_text("a/b <script>\"x\" & 'y'"),
+        "a/b &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;"
+    );
+    assert!(matches!(
+        html_text("plain/path"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+}
+
+/// Text for a Markdown page (the e-mail summary): every character Markdown would read as
+/// markup is escaped, so an export's text can neither make a link nor break a table.
+fn markdown_text(s: String) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '(' | ')' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Renders every report page, handing each to `emit` as soon as it is ready (pages of a
@@ -57,21 +147,25 @@ pub fn render(
     discrepancies: &DataFrame,
     mut emit: impl FnMut(Page) -> Result<()>,
 ) -> Result<()> {
-    let env = environment()?;
+    let env = environment(input.templates.as_deref())?;
     let t = std::time::Instant::now();
     let model = build(input, discrepancies)?;
     crate::progress::trace("  report model", t);
     let t = std::time::Instant::now();
     let m = Value::from(minijinja::value::Serde(&model));
-    let summary = minijinja::context! { m => m.clone(), root => "" };
-    emit(Page {
-        path: "reports/summary.html".into(),
-        text: env.get_template("summary.html")?.render(&summary)?,
-    })?;
-    emit(Page {
-        path: "reports/summary.md".into(),
-        text: env.get_template("summary.md")?.render(&summary)?,
-    })?;
+    let summary = minijinja::context! { m => m.clone(), root => "", run_root => "../" };
+    for (path, name) in [
+        ("reports/summary.html", "summary.html"),
+        ("reports/summary.md", "summary.md"),
+    ] {
+        emit(Page {
+            path: path.into(),
+            text: env
+                .get_template(name)?
+                .render(&summary)
+                .with_context(|| format!("rendering {name}"))?,
+        })?;
+    }
     crate::progress::trace("  summary pages", t);
     let t = std::time::Instant::now();
     // Location pages are independent: render them on all cores, a few at a time.
@@ -81,57 +175,59 @@ pub fn render(
         let rendered: Vec<Result<Page>> = batch
             .par_iter()
             .map(|loc| {
-            let (shown, more) = page_lines(&loc.lines)?;
-            let lines = model::line_views(&shown, input.precision)?;
-            let ctx = minijinja::context! {
-                m => m.clone(),
-                loc => Value::from(minijinja::value::Serde(loc)),
-                lines => Value::from(lines.into_iter().map(Value::from_object).collect::<Vec<_>>()),
-                more => more,
-                root => "../",
-            };
-            Ok(Page {
-                path: format!("reports/{}", loc.page),
-                text: location_tpl.render(&ctx)?,
+                let sections = sections::sections(&loc.lines, input.precision, &input.rule_words)?;
+                let sections: Vec<Value> = sections
+                    .into_iter()
+                    .map(|s| {
+                        minijinja::context! {
+                            id => s.id,
+                            title => s.title,
+                            explains => s.explains,
+                            lines_total => s.lines_total,
+                            value => s.value,
+                            more => s.more,
+                            lines => Value::from(s.lines.into_iter().map(Value::from_object).collect::<Vec<_>>()),
+                        }
+                    })
+                    .collect();
+                let categories = model::categories(&loc.lines, input.precision)?;
+                let charts = minijinja::context! {
+                    kinds => model::kinds_chart("chart-kinds", &loc.kinds),
+                    categories => chart::bars(
+                        "chart-categories",
+                        "Differences at cost by category",
+                        &categories
+                            .iter()
+                            .map(|g| chart::Bar {
+                                label: g.title.clone(),
+                                size: model::number(&g.value_delta),
+                                text: g.value_delta.clone(),
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                };
+                let ctx = minijinja::context! {
+                    m => m.clone(),
+                    loc => Value::from(minijinja::value::Serde(loc)),
+                    sections => sections,
+                    charts => charts,
+                    root => "../",
+                    run_root => "../../",
+                };
+                Ok(Page {
+                    path: format!("reports/{}", loc.page),
+                    text: location_tpl
+                        .render(&ctx)
+                        .with_context(|| format!("rendering location.html for {}", loc.code))?,
+                })
             })
-        })
-        .collect();
+            .collect();
         for page in rendered {
             emit(page?)?;
         }
     }
     crate::progress::trace("  location pages", t);
     Ok(())
-}
-
-/// The most lines a location page lists: a page a person can read (and a browser can
-/// open) whatever the night; every line is in discrepancies.csv and .parquet.
-pub const PAGE_LINES: usize = 500;
-
-/// A location's lines for its page, and how many it leaves out: all of them when they
-/// fit, else those that need a person first, then the largest values at cost.
-fn page_lines(lines: &polars::prelude::DataFrame) -> Result<(polars::prelude::DataFrame, usize)> {
-    use polars::prelude::*;
-    if lines.height() <= PAGE_LINES {
-        return Ok((lines.clone(), 0));
-    }
-    let shown = lines
-        .clone()
-        .lazy()
-        .sort_by_exprs(
-            [
-                crate::classify::needs_person().fill_null(lit(false)),
-                col(line::VALUE_DELTA).abs().fill_null(lit(0)),
-                col(line::LINE),
-            ],
-            SortMultipleOptions::default()
-                .with_order_descending_multi([true, true, false])
-                .with_nulls_last(true),
-        )
-        .limit(PAGE_LINES as IdxSize)
-        .sort([line::LINE], SortMultipleOptions::default())
-        .collect()?;
-    Ok((shown, lines.height() - PAGE_LINES))
 }
 
 /// The page for one write-back: per target what was applied, and the stale lines and
@@ -143,7 +239,7 @@ pub fn write_back_page(
     applied_at: &str,
 ) -> Result<String> {
     use polars::prelude::*;
-    let env = environment()?;
+    let env = environment(None)?;
     let pick = |lines: Vec<u64>| -> Result<Value> {
         let frame = discrepancies
             .clone()
@@ -152,7 +248,7 @@ pub fn write_back_page(
                 col(line::LINE).is_in(lit(Series::new("l".into(), lines)).implode(false), false),
             )
             .collect()?;
-        let views = model::line_views(&frame, &run.precision)?;
+        let views = view::line_views(&frame, &run.precision, None)?;
         Ok(Value::from(
             views
                 .into_iter()

@@ -1,15 +1,19 @@
-//! What the report templates see: the discrepancy lines as display rows, and totals per
-//! kind, location and pairing computed with exact decimals.
+//! What the report templates see: totals per kind, location, category and pairing
+//! computed with exact decimals, the accuracy and shrink figures, the trend, the charts,
+//! and each location's lines (turned into sections only while its page renders).
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use minijinja::Value;
 use polars::prelude::*;
 use serde::Serialize;
 
+use super::chart::{self, Bar, Point};
+use super::history::RunPoint;
+use super::view::{LineView, line_views};
+use super::words;
 use crate::columns::{LOCATION, QTY_SCALE};
-use crate::discrepancy::Resolution;
+use crate::figures::percent_text;
 use crate::precision::Precision;
 use crate::write::corrections::file_stem;
 use crate::write::manifest::{CorrectionTotals, PairingTally, Totals};
@@ -25,6 +29,21 @@ pub struct ReportInput<'a> {
     pub corrections: &'a CorrectionTotals,
     /// How values are rounded where shown (the rules file's [money]).
     pub precision: &'a Precision,
+    /// Each rule's words (words::rule_phrases).
+    pub rule_words: BTreeMap<String, String>,
+    /// Who may approve: the job's `[approvers]`, else anyone but `run_by`.
+    pub approvers: Vec<String>,
+    pub run_by: String,
+    /// The corrections above this value wait for approval (the rules' `[approval] above`).
+    pub approval_above: Option<String>,
+    /// The job's earlier runs, oldest first (history.rs).
+    pub earlier: Vec<RunPoint>,
+    /// Whether the lines were also written as `discrepancies.xlsx` (pages link to it).
+    pub lines_xlsx: bool,
+    /// Whether recount sheets were written (`--xlsx none` writes none).
+    pub recount_sheets: bool,
+    /// The job's own template folder, whose files replace the built-in ones by name.
+    pub templates: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -41,11 +60,31 @@ pub struct Model<'a> {
     pub locations: Vec<LocationView>,
     /// The lines with the largest values at cost, for the summary.
     pub top: Vec<LineView>,
+    /// Σ |value_delta| per category, largest first.
+    pub categories: Vec<Group>,
+    /// The earlier runs and this one, oldest first.
+    pub trend: Vec<RunPoint>,
+    pub who_approves: String,
+    pub approval_above: Option<String>,
+    /// The list a page's "more" links to: `discrepancies.xlsx` when written, else the CSV.
+    pub lines_file: &'static str,
+    /// Inline SVG, escaped where they are built (chart.rs).
+    pub charts: Charts,
+}
+
+#[derive(Serialize, Default)]
+pub struct Charts {
+    pub kinds: String,
+    pub categories: String,
+    pub trend: String,
+    pub accuracy: String,
 }
 
 #[derive(Serialize, Default, Clone)]
 pub struct Group {
     pub name: String,
+    /// The name in words (a kind's phrase); the name itself otherwise.
+    pub title: String,
     pub lines: u64,
     pub needs_person: u64,
     pub qty_delta: String,
@@ -58,94 +97,20 @@ pub struct LocationView {
     pub page: String,
     pub summary: Group,
     pub kinds: Vec<Group>,
+    pub counted: u64,
+    pub agree: u64,
+    pub accuracy_percent: Option<String>,
+    pub shrink_percent: Option<String>,
+    pub book_value: String,
+    /// Lines to recount, and corrections waiting for approval.
+    pub recount: u64,
+    pub waiting: u64,
+    /// Its recount sheet, when it has lines to recount (relative to the run directory).
+    pub recount_sheet: Option<String>,
     /// The location's lines, turned into display rows only while its page renders (in
     /// parallel, one location at a time per core), never all at once.
     #[serde(skip)]
     pub lines: DataFrame,
-}
-
-#[derive(Serialize, Clone, Debug)]
-pub struct LineView {
-    pub line: String,
-    pub pairing: String,
-    pub kind: String,
-    pub side: String,
-    pub location: String,
-    pub item_key: String,
-    pub book_sku: String,
-    pub observed_sku: String,
-    pub description: String,
-    pub category: String,
-    pub book_qty: String,
-    pub observed_qty: String,
-    pub qty_delta: String,
-    pub unit_cost: String,
-    pub book_unit_cost: String,
-    pub observed_unit_cost: String,
-    pub value_delta: String,
-    pub rule: String,
-    pub severity: String,
-    pub resolution: String,
-    pub needs_person: bool,
-    /// The resolution as words ("adjust book"), and which deltas are negative: worked
-    /// out here once, since templates are slow at per-line string work.
-    pub decision: String,
-    pub qty_neg: bool,
-    pub value_neg: bool,
-    pub detail: String,
-    pub book_ref: String,
-    pub observed_ref: String,
-    /// How the pair came together (exact, normalized, alias, gtin).
-    pub match_step: String,
-    /// How a side's compared quantity came from what it stated ("2 Case × 12",
-    /// "−1 moved after 2026-11-26T01:00:00Z").
-    pub book_note: String,
-    pub observed_note: String,
-    pub reason: String,
-    pub approval: String,
-}
-
-/// Location pages hand lines to the template as objects that give a field when asked,
-/// instead of serialising every field of every line into a map first (measured: the
-/// conversion cost more than rendering).
-impl minijinja::value::Object for LineView {
-    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
-        Some(match key.as_str()? {
-            "line" => Value::from(self.line.as_str()),
-            "pairing" => Value::from(self.pairing.as_str()),
-            "kind" => Value::from(self.kind.as_str()),
-            "side" => Value::from(self.side.as_str()),
-            "location" => Value::from(self.location.as_str()),
-            "item_key" => Value::from(self.item_key.as_str()),
-            "book_sku" => Value::from(self.book_sku.as_str()),
-            "observed_sku" => Value::from(self.observed_sku.as_str()),
-            "description" => Value::from(self.description.as_str()),
-            "category" => Value::from(self.category.as_str()),
-            "book_qty" => Value::from(self.book_qty.as_str()),
-            "observed_qty" => Value::from(self.observed_qty.as_str()),
-            "qty_delta" => Value::from(self.qty_delta.as_str()),
-            "unit_cost" => Value::from(self.unit_cost.as_str()),
-            "book_unit_cost" => Value::from(self.book_unit_cost.as_str()),
-            "observed_unit_cost" => Value::from(self.observed_unit_cost.as_str()),
-            "value_delta" => Value::from(self.value_delta.as_str()),
-            "rule" => Value::from(self.rule.as_str()),
-            "severity" => Value::from(self.severity.as_str()),
-            "resolution" => Value::from(self.resolution.as_str()),
-            "needs_person" => Value::from(self.needs_person),
-            "decision" => Value::from(self.decision.as_str()),
-            "qty_neg" => Value::from(self.qty_neg),
-            "value_neg" => Value::from(self.value_neg),
-            "detail" => Value::from(self.detail.as_str()),
-            "book_ref" => Value::from(self.book_ref.as_str()),
-            "observed_ref" => Value::from(self.observed_ref.as_str()),
-            "match_step" => Value::from(self.match_step.as_str()),
-            "book_note" => Value::from(self.book_note.as_str()),
-            "observed_note" => Value::from(self.observed_note.as_str()),
-            "reason" => Value::from(self.reason.as_str()),
-            "approval" => Value::from(self.approval.as_str()),
-            _ => return None,
-        })
-    }
 }
 
 /// Exact sums of a group of lines (mantissas at the columns' scales); a sum over no
@@ -176,6 +141,7 @@ impl Acc {
     fn group(&self, name: &str, precision: &Precision) -> Group {
         Group {
             name: name.to_string(),
+            title: name.to_string(),
             lines: self.lines,
             needs_person: self.needs_person,
             qty_delta: self
@@ -249,6 +215,7 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
 }
 
 pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Result<Model<'a>> {
+    let precision = input.precision;
     // The largest values at cost first (ties in line order).
     let top = discrepancies
         .clone()
@@ -262,7 +229,7 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         )
         .limit(TOP as IdxSize)
         .collect()?;
-    let top = line_views(&top, input.precision)?;
+    let top = line_views(&top, precision, Some(&input.rule_words))?;
 
     let mut kinds: BTreeMap<String, Acc> = BTreeMap::new();
     let mut by_location: BTreeMap<String, (Acc, BTreeMap<String, Acc>)> = BTreeMap::new();
@@ -271,6 +238,13 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         let entry = by_location.entry(location).or_default();
         entry.0.add(&acc);
         entry.1.entry(kind).or_default().add(&acc);
+    }
+    let figures = crate::figures::per_location(discrepancies, input.pairings)?;
+    // A location whose every count agrees has no lines, and still its page and figures.
+    for (code, f) in &figures {
+        if f.counted > 0 || f.book_value != 0 {
+            by_location.entry(code.clone()).or_default();
+        }
     }
 
     // Each location's lines, in line order.
@@ -289,9 +263,15 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
             .to_string();
         frames.insert(code, part.drop("_page")?);
     }
+    let to_do = to_do(discrepancies)?;
+    let recounts: std::collections::BTreeSet<String> = if input.recount_sheets {
+        recount_locations(discrepancies)?
+    } else {
+        Default::default()
+    };
 
     let mut pages = std::collections::BTreeSet::new();
-    let locations = by_location
+    let locations: Vec<LocationView> = by_location
         .into_iter()
         .map(|(code, (acc, kinds))| {
             let mut page = format!("locations/{}.html", file_stem(&code));
@@ -300,18 +280,70 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
                 page = format!("locations/{}-{n}.html", file_stem(&code));
                 n += 1;
             }
+            let f = figures.get(&code).cloned().unwrap_or_default();
+            let (recount, waiting) = to_do.get(&code).copied().unwrap_or_default();
             LocationView {
-                summary: acc.group(&code, input.precision),
+                summary: acc.group(&code, precision),
                 kinds: kinds
                     .iter()
-                    .map(|(k, a)| a.group(k, input.precision))
+                    .map(|(k, a)| kind_group(k, a, precision))
                     .collect(),
-                lines: frames.remove(&code).unwrap_or_default(),
+                counted: f.counted,
+                agree: f.agree(),
+                recount,
+                waiting,
+                accuracy_percent: f.accuracy_hundredths().map(percent_text),
+                shrink_percent: f.shrink_hundredths().map(percent_text),
+                book_value: precision.money.show(f.book_value),
+                recount_sheet: recounts
+                    .contains(&code)
+                    .then(|| crate::write::recount::sheet_path(&code)),
+                lines: frames
+                    .remove(&code)
+                    .unwrap_or_else(|| discrepancies.clear()),
                 code,
                 page,
             }
         })
         .collect();
+
+    let kinds: Vec<Group> = kinds
+        .iter()
+        .map(|(k, a)| kind_group(k, a, precision))
+        .collect();
+    let categories = categories(discrepancies, precision)?;
+    let mut trend = input.earlier.clone();
+    trend.push(RunPoint {
+        run_id: input.run_id.to_string(),
+        day: input.started_at.get(..10).unwrap_or_default().to_string(),
+        lines: input.totals.lines,
+        needs_person: input.totals.needs_person,
+        value_delta_sum: input.totals.value_delta_sum.clone(),
+        accuracy_percent: input.totals.accuracy_percent.clone(),
+        shrink_percent: input.totals.shrink_percent.clone(),
+    });
+    let charts = Charts {
+        kinds: kinds_chart("chart-kinds", &kinds),
+        categories: chart::bars(
+            "chart-categories",
+            "Differences at cost by category",
+            &categories
+                .iter()
+                .map(|g| Bar {
+                    label: g.title.clone(),
+                    size: number(&g.value_delta),
+                    text: g.value_delta.clone(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        trend: trend_chart(&trend),
+        accuracy: accuracy_chart(&locations),
+    };
+    let who_approves = if input.approvers.is_empty() {
+        format!("anyone but {} (tally approve)", input.run_by)
+    } else {
+        input.approvers.join(", ")
+    };
 
     Ok(Model {
         run_id: input.run_id,
@@ -322,127 +354,177 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         totals: input.totals,
         pairings: input.pairings,
         corrections: input.corrections,
-        kinds: kinds
-            .iter()
-            .map(|(k, a)| a.group(k, input.precision))
-            .collect(),
+        kinds,
         locations,
         top,
+        categories,
+        trend,
+        who_approves,
+        approval_above: input.approval_above.clone(),
+        lines_file: if input.lines_xlsx {
+            "discrepancies.xlsx"
+        } else {
+            "discrepancies.csv"
+        },
+        charts,
     })
 }
 
-/// The columns a line view reads, as text (decimals as `precision` shows them); columns
-/// that are null throughout (units and movements on most runs) are left out and read as
-/// empty.
-fn text_columns(frame: &DataFrame, precision: &Precision) -> Result<BTreeMap<String, Vec<String>>> {
-    let viewed: Vec<_> = frame
-        .columns()
-        .iter()
-        .filter(|c| !NOT_VIEWED.contains(&c.name().as_str()) && c.null_count() < c.len())
-        .map(|c| c.name().clone())
-        .collect();
-    let frame = precision.for_people(&frame.select(viewed)?)?;
-    let mut out = BTreeMap::new();
-    for c in frame.columns() {
-        if NOT_VIEWED.contains(&c.name().as_str()) || c.null_count() == c.len() {
-            continue;
-        }
-        let s = c.as_materialized_series().cast(&DataType::String)?;
-        let values = s
-            .str()?
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect();
-        out.insert(c.name().to_string(), values);
-    }
-    Ok(out)
+/// A kind's totals under its phrase.
+fn kind_group(kind: &str, acc: &Acc, precision: &Precision) -> Group {
+    let mut g = acc.group(kind, precision);
+    g.title = words::kind_title(kind);
+    g
 }
 
-/// Line columns no line view shows (the conflict's detail tells the baseline): not
-/// cast to text.
-const NOT_VIEWED: [&str; 3] = [
-    line::COST_DELTA,
-    line::BASELINE_BOOK_QTY,
-    line::BASELINE_OBSERVED_QTY,
-];
+/// A figure's size for drawing (geometry, never money: see chart.rs).
+pub fn number(text: &str) -> f64 {
+    text.parse().unwrap_or(0.0)
+}
 
-pub fn line_views(frame: &DataFrame, precision: &Precision) -> Result<Vec<LineView>> {
-    let cols = text_columns(frame, precision)?;
-    let needs = |r: &str| {
-        Resolution::ALL
-            .iter()
-            .any(|x| x.as_str() == r && x.needs_person())
-    };
-    Ok((0..frame.height())
-        .map(|i| {
-            let get = |name: &str| cols.get(name).map(|c| c[i].clone()).unwrap_or_default();
-            // "shopify back-bay.csv:5": the source, the file and the line (or sheet row).
-            let reference = |side: &str| {
-                let source = get(&format!("{side}_source"));
-                if source.is_empty() {
-                    return String::new();
-                }
-                let file = get(&format!("{side}_file"));
-                let name = std::path::Path::new(&file)
-                    .file_name()
-                    .map_or(file.clone(), |n| n.to_string_lossy().into());
-                format!("{source} {name}:{}", get(&format!("{side}_row")))
+pub fn kinds_chart(id: &str, kinds: &[Group]) -> String {
+    let mut bars: Vec<Bar> = kinds
+        .iter()
+        .map(|g| Bar {
+            label: g.title.clone(),
+            size: g.lines as f64,
+            text: g.lines.to_string(),
+        })
+        .collect();
+    bars.sort_by(|a, b| b.size.total_cmp(&a.size).then(a.label.cmp(&b.label)));
+    chart::bars(id, "Lines by kind", &bars)
+}
+
+fn trend_chart(trend: &[RunPoint]) -> String {
+    // Accuracy where the runs recorded it, else the lines that needed a person.
+    let accuracy = trend.iter().all(|p| p.accuracy_percent.is_some());
+    let points: Vec<Point> = trend
+        .iter()
+        .map(|p| {
+            let text = if accuracy {
+                format!("{} %", p.accuracy_percent.clone().unwrap_or_default())
+            } else {
+                p.needs_person.to_string()
             };
-            let note = |side: &str| {
-                let mut parts = Vec::new();
-                let factor = get(&format!("{side}_factor"));
-                let factor = factor.trim_end_matches('0').trim_end_matches('.');
-                if !factor.is_empty() && factor != "1" {
-                    parts.push(format!(
-                        "{} {} × {factor}",
-                        get(&format!("{side}_stated_qty")),
-                        get(&format!("{side}_uom"))
-                    ));
-                }
-                let moved = get(&format!("{side}_moved"));
-                if !moved.is_empty() {
-                    let sign = if moved.starts_with('-') { "" } else { "+" };
-                    parts.push(format!(
-                        "{sign}{moved} moved after {}",
-                        get(&format!("{side}_as_of"))
-                    ));
-                }
-                parts.join("; ")
-            };
-            LineView {
-                line: get(line::LINE),
-                pairing: get(line::PAIRING),
-                kind: get(line::KIND),
-                side: get(line::SIDE),
-                location: get("location"),
-                item_key: get("item_key"),
-                book_sku: get(line::BOOK_SKU),
-                observed_sku: get(line::OBSERVED_SKU),
-                description: get("description"),
-                category: get("category"),
-                book_qty: get(line::BOOK_QTY),
-                observed_qty: get(line::OBSERVED_QTY),
-                qty_delta: get(line::QTY_DELTA),
-                unit_cost: get("unit_cost"),
-                book_unit_cost: get(line::BOOK_UNIT_COST),
-                observed_unit_cost: get(line::OBSERVED_UNIT_COST),
-                value_delta: get(line::VALUE_DELTA),
-                rule: get(line::RULE),
-                severity: get(line::SEVERITY),
-                needs_person: needs(&get(line::RESOLUTION)) || !get(line::APPROVAL).is_empty(),
-                decision: get(line::RESOLUTION).replace('_', " "),
-                qty_neg: get(line::QTY_DELTA).starts_with('-'),
-                value_neg: get(line::VALUE_DELTA).starts_with('-'),
-                resolution: get(line::RESOLUTION),
-                detail: get(line::DETAIL),
-                book_ref: reference("book"),
-                observed_ref: reference("observed"),
-                match_step: get(line::MATCH_STEP),
-                book_note: note("book"),
-                observed_note: note("observed"),
-                reason: get(line::REASON).replace('_', " "),
-                approval: get(line::APPROVAL),
+            Point {
+                label: p.day.clone(),
+                value: if accuracy {
+                    number(p.accuracy_percent.as_deref().unwrap_or("0"))
+                } else {
+                    p.needs_person as f64
+                },
+                text,
             }
         })
+        .collect();
+    let title = if accuracy {
+        "Inventory accuracy over the last runs"
+    } else {
+        "Lines that needed a person over the last runs"
+    };
+    chart::line("chart-trend", title, &points)
+}
+
+fn accuracy_chart(locations: &[LocationView]) -> String {
+    let bars: Vec<Bar> = locations
+        .iter()
+        .filter_map(|l| {
+            let p = l.accuracy_percent.as_ref()?;
+            Some(Bar {
+                label: l.code.clone(),
+                size: number(p),
+                text: format!("{p} % ({} of {})", l.agree, l.counted),
+            })
+        })
+        .collect();
+    chart::bars("chart-accuracy", "Inventory accuracy per location", &bars)
+}
+
+/// Σ |value_delta| per category (quantity and cost differences alike), largest first;
+/// lines without a category under "(no category)".
+pub fn categories(lines: &DataFrame, precision: &Precision) -> Result<Vec<Group>> {
+    let sums = lines
+        .clone()
+        .lazy()
+        .filter(col(line::VALUE_DELTA).is_not_null())
+        .group_by([col(line::CATEGORY).fill_null(lit("(no category)"))])
+        .agg([
+            len().cast(DataType::UInt64).alias("lines"),
+            col(line::VALUE_DELTA).abs().sum().alias(line::VALUE_DELTA),
+        ])
+        .sort_by_exprs(
+            [col(line::VALUE_DELTA), col(line::CATEGORY)],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .collect()?;
+    let name = sums.column(line::CATEGORY)?.str()?;
+    let count = sums.column("lines")?.u64()?;
+    let value = sums
+        .column(line::VALUE_DELTA)?
+        .decimal()?
+        .physical()
+        .clone();
+    Ok((0..sums.height())
+        .map(|i| {
+            let name = name.get(i).unwrap_or("").to_string();
+            Group {
+                title: name.clone(),
+                name,
+                lines: count.get(i).unwrap_or(0),
+                needs_person: 0,
+                qty_delta: String::new(),
+                value_delta: precision.money.show(value.get(i).unwrap_or(0)),
+            }
+        })
+        .collect())
+}
+
+/// Per location: lines to recount, and corrections waiting for approval.
+fn to_do(lines: &DataFrame) -> Result<BTreeMap<String, (u64, u64)>> {
+    let counts = lines
+        .clone()
+        .lazy()
+        .group_by([col(LOCATION).fill_null(lit(""))])
+        .agg([
+            col(line::RESOLUTION)
+                .eq(lit(crate::discrepancy::Resolution::Recount.as_str()))
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("recount"),
+            col(line::APPROVAL)
+                .eq(lit(crate::discrepancy::Approval::Required.as_str()))
+                .fill_null(lit(false))
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("waiting"),
+        ])
+        .collect()?;
+    let code = counts.column(LOCATION)?.str()?;
+    let recount = counts.column("recount")?.u64()?;
+    let waiting = counts.column("waiting")?.u64()?;
+    Ok((0..counts.height())
+        .map(|i| {
+            (
+                code.get(i).unwrap_or("").to_string(),
+                (recount.get(i).unwrap_or(0), waiting.get(i).unwrap_or(0)),
+            )
+        })
+        .collect())
+}
+
+/// The locations with lines to recount (each has a sheet).
+fn recount_locations(lines: &DataFrame) -> Result<std::collections::BTreeSet<String>> {
+    let codes = lines
+        .clone()
+        .lazy()
+        .filter(col(line::RESOLUTION).eq(lit(crate::discrepancy::Resolution::Recount.as_str())))
+        .select([col(LOCATION).fill_null(lit(""))])
+        .unique(None, UniqueKeepStrategy::First)
+        .collect()?;
+    Ok(codes
+        .column(LOCATION)?
+        .str()?
+        .iter()
+        .map(|c| c.unwrap_or("").to_string())
         .collect())
 }

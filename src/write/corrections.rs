@@ -1,7 +1,7 @@
 //! Corrections as import files: one generic CSV per pairing and target side, and the
 //! target system's own format where the side's source asks for one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -17,6 +17,7 @@ use crate::schema::correction;
 pub fn write(
     dir: &mut RunDir,
     corrections: &DataFrame,
+    lines: &DataFrame,
     job: &Job,
     xlsx: bool,
 ) -> Result<Vec<String>> {
@@ -53,25 +54,50 @@ pub fn write(
             let formats: std::collections::BTreeSet<CorrectionFormat> =
                 sources.iter().map(|s| s.corrections).collect();
             for format in formats {
-                let (rel, frame) = match format {
+                // The systems know locations by their own names: give back the source's.
+                let names_of = |format: CorrectionFormat| {
+                    let mut names = BTreeMap::new();
+                    for s in sources.iter().filter(|s| s.corrections == format) {
+                        for (name, code) in &s.layout.location_names {
+                            names.entry(code.clone()).or_insert_with(|| name.clone());
+                        }
+                    }
+                    names
+                };
+                let pos = match format {
                     // The generic CSV above is every side's.
                     CorrectionFormat::Generic => continue,
                     CorrectionFormat::Erpnext => {
-                        // ERPNext knows warehouses by name: give back the source's names.
-                        let mut names = BTreeMap::new();
-                        for s in &sources {
-                            for (name, code) in &s.layout.location_names {
-                                names.entry(code.clone()).or_insert_with(|| name.clone());
-                            }
-                        }
-                        (
-                            format!("{stem}.erpnext.csv"),
-                            erpnext_stock_reconciliation(&part, &names)?,
-                        )
+                        let rel = format!("{stem}.erpnext.csv");
+                        let frame = erpnext_stock_reconciliation(&part, &names_of(format))?;
+                        dir.write_csv(&rel, &frame, &job.rules.precision)?;
+                        files.push(rel);
+                        continue;
                     }
+                    CorrectionFormat::Shopify => super::pos_imports::PosImport::Shopify,
+                    CorrectionFormat::Square => super::pos_imports::PosImport::Square,
                 };
-                dir.write_csv(&rel, &frame, &job.rules.precision)?;
-                files.push(rel);
+                // A store system's import is built from its own export's rows: only the
+                // observed side's sources are read from such exports.
+                let names: BTreeSet<String> = sources
+                    .iter()
+                    .filter(|s| s.corrections == format)
+                    .map(|s| s.name.clone())
+                    .collect();
+                let shown = job.rules.precision.for_people(&part)?;
+                let suffix = format!("{format:?}").to_lowercase();
+                for (file, bytes) in super::pos_imports::imports(
+                    pos,
+                    &shown,
+                    lines,
+                    side,
+                    &names,
+                    &names_of(format),
+                )? {
+                    let rel = format!("{stem}.{suffix}.{}.csv", file_stem(&file));
+                    dir.write_bytes(&rel, &bytes)?;
+                    files.push(rel);
+                }
             }
         }
     }

@@ -108,6 +108,23 @@ pub struct Totals {
     pub qty_delta_sum: String,
     pub value_delta_sum: String,
     pub needs_person: u64,
+    /// Items counted, and how many agree with the book or are within a rule's
+    /// tolerance (inventory record accuracy = agree / counted; figures.rs).
+    #[serde(default)]
+    pub counted: u64,
+    #[serde(default)]
+    pub agree: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_percent: Option<String>,
+    /// The book's value at cost where it states a cost, and the net value of the
+    /// quantity differences (observed − book), each rounded once to the money scale.
+    #[serde(default)]
+    pub book_value: String,
+    #[serde(default)]
+    pub qty_value_sum: String,
+    /// −qty_value_sum / book_value × 100: positive is a loss, negative an overage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrink_percent: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

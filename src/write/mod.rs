@@ -6,6 +6,7 @@
 
 pub mod corrections;
 pub mod manifest;
+pub mod pos_imports;
 pub mod publish;
 pub mod read;
 pub mod recount;

@@ -93,7 +93,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     } = rec;
     let t = std::time::Instant::now();
     let corrections = resolve::corrections(&discrepancies)?;
-    let totals = totals(&discrepancies, &job.rules.precision)?;
+    let totals = totals(&discrepancies, &tallies, &job.rules.precision)?;
     let guard = crate::guard::assess(job, &discrepancies, &corrections, &tallies, &inputs)?;
     trace("  corrections, totals and guard", t);
     let outcome = if totals.needs_person > 0 || guard.held {
@@ -164,12 +164,15 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                 correction_totals.files = corrections::write(
                     &mut dir,
                     &corrections,
+                    &discrepancies,
                     job,
                     meta.xlsx.wanted(corrections.height()),
                 )?;
                 // The recount sheets to take onto the shop floor, one per location.
                 if meta.xlsx != super::xlsx::XlsxLines::None {
-                    for (rel, bytes) in super::recount::sheets(&discrepancies, &meta.run_id)? {
+                    for (rel, bytes) in
+                        super::recount::sheets(&discrepancies, &meta.run_id, job.recount_sheet)?
+                    {
                         dir.write_bytes(&rel, &bytes)?;
                     }
                 }
@@ -193,6 +196,22 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                     pairings: &tallies,
                     corrections: &correction_totals,
                     precision: &job.rules.precision,
+                    rule_words: report::words::rule_phrases(&job.rules),
+                    approvers: job.approvers.keys().cloned().collect(),
+                    run_by: run_by(),
+                    approval_above: job.rules.approval_above.map(|d| d.normalize().to_string()),
+                    earlier: report::history::earlier_runs(
+                        &report::history::Places {
+                            output: out,
+                            state: meta.state.as_deref(),
+                            ledger: job.ledger.as_deref(),
+                        },
+                        &job.path,
+                        &meta.run_id,
+                    ),
+                    lines_xlsx: meta.xlsx.wanted(discrepancies.height()),
+                    recount_sheets: meta.xlsx != super::xlsx::XlsxLines::None,
+                    templates: job.templates.clone(),
                 };
                 report::render(&report_input, &discrepancies, |page| {
                     dir.write_bytes(&page.path, page.text.as_bytes())
@@ -225,9 +244,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
         engine: manifest::Engine::default(),
         started_at: meta.started_at,
         finished_at: Utc::now(),
-        run_by: std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into()),
+        run_by: run_by(),
         job: HashedFile::of(&job.path)?,
         rules: HashedFile::of(&job.rules.path)?,
         locations: meta.locations,
@@ -325,7 +342,18 @@ fn decimal_sum(frame: &DataFrame, column: &str) -> Result<(i128, u32)> {
     Ok((sum, *scale as u32))
 }
 
-fn totals(discrepancies: &DataFrame, precision: &Precision) -> Result<Totals> {
+/// Who ran the job, as the manifest and the reports name them.
+fn run_by() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn totals(
+    discrepancies: &DataFrame,
+    tallies: &[crate::matching::PairingTally],
+    precision: &Precision,
+) -> Result<Totals> {
     let mut t = Totals {
         lines: discrepancies.height() as u64,
         ..Default::default()
@@ -349,5 +377,16 @@ fn totals(discrepancies: &DataFrame, precision: &Precision) -> Result<Totals> {
         .filter(crate::classify::needs_person())
         .collect()?
         .height() as u64;
+    let figures = crate::figures::total(&crate::figures::per_location(discrepancies, tallies)?);
+    t.counted = figures.counted;
+    t.agree = figures.agree();
+    t.accuracy_percent = figures
+        .accuracy_hundredths()
+        .map(crate::figures::percent_text);
+    t.book_value = precision.money.show(figures.book_value);
+    t.qty_value_sum = precision.money.show(figures.qty_value);
+    t.shrink_percent = figures
+        .shrink_hundredths()
+        .map(crate::figures::percent_text);
     Ok(t)
 }

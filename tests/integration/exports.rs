@@ -3,7 +3,7 @@
 
 use calamine::{Data, Reader, Xlsx, open_workbook};
 
-use crate::common::{CSV_JOB, PLAIN_RULES, Workspace, run};
+use crate::common::{CSV_JOB, PLAIN_RULES, Workspace, run, run_into};
 
 fn workspace() -> Workspace {
     let ws = Workspace::new();
@@ -127,20 +127,24 @@ fn recount_sheets_go_out_blind_and_come_back_as_a_source() {
         header,
         [
             "location",
+            "bin",
             "item_key",
+            "description",
+            "gtin",
             "book_sku",
             "observed_sku",
-            "description",
             "category",
             "line",
+            "recount_of",
             "counted"
         ]
     );
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
     let here: Vec<_> = asked.iter().filter(|l| l["location"] == location).collect();
     assert_eq!(range.height(), here.len() + 1);
     // Blind: the header above has neither system's quantity; the lines are all there.
     let mut on_sheet: Vec<String> = (1..range.height())
-        .map(|r| range.get((r, 6)).unwrap().to_string())
+        .map(|r| range.get((r, at("line"))).unwrap().to_string())
         .collect();
     let mut wanted: Vec<String> = here.iter().map(|l| l["line"].clone()).collect();
     on_sheet.sort();
@@ -158,8 +162,9 @@ fn recount_sheets_go_out_blind_and_come_back_as_a_source() {
         .expect("python3 runs");
     let xml = String::from_utf8_lossy(&xml.stdout).into_owned();
     assert!(xml.contains("<sheetProtection"), "{xml}");
+    // Whole pieces: these items are counted in units.
     assert!(
-        xml.contains("<dataValidation") && xml.contains("type=\"decimal\""),
+        xml.contains("<dataValidation") && xml.contains("type=\"whole\""),
         "{xml}"
     );
 
@@ -216,10 +221,313 @@ fn recount_sheets_go_out_blind_and_come_back_as_a_source() {
     assert_eq!(observed["rejected"]["not_stocked"], 1, "{observed}");
     // Each counted item's count is what the next run compares.
     let lines = crate::common::discrepancies(&recounted);
-    let first_key = range.get((1, 1)).unwrap().to_string();
+    let first_key = range.get((1, at("item_key"))).unwrap().to_string();
     let counted = lines
         .iter()
         .find(|l| l["item_key"] == first_key)
         .expect("the first item was counted 2 and differs from the book");
     assert_eq!(counted["observed_qty"], "2", "{counted:?}");
+    // The next run's line names the line that asked for the count.
+    let asked_by = format!(
+        "{}#{}",
+        dir.file_name().unwrap().to_string_lossy(),
+        range.get((1, at("line"))).unwrap()
+    );
+    assert_eq!(counted["recount_of"], asked_by, "{counted:?}");
+}
+
+/// A recount sheet in walking order: bin by bin, the costliest first within a bin, with
+/// each item's barcode and bin; pieces take whole numbers, a weighed item a decimal.
+#[test]
+fn recount_sheet_walks_the_bins_with_barcodes() {
+    let book = "SKU,Store,Qty,Cost,Bin,Barcode\n\
+                A,S1,4,10.00,B-02,00850001000017\n\
+                B,S1,2,1.00,A-01,\n\
+                C,S1,3,20.00,A-01,850001000109\n\
+                D,S1,2.5,4.00,C-01,\n\
+                E,S1,1,1.00,A-01,\n";
+    let count = "Item,Store,Counted\nE,S1,1\n";
+    let ws = Workspace::csv_job(book, count);
+    ws.write(
+        "job.toml",
+        CSV_JOB.replace(
+            "unit_cost = \"Cost\"",
+            "unit_cost = \"Cost\"\nbin = \"Bin\"\ngtin = \"Barcode\"",
+        ),
+    );
+    ws.write(
+        "rules.toml",
+        format!("{PLAIN_RULES}\n[[rules]]\nname = \"go-and-look\"\nkind = \"always\"\napplies_to = [\"missing_in_observed\"]\nseverity = \"medium\"\nresolution = \"recount\"\n"),
+    );
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let dir = ws.only_run_dir();
+    let lines = crate::common::discrepancies(&dir);
+    let c = lines.iter().find(|l| l["item_key"] == "C").unwrap();
+    assert_eq!(
+        (c["bin"].as_str(), c["gtin"].as_str()),
+        ("A-01", "850001000109")
+    );
+    let sheet = dir.join("recount/S1.xlsx");
+    let mut wb: Xlsx<_> = open_workbook(&sheet).unwrap();
+    let range = wb.worksheet_range("Recount").unwrap();
+    let column = |name: &str| -> Vec<String> {
+        (1..range.height())
+            .map(|r| cell(&range, r, name).to_string())
+            .collect()
+    };
+    assert_eq!(column("item_key"), ["C", "B", "A", "D"], "walking order");
+    assert_eq!(column("bin"), ["A-01", "A-01", "B-02", "C-01"]);
+    assert_eq!(
+        column("gtin")[0],
+        "850001000109",
+        "barcodes as text, as stated"
+    );
+    assert_eq!(column("gtin")[2], "00850001000017", "leading zeros kept");
+    let xml = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read('xl/worksheets/sheet1.xml').decode())",
+        ])
+        .arg(&sheet)
+        .output()
+        .expect("python3 runs");
+    let xml = String::from_utf8_lossy(&xml.stdout).into_owned();
+    // Rows 2-4 (pieces) whole numbers; row 5 (2.5 kg) a decimal.
+    let count_col = (b'A' + range.width() as u8 - 1) as char;
+    assert!(xml.contains("type=\"whole\""), "{xml}");
+    assert!(
+        xml.contains(&format!("sqref=\"{count_col}2:{count_col}4\"")),
+        "{xml}"
+    );
+    assert!(xml.contains(&format!("sqref=\"{count_col}5\"")), "{xml}");
+    assert!(xml.contains("type=\"decimal\""), "{xml}");
+    // The location page lists the recount in the same order, with the sheet linked.
+    let page = std::fs::read_to_string(dir.join("reports/locations/S1.html")).unwrap();
+    let recount =
+        &page[page.find("id=\"recount\"").unwrap()..page.find("id=\"corrected\"").unwrap()];
+    let order: Vec<usize> = [
+        "<code>C</code>",
+        "<code>B</code>",
+        "<code>A</code>",
+        "<code>D</code>",
+    ]
+    .iter()
+    .map(|k| {
+        recount
+            .find(k)
+            .unwrap_or_else(|| panic!("{k} in {recount}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(
+        recount.contains("href=\"../../recount/S1.xlsx\""),
+        "{recount}"
+    );
+    assert!(recount.contains("850001000109"));
+}
+
+/// A job may put the book's figure on the sheet (`recount_sheet = "with_book"`): a
+/// `book_qty` column just before the count; without it the sheet stays blind.
+#[test]
+fn a_recount_sheet_shows_the_book_only_when_the_job_asks() {
+    let ws = Workspace::csv_job(
+        "SKU,Store,Qty,Cost\nA,S1,4,10.00\nB,S1,1,1.00\n",
+        "Item,Store,Counted\nB,S1,1\n",
+    );
+    ws.write(
+        "rules.toml",
+        format!("{PLAIN_RULES}\n[[rules]]\nname = \"go-and-look\"\nkind = \"always\"\napplies_to = [\"missing_in_observed\"]\nseverity = \"medium\"\nresolution = \"recount\"\n"),
+    );
+    let header = |job: &str, out: &str| -> Vec<String> {
+        let (o, dir) = run_into(&ws.path(job), &ws.path(out), None, &[]);
+        assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+        let mut wb: Xlsx<_> = open_workbook(dir.join("recount/S1.xlsx")).unwrap();
+        let range = wb.worksheet_range("Recount").unwrap();
+        let names: Vec<String> = (0..range.width())
+            .map(|c| range.get((0, c)).unwrap().to_string())
+            .collect();
+        if let Some(at) = names.iter().position(|n| n == "book_qty") {
+            assert_eq!(range.get((1, at)).unwrap().to_string(), "4");
+        }
+        names
+    };
+    let blind = header("job.toml", "blind");
+    assert!(!blind.iter().any(|n| n.contains("qty")), "{blind:?}");
+    ws.write(
+        "with-book.toml",
+        format!("recount_sheet = \"with_book\"\n{CSV_JOB}"),
+    );
+    let shown = header("with-book.toml", "shown");
+    assert_eq!(
+        &shown[shown.len() - 2..],
+        ["book_qty", "counted"],
+        "{shown:?}"
+    );
+    ws.write("bad.toml", format!("recount_sheet = \"peek\"\n{CSV_JOB}"));
+    let o = run(&["run", ws.path("bad.toml").to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("recount_sheet"), "{}", o.stderr);
+}
+
+/// Corrections for Shopify come as Shopify's own inventory import: the export's rows
+/// (Handle, options, Location as exported) with `On hand (new)` set, and nothing else
+/// changed; Square's as its library import with `New Quantity <Location>` (and the
+/// unit cost) set for the corrected locations only.
+#[test]
+fn store_systems_get_their_own_import_files() {
+    let ws = Workspace::new();
+    ws.write(
+        "rules.toml",
+        format!("{PLAIN_RULES}\n[[rules]]\nname = \"book-wins\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\", \"cost_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_observed\"\n"),
+    );
+    ws.write(
+        "erp.csv",
+        "SKU,Store,Qty,Cost\nSOCK-1,Back Bay,10,6.25\nTEE-M,Back Bay,4,7.35\nMUG,Pearl,14,6.05\nMUG,Ballard,8,6.05\nCAP,Pearl,3,12.00\n",
+    );
+    ws.write(
+        "shopify.csv",
+        "Handle,Title,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Option3 Name,Option3 Value,SKU,HS Code,COO,Location,Bin name,Incoming (not editable),Unavailable (not editable),Committed (not editable),Available (not editable),On hand (current),On hand (new)\r\n\
+         sock,\"Sock, \"\"merino\"\"\",Size,M,,,,,SOCK-1,,,Back Bay,A-1,0,0,0,12,12,\r\n\
+         tee,=cmd|' /C calc'!A0,Size,M,,,,,TEE-M,,,Back Bay,,0,0,0,4,4,\r\n",
+    );
+    ws.write(
+        "square.csv",
+        "\u{feff}Token,Item Name,Variation Name,SKU,Description,Category,GTIN,Price,Default Unit Cost,Default Vendor Code,Current Quantity Pearl,Current Quantity Ballard,New Quantity Pearl,New Quantity Ballard\r\n\
+         SQ1,Enamel Mug,Regular,MUG,,Home,,16.00,6.0550,V-2,11,8,,\r\n\
+         SQ2,Canvas Cap,Regular,CAP,,Hats,,20.00,12.00,V-3,3,,,\r\n",
+    );
+    ws.write(
+        "job.toml",
+        r#"
+rules = "rules.toml"
+
+[sources.erp]
+kind = "csv"
+path = "erp.csv"
+columns = { sku = "SKU", location = "Store", qty = "Qty", unit_cost = "Cost" }
+
+[sources.shopify]
+preset = "shopify-inventory"
+path = "shopify.csv"
+
+[sources.square]
+preset = "square-items"
+path = "square.csv"
+columns = { unit_cost = "Default Unit Cost" }
+
+[[pairings]]
+name = "stores"
+book = "erp"
+observed = ["shopify", "square"]
+"#,
+    );
+    let o = ws.run_job("job.toml");
+    assert!(o.code <= 1, "{}{}", o.stdout, o.stderr);
+    let dir = ws.only_run_dir();
+    let shopify =
+        std::fs::read_to_string(dir.join("corrections/stores.observed.shopify.shopify.csv"))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{e}: {:?}",
+                    std::fs::read_dir(dir.join("corrections"))
+                        .unwrap()
+                        .collect::<Vec<_>>()
+                )
+            });
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(shopify.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 1, "only the sock differs: {shopify}");
+    let header: Vec<&str> = shopify.lines().next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(&rows[0][at("Handle")], "sock");
+    assert_eq!(
+        &rows[0][at("Title")],
+        "Sock, \"merino\"",
+        "cells kept as exported"
+    );
+    assert_eq!(&rows[0][at("Option1 Value")], "M");
+    assert_eq!(&rows[0][at("Location")], "Back Bay");
+    assert_eq!(&rows[0][at("On hand (current)")], "12");
+    assert_eq!(&rows[0][at("On hand (new)")], "10", "the book's figure");
+
+    let square =
+        std::fs::read_to_string(dir.join("corrections/stores.observed.square.square.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(square.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{square}");
+    let mug = &rows[0];
+    assert_eq!(&mug[at("Token")], "SQ1");
+    assert_eq!(
+        &mug[at("New Quantity Pearl")],
+        "14",
+        "Pearl's count corrected"
+    );
+    assert_eq!(
+        &mug[at("New Quantity Ballard")],
+        "",
+        "Ballard agrees: unchanged"
+    );
+    assert_eq!(
+        mug[at("Default Unit Cost")]
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        rust_decimal::Decimal::new(605, 2),
+        "the book's cost"
+    );
+}
+
+/// A text cell that a spreadsheet would run stays text in the store systems' imports.
+#[test]
+fn store_system_imports_neutralise_formulas() {
+    let ws = Workspace::new();
+    ws.write(
+        "rules.toml",
+        format!("{PLAIN_RULES}\n[[rules]]\nname = \"book-wins\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_observed\"\n"),
+    );
+    ws.write("erp.csv", "SKU,Store,Qty\nTEE-M,Back Bay,5\n");
+    ws.write(
+        "shopify.csv",
+        "Handle,Title,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Option3 Name,Option3 Value,SKU,HS Code,COO,Location,Bin name,Incoming (not editable),Unavailable (not editable),Committed (not editable),Available (not editable),On hand (current),On hand (new)\n\
+         tee,=cmd|' /C calc'!A0,Size,@M,,,,,TEE-M,,,Back Bay,,0,0,0,4,4,\n",
+    );
+    ws.write(
+        "job.toml",
+        r#"
+rules = "rules.toml"
+
+[sources.erp]
+kind = "csv"
+path = "erp.csv"
+columns = { sku = "SKU", location = "Store", qty = "Qty" }
+
+[sources.shopify]
+preset = "shopify-inventory"
+path = "shopify.csv"
+
+[[pairings]]
+name = "stores"
+book = "erp"
+observed = "shopify"
+"#,
+    );
+    let o = ws.run_job("job.toml");
+    assert!(o.code <= 1, "{}{}", o.stdout, o.stderr);
+    let text = std::fs::read_to_string(
+        ws.only_run_dir()
+            .join("corrections/stores.observed.shopify.shopify.csv"),
+    )
+    .unwrap();
+    assert!(text.contains(",'=cmd|' /C calc'!A0,"), "{text}");
+    assert!(text.contains(",'@M,"), "{text}");
+    assert!(text.contains(",5\n") || text.ends_with(",5\n"), "{text}");
 }
