@@ -228,9 +228,14 @@ impl Precision {
             .iter()
             .filter(|c| matches!(c.dtype(), DataType::Decimal(..)))
             .collect();
-        // Columns are independent: all cores, one column each.
-        let texts: Vec<PolarsResult<Column>> =
-            decimals.par_iter().map(|c| self.column_text(c)).collect();
+        // Columns are independent: all cores, one column each, for a frame large enough
+        // to be worth it. A small one (a report page's lines) is done right here: in the
+        // thread pool it would wait behind whatever else the run has queued there.
+        let texts: Vec<PolarsResult<Column>> = if frame.height() >= 50_000 {
+            decimals.par_iter().map(|c| self.column_text(c)).collect()
+        } else {
+            decimals.iter().map(|c| self.column_text(c)).collect()
+        };
         let mut out = frame.clone();
         for text in texts {
             out.with_column(text?)?;

@@ -75,6 +75,13 @@ fn human(rate: f64) -> String {
 /// With `TALLY_TRACE=1`, prints how long a step took to stderr (for profiling runs).
 /// Each line also says when the step ended, counted from the first traced step's start,
 /// so that steps of buckets running side by side can be laid on one time line.
+/// A step's time summed over the threads that did it (CPU time, not wall time).
+pub fn trace_sum(step: &str, nanos: u64) {
+    if std::env::var_os("TALLY_TRACE").is_some_and(|v| v == "1") {
+        eprintln!("[trace   sum  ] {step}: {:.3}s", nanos as f64 / 1e9);
+    }
+}
+
 pub fn trace(step: &str, since: Instant) {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let start = *START.get_or_init(|| since);

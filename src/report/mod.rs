@@ -16,6 +16,7 @@ use crate::schema::line;
 use anyhow::{Context, Result};
 use minijinja::{AutoEscape, Environment, Value};
 use polars::prelude::DataFrame;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use model::{ReportInput, build};
 pub use sections::SECTION_LINES;
@@ -167,15 +168,22 @@ pub fn render(
         })?;
     }
     crate::progress::trace("  summary pages", t);
-    let t = std::time::Instant::now();
     // Location pages are independent: render them on all cores, a few at a time.
     use rayon::prelude::*;
     let location_tpl = env.get_template("location.html")?;
+    let t = std::time::Instant::now();
+    let listed = sections::prepare(discrepancies)?;
+    let categories = model::categories_by_location(discrepancies, input.precision)?;
+    crate::progress::trace("  location sections", t);
+    let t = std::time::Instant::now();
+    let (prepared, templated) = (AtomicU64::new(0), AtomicU64::new(0));
+    let since = |t: std::time::Instant| t.elapsed().as_nanos() as u64;
     for batch in model.locations.chunks(4 * rayon::current_num_threads()) {
         let rendered: Vec<Result<Page>> = batch
             .par_iter()
             .map(|loc| {
-                let sections = sections::sections(&loc.lines, input.precision, &input.rule_words)?;
+                let t = std::time::Instant::now();
+                let sections = listed.sections(&loc.code, input.precision, &input.rule_words)?;
                 let sections: Vec<Value> = sections
                     .into_iter()
                     .map(|s| {
@@ -190,7 +198,8 @@ pub fn render(
                         }
                     })
                     .collect();
-                let categories = model::categories(&loc.lines, input.precision)?;
+                let no_categories = Vec::new();
+                let categories = categories.get(&loc.code).unwrap_or(&no_categories);
                 let charts = minijinja::context! {
                     kinds => model::kinds_chart("chart-kinds", &loc.kinds),
                     categories => chart::bars(
@@ -206,6 +215,8 @@ pub fn render(
                             .collect::<Vec<_>>(),
                     ),
                 };
+                prepared.fetch_add(since(t), Ordering::Relaxed);
+                let t = std::time::Instant::now();
                 let ctx = minijinja::context! {
                     m => m.clone(),
                     loc => Value::from(minijinja::value::Serde(loc)),
@@ -214,11 +225,13 @@ pub fn render(
                     root => "../",
                     run_root => "../../",
                 };
+                let text = location_tpl
+                    .render(&ctx)
+                    .with_context(|| format!("rendering location.html for {}", loc.code))?;
+                templated.fetch_add(since(t), Ordering::Relaxed);
                 Ok(Page {
                     path: format!("reports/{}", loc.page),
-                    text: location_tpl
-                        .render(&ctx)
-                        .with_context(|| format!("rendering location.html for {}", loc.code))?,
+                    text,
                 })
             })
             .collect();
@@ -227,6 +240,8 @@ pub fn render(
         }
     }
     crate::progress::trace("  location pages", t);
+    crate::progress::trace_sum("    their sections and charts", prepared.into_inner());
+    crate::progress::trace_sum("    their templates", templated.into_inner());
     Ok(())
 }
 

@@ -107,10 +107,6 @@ pub struct LocationView {
     pub waiting: u64,
     /// Its recount sheet, when it has lines to recount (relative to the run directory).
     pub recount_sheet: Option<String>,
-    /// The location's lines, turned into display rows only while its page renders (in
-    /// parallel, one location at a time per core), never all at once.
-    #[serde(skip)]
-    pub lines: DataFrame,
 }
 
 /// Exact sums of a group of lines (mantissas at the columns' scales); a sum over no
@@ -214,21 +210,58 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
         .collect())
 }
 
+/// The rows of the `n` largest values at cost (|value_delta|; ties in line order), in
+/// that order: one pass keeping the `n` best, where sorting would order every line.
+fn largest_values(lines: &DataFrame, n: usize) -> Result<IdxCa> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let values = lines
+        .column(line::VALUE_DELTA)?
+        .decimal()?
+        .physical()
+        .clone();
+    // A min-heap of the best so far: the first out is the smallest value, or of equal
+    // values the later row.
+    let mut best: BinaryHeap<Reverse<(i128, Reverse<IdxSize>)>> = BinaryHeap::new();
+    for (row, v) in values.iter().enumerate() {
+        let Some(v) = v else { continue };
+        best.push(Reverse((v.saturating_abs(), Reverse(row as IdxSize))));
+        if best.len() > n {
+            best.pop();
+        }
+    }
+    let mut rows: Vec<(i128, Reverse<IdxSize>)> = best.into_iter().map(|Reverse(b)| b).collect();
+    rows.sort_by(|a, b| b.cmp(a));
+    Ok(IdxCa::from_vec(
+        "top".into(),
+        rows.into_iter().map(|(_, Reverse(r))| r).collect(),
+    ))
+}
+
+#[test]
+fn the_largest_values_come_first_and_ties_in_line_order() {
+    let lines = df!(line::VALUE_DELTA => [Some(1i128), Some(-5), None, Some(5), Some(3), Some(-1)])
+        .unwrap()
+        .lazy()
+        .with_column(col(line::VALUE_DELTA).cast(DataType::Decimal(38, 4)))
+        .collect()
+        .unwrap();
+    let rows: Vec<_> = largest_values(&lines, 3)
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(rows, [1, 3, 4]);
+    let all: Vec<_> = largest_values(&lines, 10)
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(all, [1, 3, 4, 0, 5]);
+}
+
 pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Result<Model<'a>> {
     let precision = input.precision;
     // The largest values at cost first (ties in line order).
-    let top = discrepancies
-        .clone()
-        .lazy()
-        .filter(col(line::VALUE_DELTA).is_not_null())
-        .sort_by_exprs(
-            [col(line::VALUE_DELTA).abs()],
-            SortMultipleOptions::default()
-                .with_order_descending(true)
-                .with_maintain_order(true),
-        )
-        .limit(TOP as IdxSize)
-        .collect()?;
+    let top = discrepancies.take(&largest_values(discrepancies, TOP)?)?;
     let top = line_views(&top, precision, Some(&input.rule_words))?;
 
     let mut kinds: BTreeMap<String, Acc> = BTreeMap::new();
@@ -247,22 +280,6 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         }
     }
 
-    // Each location's lines, in line order.
-    let mut frames: BTreeMap<String, DataFrame> = BTreeMap::new();
-    let keyed = discrepancies
-        .clone()
-        .lazy()
-        .with_column(col(LOCATION).fill_null(lit("")).alias("_page"))
-        .collect()?;
-    for part in keyed.partition_by_stable(["_page"], true)? {
-        let code = part
-            .column("_page")?
-            .str()?
-            .get(0)
-            .unwrap_or("")
-            .to_string();
-        frames.insert(code, part.drop("_page")?);
-    }
     let to_do = to_do(discrepancies)?;
     let recounts: std::collections::BTreeSet<String> = if input.recount_sheets {
         recount_locations(discrepancies)?
@@ -298,9 +315,6 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
                 recount_sheet: recounts
                     .contains(&code)
                     .then(|| crate::write::recount::sheet_path(&code)),
-                lines: frames
-                    .remove(&code)
-                    .unwrap_or_else(|| discrepancies.clear()),
                 code,
                 page,
             }
@@ -340,7 +354,10 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         accuracy: accuracy_chart(&locations),
     };
     let who_approves = if input.approvers.is_empty() {
-        format!("anyone but {} (tally approve)", input.run_by)
+        match input.run_by.as_str() {
+            "" | "unknown" => "anyone but the person who ran the job (tally approve)".to_string(),
+            by => format!("anyone but {by}, who ran the job (tally approve)"),
+        }
     } else {
         input.approvers.join(", ")
     };
@@ -443,20 +460,48 @@ fn accuracy_chart(locations: &[LocationView]) -> String {
 /// Σ |value_delta| per category (quantity and cost differences alike), largest first;
 /// lines without a category under "(no category)".
 pub fn categories(lines: &DataFrame, precision: &Precision) -> Result<Vec<Group>> {
+    Ok(category_sums(lines, precision, None)?
+        .remove("")
+        .unwrap_or_default())
+}
+
+/// Each location's categories (null location as ""), in one pass over the lines.
+pub fn categories_by_location(
+    lines: &DataFrame,
+    precision: &Precision,
+) -> Result<BTreeMap<String, Vec<Group>>> {
+    category_sums(lines, precision, Some(LOCATION))
+}
+
+/// Σ |value_delta| per category, largest first, under each value of `by` (or all under "").
+fn category_sums(
+    lines: &DataFrame,
+    precision: &Precision,
+    by: Option<&str>,
+) -> Result<BTreeMap<String, Vec<Group>>> {
+    const KEY: &str = "_by";
+    let key = match by {
+        Some(c) => col(c).fill_null(lit("")),
+        None => lit(""),
+    };
     let sums = lines
         .clone()
         .lazy()
         .filter(col(line::VALUE_DELTA).is_not_null())
-        .group_by([col(line::CATEGORY).fill_null(lit("(no category)"))])
+        .group_by([
+            key.alias(KEY),
+            col(line::CATEGORY).fill_null(lit("(no category)")),
+        ])
         .agg([
             len().cast(DataType::UInt64).alias("lines"),
             col(line::VALUE_DELTA).abs().sum().alias(line::VALUE_DELTA),
         ])
         .sort_by_exprs(
-            [col(line::VALUE_DELTA), col(line::CATEGORY)],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+            [col(KEY), col(line::VALUE_DELTA), col(line::CATEGORY)],
+            SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
         )
         .collect()?;
+    let by = sums.column(KEY)?.str()?;
     let name = sums.column(line::CATEGORY)?.str()?;
     let count = sums.column("lines")?.u64()?;
     let value = sums
@@ -464,19 +509,21 @@ pub fn categories(lines: &DataFrame, precision: &Precision) -> Result<Vec<Group>
         .decimal()?
         .physical()
         .clone();
-    Ok((0..sums.height())
-        .map(|i| {
-            let name = name.get(i).unwrap_or("").to_string();
-            Group {
+    let mut out: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+    for i in 0..sums.height() {
+        let name = name.get(i).unwrap_or("").to_string();
+        out.entry(by.get(i).unwrap_or("").to_string())
+            .or_default()
+            .push(Group {
                 title: name.clone(),
                 name,
                 lines: count.get(i).unwrap_or(0),
                 needs_person: 0,
                 qty_delta: String::new(),
                 value_delta: precision.money.show(value.get(i).unwrap_or(0)),
-            }
-        })
-        .collect())
+            });
+    }
+    Ok(out)
 }
 
 /// Per location: lines to recount, and corrections waiting for approval.

@@ -162,6 +162,31 @@ fn recount_sheets_go_out_blind_and_come_back_as_a_source() {
         .expect("python3 runs");
     let xml = String::from_utf8_lossy(&xml.stdout).into_owned();
     assert!(xml.contains("<sheetProtection"), "{xml}");
+    // Only the count column's cells are unlocked: the columns whose cells have a style
+    // with `locked="0"` (styles.xml), every other cell keeps the locked default.
+    let open = std::process::Command::new("python3")
+        .args([
+            "-c",
+            r#"import sys, zipfile, re
+z = zipfile.ZipFile(sys.argv[1])
+sheet = z.read('xl/worksheets/sheet1.xml').decode()
+styles = z.read('xl/styles.xml').decode()
+xfs = re.search(r'<cellXfs[^>]*>(.*?)</cellXfs>', styles, re.S).group(1)
+xf = re.findall(r'<xf [^>]*?(?:/>|>.*?</xf>)', xfs, re.S)
+unlocked = {i for i, x in enumerate(xf) if 'locked="0"' in x}
+cells = re.findall(r'<c r="([A-Z]+)(\d+)"(?: s="(\d+)")?', sheet)
+print(",".join(sorted({c for c, r, s in cells if s and int(s) in unlocked})))"#,
+        ])
+        .arg(&sheet)
+        .output()
+        .expect("python3 runs");
+    let count_column = ((b'A' + range.width() as u8 - 1) as char).to_string();
+    assert_eq!(
+        String::from_utf8_lossy(&open.stdout).trim(),
+        count_column,
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
     // Whole pieces: these items are counted in units.
     assert!(
         xml.contains("<dataValidation") && xml.contains("type=\"whole\""),
@@ -530,4 +555,104 @@ observed = "shopify"
     assert!(text.contains(",'=cmd|' /C calc'!A0,"), "{text}");
     assert!(text.contains(",'@M,"), "{text}");
     assert!(text.contains(",5\n") || text.ends_with(",5\n"), "{text}");
+}
+
+/// What an export holds reaches every file tally writes as text and nothing else: each
+/// cell a spreadsheet would run as a formula is neutralised in every CSV and workbook
+/// (lines, corrections, the recount sheet), and markup is escaped in the HTML pages,
+/// their SVG charts and the Markdown summary.
+#[test]
+fn every_format_neutralises_formulas_and_escapes_markup() {
+    let ws = Workspace::new();
+    ws.write(
+        "job.toml",
+        CSV_JOB.replace(
+            "unit_cost = \"Cost\"",
+            "unit_cost = \"Cost\"\ndescription = \"Name\"\ncategory = \"Cat\"",
+        ),
+    );
+    ws.write(
+        "rules.toml",
+        format!("{PLAIN_RULES}\n[[rules]]\nname = \"fix\"\nkind = \"always\"\napplies_to = [\"qty_mismatch\"]\nseverity = \"low\"\nresolution = \"correct_book\"\n\n[[rules]]\nname = \"go-and-look\"\nkind = \"always\"\napplies_to = [\"missing_in_observed\"]\nseverity = \"medium\"\nresolution = \"recount\"\n"),
+    );
+    ws.write(
+        "book.csv",
+        "SKU,Store,Qty,Cost,Name,Cat\n\
+         =1+2,S1,10,2.00,<script>alert(1)</script>,<svg onload=x>\n\
+         A2,S1,5,1.00,+cmd|' /C calc'!A0,@SUM(A1)\n",
+    );
+    ws.write("count.csv", "Item,Store,Counted\n=1+2,S1,7\n");
+    let o = ws.run_job("job.toml");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let dir = ws.only_run_dir();
+    let formula = |s: &str| {
+        s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.parse::<f64>().is_err())
+    };
+
+    // CSV: lines and corrections.
+    for csv in ["discrepancies.csv", "corrections/store-count.book.csv"] {
+        let mut reader = csv::Reader::from_path(dir.join(csv)).unwrap();
+        let mut seen = 0;
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(!formula(cell), "{csv}: {cell:?}");
+                seen += usize::from(
+                    cell.starts_with("'=") || cell.starts_with("'+") || cell.starts_with("'@"),
+                );
+            }
+        }
+        assert!(seen > 0, "{csv} holds the neutralised texts");
+    }
+    // Workbooks: lines, corrections, the recount sheet.
+    for (file, sheet) in [
+        ("discrepancies.xlsx", "Lines"),
+        ("corrections/store-count.book.xlsx", "Corrections"),
+        ("recount/S1.xlsx", "Recount"),
+    ] {
+        let mut wb: Xlsx<_> = open_workbook(dir.join(file)).unwrap();
+        let range = wb.worksheet_range(sheet).unwrap();
+        let texts: Vec<String> = range
+            .used_cells()
+            .filter_map(|(_, _, c)| match c {
+                Data::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        for t in &texts {
+            assert!(!formula(t), "{file}: {t:?}");
+        }
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.starts_with("'=") || t.starts_with("'+")),
+            "{file}: {texts:?}"
+        );
+        let formulas = std::process::Command::new("python3")
+            .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(sum(z.read(n).count(b'<f>') + z.read(n).count(b'<f ') for n in z.namelist() if n.startswith('xl/worksheets/')))"])
+            .arg(dir.join(file))
+            .output()
+            .expect("python3 runs");
+        assert_eq!(
+            String::from_utf8_lossy(&formulas.stdout).trim(),
+            "0",
+            "{file} holds no formula"
+        );
+    }
+    // HTML, SVG and Markdown.
+    for page in ["reports/summary.html", "reports/locations/S1.html"] {
+        let html = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(!html.contains("<script"), "{page}");
+        assert!(!html.contains("<svg onload"), "{page}");
+        let svg_start = html
+            .find("id=\"chart-categories\"")
+            .expect("the category chart");
+        let svg = &html[svg_start..svg_start + html[svg_start..].find("</svg>").unwrap()];
+        assert!(svg.contains("&lt;svg onload=x&gt;"), "{page}: {svg}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+    }
+    let md = std::fs::read_to_string(dir.join("reports/summary.md")).unwrap();
+    assert!(!md.contains("<script>"), "{md}");
 }
