@@ -7,6 +7,8 @@
 
 use std::fmt::Write;
 
+use super::escape::markup as escape;
+
 /// One bar: its label, its size (geometry only) and the text shown at its end.
 pub struct Bar {
     pub label: String,
@@ -17,23 +19,6 @@ pub struct Bar {
 const WIDTH: f64 = 640.0;
 const LABEL: f64 = 230.0;
 const ROW: f64 = 22.0;
-
-/// Text for SVG (XML): the five characters that could end an attribute or start markup.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if (c as u32) < 0x20 && c != '\t' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A label cut to what fits beside its bar.
 fn fit(label: &str, chars: usize) -> String {

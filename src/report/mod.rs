@@ -5,6 +5,7 @@
 //! exports and may hold anything; charts are built escaped (chart.rs).
 
 mod chart;
+mod escape;
 pub mod history;
 mod model;
 pub mod names;
@@ -77,8 +78,8 @@ fn environment(folder: Option<&std::path::Path>) -> Result<Environment<'static>>
     Ok(env)
 }
 
-/// minijinja's formatter, with HTML text escaped as `html_text` does: `&<>"'` only, so a
-/// link's path keeps its slashes (`locations/S1.html`, not `locations&#x2f;S1.html`).
+/// minijinja's formatter, with HTML text escaped as the charts' (escape.rs): a link's
+/// path keeps its slashes (`locations/S1.html`, not `locations&#x2f;S1.html`).
 fn html_formatter(
     out: &mut minijinja::Output,
     state: &mut minijinja::State,
@@ -86,42 +87,10 @@ fn html_formatter(
 ) -> Result<(), minijinja::Error> {
     match value.as_str() {
         Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
-            .write_str(&html_text(text))
+            .write_str(&escape::markup(text))
             .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())),
         _ => minijinja::escape_formatter(out, state, value),
     }
-}
-
-/// Text for HTML, in an element or a quoted attribute: the five characters that could
-/// end either, or start markup, as entities.
-fn html_text(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out.into()
-}
-
-#[test]
-fn html_text_escapes_what_could_end_an_attribute_or_start_markup() {
-    assert_eq!(
-        html_text("a/b <script>\"x\" & 'y'"),
-        "a/b &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;"
-    );
-    assert!(matches!(
-        html_text("plain/path"),
-        std::borrow::Cow::Borrowed(_)
-    ));
 }
 
 /// Text for a Markdown page (the e-mail summary): every character Markdown would read as

@@ -26,6 +26,8 @@ pub struct ReportInput<'a> {
     pub outcome: &'a str,
     pub totals: &'a Totals,
     pub pairings: &'a [PairingTally],
+    /// Accuracy and shrink per location (figures.rs), as the manifest's totals sum them.
+    pub figures: &'a BTreeMap<String, crate::figures::LocationFigures>,
     pub corrections: &'a CorrectionTotals,
     /// How values are rounded where shown (the rules file's [money]).
     pub precision: &'a Precision,
@@ -272,9 +274,9 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         entry.0.add(&acc);
         entry.1.entry(kind).or_default().add(&acc);
     }
-    let figures = crate::figures::per_location(discrepancies, input.pairings)?;
+    let figures = input.figures;
     // A location whose every count agrees has no lines, and still its page and figures.
-    for (code, f) in &figures {
+    for (code, f) in figures {
         if f.counted > 0 || f.book_value != 0 {
             by_location.entry(code.clone()).or_default();
         }

@@ -188,8 +188,7 @@ pub fn prepare(lines: &DataFrame) -> Result<Prepared> {
             ],
             SortMultipleOptions::default()
                 .with_order_descending_multi([false, false, false, true, true, false])
-                .with_nulls_last(true)
-                .with_maintain_order(true),
+                .with_nulls_last(true),
         )
         .collect()?;
     let page = keys.column(PAGE)?.str()?;
@@ -204,37 +203,27 @@ pub fn prepare(lines: &DataFrame) -> Result<Prepared> {
     let mut spans: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut take: Vec<IdxSize> = Vec::new();
     let mut shown_sections: Vec<u32> = Vec::new();
-    let mut run: Option<(&str, u32)> = None;
-    let mut in_run = 0usize;
-    let mut stat = (0u64, 0i128);
-    let mut flush = |run: Option<(&str, u32)>, stat: (u64, i128)| {
-        if let Some((p, s)) = run {
-            stats.insert((p.to_string(), s), stat);
-        }
-    };
-    for i in 0..keys.height() {
+    // Rows come grouped by page, then section: each run of one (page, section) counts
+    // all its lines and lists its first SECTION_LINES; each page's rows are one span.
+    let mut i = 0;
+    while i < keys.height() {
         let here = (page.get(i).unwrap_or(""), section.get(i).unwrap_or(0));
-        if run != Some(here) {
-            flush(run, stat);
-            if run.map(|r| r.0) != Some(here.0) {
-                spans.insert(here.0.to_string(), (take.len(), 0));
+        let start = take.len();
+        let mut stat = (0u64, 0i128);
+        while i < keys.height() && (page.get(i).unwrap_or(""), section.get(i).unwrap_or(0)) == here
+        {
+            stat.0 += 1;
+            stat.1 = stat.1.saturating_add(value.get(i).unwrap_or(0).abs());
+            if stat.0 as usize <= SECTION_LINES {
+                take.push(row.get(i).unwrap_or(0));
+                shown_sections.push(here.1);
             }
-            run = Some(here);
-            in_run = 0;
-            stat = (0, 0);
+            i += 1;
         }
-        stat.0 += 1;
-        stat.1 = stat.1.saturating_add(value.get(i).unwrap_or(0).abs());
-        if in_run < SECTION_LINES {
-            take.push(row.get(i).unwrap_or(0));
-            shown_sections.push(here.1);
-            if let Some(span) = spans.get_mut(here.0) {
-                span.1 += 1;
-            }
-        }
-        in_run += 1;
+        stats.insert((here.0.to_string(), here.1), stat);
+        let span = spans.entry(here.0.to_string()).or_insert((start, 0));
+        span.1 += take.len() - start;
     }
-    flush(run, stat);
     let mut shown = lines.take(&IdxCa::from_vec("take".into(), take))?;
     shown.with_column(Column::new(SECTION.into(), shown_sections))?;
     Ok(Prepared {

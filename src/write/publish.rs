@@ -93,7 +93,9 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
     } = rec;
     let t = std::time::Instant::now();
     let corrections = resolve::corrections(&discrepancies)?;
-    let totals = totals(&discrepancies, &tallies, &job.rules.precision)?;
+    // Accuracy and shrink per location: the manifest's totals and the reports read them.
+    let figures = crate::figures::per_location(&discrepancies, &tallies)?;
+    let totals = totals(&discrepancies, &figures, &job.rules.precision)?;
     let guard = crate::guard::assess(job, &discrepancies, &corrections, &tallies, &inputs)?;
     trace("  corrections, totals and guard", t);
     let outcome = if totals.needs_person > 0 || guard.held {
@@ -194,6 +196,7 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                     outcome: outcome.as_str(),
                     totals: &totals,
                     pairings: &tallies,
+                    figures: &figures,
                     corrections: &correction_totals,
                     precision: &job.rules.precision,
                     rule_words: report::words::rule_phrases(&job.rules),
@@ -351,7 +354,7 @@ fn run_by() -> String {
 
 fn totals(
     discrepancies: &DataFrame,
-    tallies: &[crate::matching::PairingTally],
+    figures: &std::collections::BTreeMap<String, crate::figures::LocationFigures>,
     precision: &Precision,
 ) -> Result<Totals> {
     let mut t = Totals {
@@ -377,7 +380,7 @@ fn totals(
         .filter(crate::classify::needs_person())
         .collect()?
         .height() as u64;
-    let figures = crate::figures::total(&crate::figures::per_location(discrepancies, tallies)?);
+    let figures = crate::figures::total(figures);
     t.counted = figures.counted;
     t.agree = figures.agree();
     t.accuracy_percent = figures

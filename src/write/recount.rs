@@ -68,7 +68,6 @@ pub fn sheets(
         .with_columns([
             (lit(format!("{run_id}#")) + col(line::LINE).cast(DataType::String))
                 .alias(line::RECOUNT_OF),
-            fractional().alias(FRACTIONAL),
         ])
         .collect()?;
     if recount.height() == 0 {
@@ -119,16 +118,18 @@ fn file_name(location: &str) -> String {
     }
 }
 
-/// Whether an item is counted in fractions: either side states a quantity that is not
-/// whole (kilograms, metres).
-const FRACTIONAL: &str = "_fractional";
-
-fn fractional() -> Expr {
-    let not_whole = |c: &str| {
-        let q = col(c).cast(DataType::Float64);
-        (q.clone() - q.floor()).neq(lit(0.0)).fill_null(lit(false))
-    };
-    not_whole(line::BOOK_QTY).or(not_whole(line::OBSERVED_QTY))
+/// Per line: whether the item is counted in fractions, because either side states a
+/// quantity that is not whole (kilograms, metres). Exact: the decimals' mantissas.
+fn fractional(lines: &DataFrame) -> Result<Vec<bool>> {
+    let mut out = vec![false; lines.height()];
+    for name in [line::BOOK_QTY, line::OBSERVED_QTY] {
+        let q = lines.column(name)?.decimal()?;
+        let one = 10i128.pow(q.scale() as u32);
+        for (flag, m) in out.iter_mut().zip(q.physical().iter()) {
+            *flag |= m.is_some_and(|m| m % one != 0);
+        }
+    }
+    Ok(out)
 }
 
 fn sheet(lines: &DataFrame, run_id: &str, location: &str, columns: &[&str]) -> Result<Vec<u8>> {
@@ -168,13 +169,13 @@ fn sheet(lines: &DataFrame, run_id: &str, location: &str, columns: &[&str]) -> R
         .allow_decimal_number(DataValidationRule::GreaterThanOrEqualTo(0.0))
         .set_input_message("The quantity you weigh or measure, in the item's unit")?
         .set_error_message("A quantity is a number, 0 or more")?;
-    let fractional = lines.column(FRACTIONAL)?.bool()?;
+    let fractional = fractional(lines)?;
     let mut r = 0u32;
     // One validation per run of rows of the same sort, not one per row.
     while r < last {
-        let kind = fractional.get(r as usize).unwrap_or(false);
+        let kind = fractional[r as usize];
         let mut end = r;
-        while end + 1 < last && fractional.get(end as usize + 1).unwrap_or(false) == kind {
+        while end + 1 < last && fractional[end as usize + 1] == kind {
             end += 1;
         }
         let rule = if kind { &decimal } else { &whole };
