@@ -232,9 +232,12 @@ impl Precision {
         // to be worth it. A small one (a report page's lines) is done right here: in the
         // thread pool it would wait behind whatever else the run has queued there.
         let texts: Vec<PolarsResult<Column>> = if frame.height() >= 50_000 {
-            decimals.par_iter().map(|c| self.column_text(c)).collect()
+            decimals
+                .par_iter()
+                .map(|c| self.column_for_people(c))
+                .collect()
         } else {
-            decimals.iter().map(|c| self.column_text(c)).collect()
+            decimals.iter().map(|c| self.column_for_people(c)).collect()
         };
         let mut out = frame.clone();
         for text in texts {
@@ -243,7 +246,8 @@ impl Precision {
         Ok(out)
     }
 
-    fn column_text(&self, column: &Column) -> PolarsResult<Column> {
+    /// One column as `for_people` shows it (decimals as text; other columns as they are).
+    pub fn column_for_people(&self, column: &Column) -> PolarsResult<Column> {
         let DataType::Decimal(_, scale) = column.dtype() else {
             return Ok(column.clone());
         };

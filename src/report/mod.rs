@@ -110,49 +110,59 @@ fn markdown_text(s: String) -> String {
     out
 }
 
-/// Renders every report page, handing each to `emit` as soon as it is ready (pages of a
-/// run with millions of lines would not fit in memory all at once).
-pub fn render(
+/// Renders every report page and hands each to `write` as soon as it is ready (pages of
+/// a run with millions of lines would not fit in memory all at once); location pages are
+/// rendered and written on all cores. Gives what `write` returned, in page order.
+pub fn render<T: Send>(
     input: &ReportInput,
     discrepancies: &DataFrame,
-    mut emit: impl FnMut(Page) -> Result<()>,
-) -> Result<()> {
+    write: impl Fn(Page) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
     let env = environment(input.templates.as_deref())?;
     let t = std::time::Instant::now();
-    let model = build(input, discrepancies)?;
+    let categories = model::CategorySums::of(discrepancies)?;
+    let model = build(input, discrepancies, &categories)?;
     crate::progress::trace("  report model", t);
     let t = std::time::Instant::now();
     let m = Value::from(minijinja::value::Serde(&model));
     let summary = minijinja::context! { m => m.clone(), root => "", run_root => "../" };
+    let mut written = Vec::new();
     for (path, name) in [
         ("reports/summary.html", "summary.html"),
         ("reports/summary.md", "summary.md"),
     ] {
-        emit(Page {
+        written.push(write(Page {
             path: path.into(),
             text: env
                 .get_template(name)?
                 .render(&summary)
                 .with_context(|| format!("rendering {name}"))?,
-        })?;
+        })?);
     }
     crate::progress::trace("  summary pages", t);
-    // Location pages are independent: render them on all cores, a few at a time.
+    // Location pages are independent: each is rendered and written (and synced to disk)
+    // on any core, and dropped once written.
     use rayon::prelude::*;
     let location_tpl = env.get_template("location.html")?;
     let t = std::time::Instant::now();
-    let listed = sections::prepare(discrepancies)?;
-    let categories = model::categories_by_location(discrepancies, input.precision)?;
+    let listed = sections::prepare(discrepancies, input.precision, &input.rule_words)?;
     crate::progress::trace("  location sections", t);
     let t = std::time::Instant::now();
     let (prepared, templated) = (AtomicU64::new(0), AtomicU64::new(0));
     let since = |t: std::time::Instant| t.elapsed().as_nanos() as u64;
-    for batch in model.locations.chunks(4 * rayon::current_num_threads()) {
-        let rendered: Vec<Result<Page>> = batch
+    // Their own threads: a page waits on the disk for its sync, which in the shared pool
+    // would hold up the run's own writers (and the page would queue behind them).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("tally-pages-{i}"))
+        .build()?;
+    let pages: Vec<T> = pool.install(|| {
+        model
+            .locations
             .par_iter()
             .map(|loc| {
                 let t = std::time::Instant::now();
-                let sections = listed.sections(&loc.code, input.precision, &input.rule_words)?;
+                let sections = listed.sections(&loc.code, input.precision);
                 let sections: Vec<Value> = sections
                     .into_iter()
                     .map(|s| {
@@ -163,12 +173,11 @@ pub fn render(
                             lines_total => s.lines_total,
                             value => s.value,
                             more => s.more,
-                            lines => Value::from(s.lines.into_iter().map(Value::from_object).collect::<Vec<_>>()),
+                            lines => Value::from(s.lines),
                         }
                     })
                     .collect();
-                let no_categories = Vec::new();
-                let categories = categories.get(&loc.code).unwrap_or(&no_categories);
+                let categories = categories.of_location(&loc.code, input.precision);
                 let charts = minijinja::context! {
                     kinds => model::kinds_chart("chart-kinds", &loc.kinds),
                     categories => chart::bars(
@@ -198,20 +207,18 @@ pub fn render(
                     .render(&ctx)
                     .with_context(|| format!("rendering location.html for {}", loc.code))?;
                 templated.fetch_add(since(t), Ordering::Relaxed);
-                Ok(Page {
+                write(Page {
                     path: format!("reports/{}", loc.page),
                     text,
                 })
             })
-            .collect();
-        for page in rendered {
-            emit(page?)?;
-        }
-    }
+            .collect::<Result<_>>()
+    })?;
+    written.extend(pages);
     crate::progress::trace("  location pages", t);
     crate::progress::trace_sum("    their sections and charts", prepared.into_inner());
     crate::progress::trace_sum("    their templates", templated.into_inner());
-    Ok(())
+    Ok(written)
 }
 
 /// The page for one write-back: per target what was applied, and the stale lines and
@@ -232,13 +239,7 @@ pub fn write_back_page(
                 col(line::LINE).is_in(lit(Series::new("l".into(), lines)).implode(false), false),
             )
             .collect()?;
-        let views = view::line_views(&frame, &run.precision, None)?;
-        Ok(Value::from(
-            views
-                .into_iter()
-                .map(Value::from_object)
-                .collect::<Vec<_>>(),
-        ))
+        Ok(Value::from(view::line_views(&frame, &run.precision, None)?))
     };
     let stale: Vec<u64> = results.iter().flat_map(|r| r.stale.clone()).collect();
     let no_row: Vec<u64> = results.iter().flat_map(|r| r.no_row.clone()).collect();

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::chart::{self, Bar, Point};
 use super::history::RunPoint;
-use super::view::{LineView, line_views};
+use super::view::line_views;
 use super::words;
 use crate::columns::{LOCATION, QTY_SCALE};
 use crate::figures::percent_text;
@@ -61,7 +61,7 @@ pub struct Model<'a> {
     pub kinds: Vec<Group>,
     pub locations: Vec<LocationView>,
     /// The lines with the largest values at cost, for the summary.
-    pub top: Vec<LineView>,
+    pub top: Vec<minijinja::Value>,
     /// Σ |value_delta| per category, largest first.
     pub categories: Vec<Group>,
     /// The earlier runs and this one, oldest first.
@@ -117,6 +117,9 @@ pub struct LocationView {
 struct Acc {
     lines: u64,
     needs_person: u64,
+    /// Lines to recount, and corrections waiting for approval.
+    recount: u64,
+    waiting: u64,
     qty: Option<i128>,
     value: Option<i128>,
 }
@@ -131,6 +134,8 @@ impl Acc {
     fn add(&mut self, part: &Acc) {
         self.lines += part.lines;
         self.needs_person += part.needs_person;
+        self.recount += part.recount;
+        self.waiting += part.waiting;
         add_opt(&mut self.qty, part.qty);
         add_opt(&mut self.value, part.value);
     }
@@ -159,7 +164,7 @@ const TOP: usize = 20;
 use crate::classify::needs_person;
 use crate::schema::line;
 
-/// Sums per (location, kind), computed by polars over the whole frame at once.
+/// Sums and counts per (location, kind), computed by polars over the whole frame at once.
 fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
     let sum = |c: &str| {
         when(col(c).count().gt(lit(0u32)))
@@ -177,6 +182,18 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
                 .sum()
                 .cast(DataType::UInt64)
                 .alias("needs_person"),
+            col(line::RESOLUTION)
+                .eq(lit(crate::discrepancy::Resolution::Recount.as_str()))
+                .fill_null(lit(false))
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("recount"),
+            col(line::APPROVAL)
+                .eq(lit(crate::discrepancy::Approval::Required.as_str()))
+                .fill_null(lit(false))
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("waiting"),
             sum(line::QTY_DELTA),
             sum(line::VALUE_DELTA),
         ])
@@ -185,6 +202,8 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
     let kind = groups.column(line::KIND)?.str()?;
     let lines = groups.column("lines")?.u64()?;
     let needs = groups.column("needs_person")?.u64()?;
+    let recount = groups.column("recount")?.u64()?;
+    let waiting = groups.column("waiting")?.u64()?;
     // Sums keep their columns' scales (QTY_SCALE, VALUE_SCALE).
     let qty = groups
         .column(line::QTY_DELTA)?
@@ -204,6 +223,8 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
                 Acc {
                     lines: lines.get(i).unwrap_or(0),
                     needs_person: needs.get(i).unwrap_or(0),
+                    recount: recount.get(i).unwrap_or(0),
+                    waiting: waiting.get(i).unwrap_or(0),
                     qty: qty.get(i),
                     value: value.get(i),
                 },
@@ -260,7 +281,13 @@ fn the_largest_values_come_first_and_ties_in_line_order() {
     assert_eq!(all, [1, 3, 4, 0, 5]);
 }
 
-pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Result<Model<'a>> {
+/// The summary's model; `categories` are each location's (category_sums), of which the
+/// run's are the sums.
+pub fn build<'a>(
+    input: &'a ReportInput<'a>,
+    discrepancies: &DataFrame,
+    categories: &CategorySums,
+) -> Result<Model<'a>> {
     let precision = input.precision;
     // The largest values at cost first (ties in line order).
     let top = discrepancies.take(&largest_values(discrepancies, TOP)?)?;
@@ -282,13 +309,6 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         }
     }
 
-    let to_do = to_do(discrepancies)?;
-    let recounts: std::collections::BTreeSet<String> = if input.recount_sheets {
-        recount_locations(discrepancies)?
-    } else {
-        Default::default()
-    };
-
     let mut pages = std::collections::BTreeSet::new();
     let locations: Vec<LocationView> = by_location
         .into_iter()
@@ -300,7 +320,6 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
                 n += 1;
             }
             let f = figures.get(&code).cloned().unwrap_or_default();
-            let (recount, waiting) = to_do.get(&code).copied().unwrap_or_default();
             LocationView {
                 summary: acc.group(&code, precision),
                 kinds: kinds
@@ -309,13 +328,12 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
                     .collect(),
                 counted: f.counted,
                 agree: f.agree(),
-                recount,
-                waiting,
+                recount: acc.recount,
+                waiting: acc.waiting,
                 accuracy_percent: f.accuracy_hundredths().map(percent_text),
                 shrink_percent: f.shrink_hundredths().map(percent_text),
                 book_value: precision.money.show(f.book_value),
-                recount_sheet: recounts
-                    .contains(&code)
+                recount_sheet: (input.recount_sheets && acc.recount > 0)
                     .then(|| crate::write::recount::sheet_path(&code)),
                 code,
                 page,
@@ -327,7 +345,7 @@ pub fn build<'a>(input: &'a ReportInput<'a>, discrepancies: &DataFrame) -> Resul
         .iter()
         .map(|(k, a)| kind_group(k, a, precision))
         .collect();
-    let categories = categories(discrepancies, precision)?;
+    let categories = categories.of_run(precision);
     let mut trend = input.earlier.clone();
     trend.push(RunPoint {
         run_id: input.run_id.to_string(),
@@ -459,121 +477,78 @@ fn accuracy_chart(locations: &[LocationView]) -> String {
     chart::bars("chart-accuracy", "Inventory accuracy per location", &bars)
 }
 
-/// Σ |value_delta| per category (quantity and cost differences alike), largest first;
-/// lines without a category under "(no category)".
-pub fn categories(lines: &DataFrame, precision: &Precision) -> Result<Vec<Group>> {
-    Ok(category_sums(lines, precision, None)?
-        .remove("")
-        .unwrap_or_default())
-}
+/// Σ |value_delta| and lines per category (quantity and cost differences alike) in each
+/// location (null as ""); lines without a category under "(no category)".
+pub struct CategorySums(BTreeMap<String, BTreeMap<String, (u64, i128)>>);
 
-/// Each location's categories (null location as ""), in one pass over the lines.
-pub fn categories_by_location(
-    lines: &DataFrame,
-    precision: &Precision,
-) -> Result<BTreeMap<String, Vec<Group>>> {
-    category_sums(lines, precision, Some(LOCATION))
-}
-
-/// Σ |value_delta| per category, largest first, under each value of `by` (or all under "").
-fn category_sums(
-    lines: &DataFrame,
-    precision: &Precision,
-    by: Option<&str>,
-) -> Result<BTreeMap<String, Vec<Group>>> {
-    const KEY: &str = "_by";
-    let key = match by {
-        Some(c) => col(c).fill_null(lit("")),
-        None => lit(""),
-    };
-    let sums = lines
-        .clone()
-        .lazy()
-        .filter(col(line::VALUE_DELTA).is_not_null())
-        .group_by([
-            key.alias(KEY),
-            col(line::CATEGORY).fill_null(lit("(no category)")),
-        ])
-        .agg([
-            len().cast(DataType::UInt64).alias("lines"),
-            col(line::VALUE_DELTA).abs().sum().alias(line::VALUE_DELTA),
-        ])
-        .sort_by_exprs(
-            [col(KEY), col(line::VALUE_DELTA), col(line::CATEGORY)],
-            SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
-        )
-        .collect()?;
-    let by = sums.column(KEY)?.str()?;
-    let name = sums.column(line::CATEGORY)?.str()?;
-    let count = sums.column("lines")?.u64()?;
-    let value = sums
-        .column(line::VALUE_DELTA)?
-        .decimal()?
-        .physical()
-        .clone();
-    let mut out: BTreeMap<String, Vec<Group>> = BTreeMap::new();
-    for i in 0..sums.height() {
-        let name = name.get(i).unwrap_or("").to_string();
-        out.entry(by.get(i).unwrap_or("").to_string())
-            .or_default()
-            .push(Group {
-                title: name.clone(),
-                name,
-                lines: count.get(i).unwrap_or(0),
-                needs_person: 0,
-                qty_delta: String::new(),
-                value_delta: precision.money.show(value.get(i).unwrap_or(0)),
-            });
+impl CategorySums {
+    pub fn of(lines: &DataFrame) -> Result<CategorySums> {
+        let sums = lines
+            .clone()
+            .lazy()
+            .filter(col(line::VALUE_DELTA).is_not_null())
+            .group_by([
+                col(LOCATION).fill_null(lit("")),
+                col(line::CATEGORY).fill_null(lit("(no category)")),
+            ])
+            .agg([
+                len().cast(DataType::UInt64).alias("lines"),
+                col(line::VALUE_DELTA).abs().sum().alias(line::VALUE_DELTA),
+            ])
+            .collect()?;
+        let location = sums.column(LOCATION)?.str()?;
+        let name = sums.column(line::CATEGORY)?.str()?;
+        let count = sums.column("lines")?.u64()?;
+        let value = sums
+            .column(line::VALUE_DELTA)?
+            .decimal()?
+            .physical()
+            .clone();
+        let mut out: BTreeMap<String, BTreeMap<String, (u64, i128)>> = BTreeMap::new();
+        for i in 0..sums.height() {
+            out.entry(location.get(i).unwrap_or("").to_string())
+                .or_default()
+                .insert(
+                    name.get(i).unwrap_or("").to_string(),
+                    (count.get(i).unwrap_or(0), value.get(i).unwrap_or(0)),
+                );
+        }
+        Ok(CategorySums(out))
     }
-    Ok(out)
+
+    /// One location's categories, largest first.
+    pub fn of_location(&self, location: &str, precision: &Precision) -> Vec<Group> {
+        self.0
+            .get(location)
+            .map(|sums| largest_first(sums, precision))
+            .unwrap_or_default()
+    }
+
+    /// The run's categories, largest first.
+    fn of_run(&self, precision: &Precision) -> Vec<Group> {
+        let mut run: BTreeMap<String, (u64, i128)> = BTreeMap::new();
+        for (name, (lines, value)) in self.0.values().flatten() {
+            let sum = run.entry(name.clone()).or_default();
+            sum.0 += lines;
+            sum.1 = sum.1.saturating_add(*value);
+        }
+        largest_first(&run, precision)
+    }
 }
 
-/// Per location: lines to recount, and corrections waiting for approval.
-fn to_do(lines: &DataFrame) -> Result<BTreeMap<String, (u64, u64)>> {
-    let counts = lines
-        .clone()
-        .lazy()
-        .group_by([col(LOCATION).fill_null(lit(""))])
-        .agg([
-            col(line::RESOLUTION)
-                .eq(lit(crate::discrepancy::Resolution::Recount.as_str()))
-                .sum()
-                .cast(DataType::UInt64)
-                .alias("recount"),
-            col(line::APPROVAL)
-                .eq(lit(crate::discrepancy::Approval::Required.as_str()))
-                .fill_null(lit(false))
-                .sum()
-                .cast(DataType::UInt64)
-                .alias("waiting"),
-        ])
-        .collect()?;
-    let code = counts.column(LOCATION)?.str()?;
-    let recount = counts.column("recount")?.u64()?;
-    let waiting = counts.column("waiting")?.u64()?;
-    Ok((0..counts.height())
-        .map(|i| {
-            (
-                code.get(i).unwrap_or("").to_string(),
-                (recount.get(i).unwrap_or(0), waiting.get(i).unwrap_or(0)),
-            )
+/// Categories by Σ |value_delta|, largest first (ties by name), each rounded once.
+fn largest_first(sums: &BTreeMap<String, (u64, i128)>, precision: &Precision) -> Vec<Group> {
+    let mut order: Vec<_> = sums.iter().collect();
+    order.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(b.0)));
+    order
+        .into_iter()
+        .map(|(name, (lines, value))| Group {
+            name: name.clone(),
+            title: name.clone(),
+            lines: *lines,
+            needs_person: 0,
+            qty_delta: String::new(),
+            value_delta: precision.money.show(*value),
         })
-        .collect())
-}
-
-/// The locations with lines to recount (each has a sheet).
-fn recount_locations(lines: &DataFrame) -> Result<std::collections::BTreeSet<String>> {
-    let codes = lines
-        .clone()
-        .lazy()
-        .filter(col(line::RESOLUTION).eq(lit(crate::discrepancy::Resolution::Recount.as_str())))
-        .select([col(LOCATION).fill_null(lit(""))])
-        .unique(None, UniqueKeepStrategy::First)
-        .collect()?;
-    Ok(codes
-        .column(LOCATION)?
-        .str()?
-        .iter()
-        .map(|c| c.unwrap_or("").to_string())
-        .collect())
+        .collect()
 }

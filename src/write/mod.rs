@@ -184,6 +184,11 @@ impl RunDir {
         self.written.splice(0..0, files);
     }
 
+    /// Lists files written through `files()`, after those written so far.
+    pub fn add_written(&mut self, files: Vec<WrittenFile>) {
+        self.written.extend(files);
+    }
+
     pub fn write_bytes(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
         self.write_with(rel, |w| Ok(w.write_all(bytes)?))
     }

@@ -216,9 +216,11 @@ pub fn write_run(job: &Job, rec: Reconciliation, meta: RunMeta, out: &Path) -> R
                     recount_sheets: meta.xlsx != super::xlsx::XlsxLines::None,
                     templates: job.templates.clone(),
                 };
-                report::render(&report_input, &discrepancies, |page| {
-                    dir.write_bytes(&page.path, page.text.as_bytes())
+                let files = dir.files();
+                let pages = report::render(&report_input, &discrepancies, |page| {
+                    files.write_bytes(&page.path, page.text.as_bytes())
                 })?;
+                dir.add_written(pages);
                 trace("  reports rendered and written", t);
                 Ok(correction_totals)
             })();
