@@ -133,11 +133,13 @@ impl std::fmt::Debug for Texts {
 impl Object for LineView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        match self.derived(name) {
-            Some(v) => Some(v),
-            None => line::COLUMNS
-                .contains(&name)
-                .then(|| Value::from(self.get(name))),
+        if let Some(v) = self.derived(name) {
+            return Some(v);
+        }
+        match self.texts.columns.get(name) {
+            Some(text) => Some(Value::from(text.get(self.row).unwrap_or_default())),
+            // A line column null throughout reads as "", any other name as undefined.
+            None => line::COLUMNS.contains(&name).then(|| Value::from("")),
         }
     }
 
