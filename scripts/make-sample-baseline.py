@@ -2,10 +2,13 @@
 """Writes sample-data/baseline-2026-11-24/: the baseline the night before, for the
 three-way sync in the sample (see sample-data/README.md).
 
-Nothing in the sample moved between the two nights except the Organic Tee L at
-Cherry Creek (DEN-05, 00030004): both systems held 12 then. Tonight the ERP says 14
-(a transfer in) and the store counted 11 (a sale): changed on both sides, a conflict.
-The baseline is tonight's state as tally stores it, with that one item as it stood.
+Nothing in the sample moved between the two nights except two items, each changed on
+both sides since: a conflict. The Organic Tee L at Cherry Creek (DEN-05, 00030004): both
+systems held 12 then; tonight the ERP says 14 (a transfer in) and the store counted 11 (a
+sale). The Harbor Rain Jacket L at Back Bay (BOS-01, 00020011), so that the first store's
+page has a line in every section: both held 10 then; tonight the ERP says 12 (a transfer
+in) and the store counted 4. The baseline is tonight's state as tally stores it, with
+those items as they stood.
 
     python3 -m venv /tmp/gen && /tmp/gen/bin/pip install pyarrow
     cargo build && /tmp/gen/bin/python scripts/make-sample-baseline.py
@@ -22,7 +25,12 @@ import pyarrow.parquet as pq
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "sample-data", "baseline-2026-11-24")
-THEN = {("DEN-05", "00030004", "book"): Decimal("12"), ("DEN-05", "00030004", "observed"): Decimal("12")}
+THEN = {
+    ("DEN-05", "00030004", "book"): Decimal("12"),
+    ("DEN-05", "00030004", "observed"): Decimal("12"),
+    ("BOS-01", "00020011", "book"): Decimal("10"),
+    ("BOS-01", "00020011", "observed"): Decimal("10"),
+}
 
 
 def main():

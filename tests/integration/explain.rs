@@ -133,8 +133,8 @@ fn a_line_of_a_run_is_explained() {
 
     let conflict = lines
         .iter()
-        .find(|l| l["rule"] == "(conflict)")
-        .expect("the sample's conflict")["line"]
+        .find(|l| l["rule"] == "(conflict)" && l["location"] == "DEN-05")
+        .expect("the sample's conflict at DEN-05")["line"]
         .clone();
     let o = explain(&conflict);
     assert_tells(

@@ -134,9 +134,11 @@ fn summary_renders_in_a_headless_browser() {
         "kinds in words"
     );
 
-    // Each section is on every store page; each has lines on at least one of them.
+    // Each section is on every store page; each has lines on at least one of them, and
+    // all of them on the first store's page.
     let mut with_lines = std::collections::BTreeSet::new();
     for store in ["BOS-01", "NYC-02", "PDX-03", "SEA-04", "DEN-05"] {
+        let mut on_this_page = std::collections::BTreeSet::new();
         let page = render(
             &reports.join(format!("locations/{store}.html")),
             &shots.join(format!("{store}.png")),
@@ -161,7 +163,15 @@ fn summary_renders_in_a_headless_browser() {
                 .unwrap_or_else(|| panic!("a count in {head}"));
             if count > 0 {
                 with_lines.insert(id);
+                on_this_page.insert(id);
             }
+        }
+        if store == "BOS-01" {
+            assert_eq!(
+                on_this_page.len(),
+                SECTIONS.len(),
+                "every section has lines on the BOS-01 page: {on_this_page:?}"
+            );
         }
         if store == "DEN-05" {
             // The store where the retail rules show: how each pair was matched, the case

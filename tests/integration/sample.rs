@@ -47,7 +47,8 @@ fn sample_job_needs_review_and_counts_every_kind() {
     assert_eq!(m["discrepancies"]["lines"], 32);
     // 15 recounts, reviews and findings, and one correction waiting for approval.
     assert_eq!(m["discrepancies"]["needs_person"], 16);
-    assert_eq!(m["discrepancies"]["by_rule"]["(conflict)"], 1);
+    // BOS-01 00020011 and DEN-05 00030004 changed on both sides since the baseline.
+    assert_eq!(m["discrepancies"]["by_rule"]["(conflict)"], 2);
     assert_eq!(m["discrepancies"]["by_rule"]["(movements)"], 1);
     assert_eq!(m["discrepancies"]["qty_delta_sum"], "-31.75");
     assert_eq!(m["discrepancies"]["value_delta_sum"], "-1061.8100");
@@ -225,7 +226,7 @@ fn sample_lines_are_decided_by_the_first_matching_rule() {
             l["rule"].as_str(),
             l["resolution"].as_str()
         ),
-        ("-467.2000", "(default)", "review")
+        ("-467.2000", "(conflict)", "review")
     );
     let l = find("SEA-04", "00020010", "cost_mismatch");
     assert_eq!(
@@ -503,7 +504,10 @@ fn sample_shows_every_retail_rule() {
         detail("unknown_unit"),
         "Box (count) cannot convert to Kg (mass), the base unit of item \"00050007\""
     );
-    let conflict = lines.iter().find(|l| l["change"] == "both").unwrap();
+    let conflict = lines
+        .iter()
+        .find(|l| l["change"] == "both" && l["location"] == "DEN-05")
+        .unwrap();
     assert_eq!(
         conflict["detail"],
         "changed on both sides since the baseline: book 12 → 14, observed 12 → 11"
