@@ -98,17 +98,8 @@ pub fn sheet_path(location: &str) -> String {
 /// A file name for a location code: the code itself when it is plain; otherwise its
 /// plain characters and a short hash of the code, so that `A/B` and `A_B` stay apart.
 fn file_name(location: &str) -> String {
-    let plain: String = location
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if plain == location && !plain.is_empty() {
+    let plain = super::corrections::file_stem(location);
+    if plain == location {
         plain
     } else {
         format!(
