@@ -1,6 +1,6 @@
 //! What the report templates see: totals per kind, location, category and pairing
 //! computed with exact decimals, the accuracy and shrink figures, the trend, the charts,
-//! and each location's lines (turned into sections only while its page renders).
+//! and each location's figures (its sections are sections.rs).
 
 use std::collections::BTreeMap;
 
@@ -162,6 +162,7 @@ impl Acc {
 const TOP: usize = 20;
 
 use crate::classify::needs_person;
+use crate::discrepancy::{Approval, Resolution};
 use crate::schema::line;
 
 /// Sums and counts per (location, kind), computed by polars over the whole frame at once.
@@ -171,6 +172,13 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
             .then(col(c).sum())
             .otherwise(lit(NULL))
             .alias(c)
+    };
+    let count_of = |c: &str, value: &str| {
+        col(c)
+            .eq(lit(value))
+            .fill_null(lit(false))
+            .sum()
+            .cast(DataType::UInt64)
     };
     let groups = discrepancies
         .clone()
@@ -182,18 +190,8 @@ fn sums(discrepancies: &DataFrame) -> Result<Vec<(String, String, Acc)>> {
                 .sum()
                 .cast(DataType::UInt64)
                 .alias("needs_person"),
-            col(line::RESOLUTION)
-                .eq(lit(crate::discrepancy::Resolution::Recount.as_str()))
-                .fill_null(lit(false))
-                .sum()
-                .cast(DataType::UInt64)
-                .alias("recount"),
-            col(line::APPROVAL)
-                .eq(lit(crate::discrepancy::Approval::Required.as_str()))
-                .fill_null(lit(false))
-                .sum()
-                .cast(DataType::UInt64)
-                .alias("waiting"),
+            count_of(line::RESOLUTION, Resolution::Recount.as_str()).alias("recount"),
+            count_of(line::APPROVAL, Approval::Required.as_str()).alias("waiting"),
             sum(line::QTY_DELTA),
             sum(line::VALUE_DELTA),
         ])

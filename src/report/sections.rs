@@ -237,8 +237,10 @@ pub fn prepare(
     // section's first 100. Lines mostly come location by location: the last one's
     // groups are kept at hand.
     let mut groups: Vec<Group> = Vec::new();
-    let mut pages: HashMap<&str, [u32; 7]> = HashMap::new();
-    let mut here: Option<(&str, [u32; 7])> = None;
+    // A page's group for each section (u32::MAX: none yet).
+    type Slots = [u32; Section::ALL.len()];
+    let mut pages: HashMap<&str, Slots> = HashMap::new();
+    let mut here: Option<(&str, Slots)> = None;
     let mut group_of: Vec<u32> = Vec::with_capacity(lines.height());
     let pages_in_order = page.downcast_iter().flat_map(|a| a.iter());
     let tags_in_order = tags.downcast_iter().flat_map(|a| a.iter());
@@ -251,11 +253,11 @@ pub fn prepare(
                 if let Some((at, slots)) = here.take() {
                     pages.insert(at, slots);
                 }
-                let slots = pages.remove(loc).unwrap_or([u32::MAX; 7]);
+                let slots = pages.remove(loc).unwrap_or([u32::MAX; Section::ALL.len()]);
                 &mut here.insert((loc, slots)).1
             }
         };
-        let slot = &mut slots[tag as usize % 7];
+        let slot = &mut slots[tag as usize % Section::ALL.len()];
         if *slot == u32::MAX {
             *slot = groups.len() as u32;
             groups.push(Group {
